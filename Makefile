@@ -1,0 +1,29 @@
+# Every target installs what it needs into .venv itself, so it works on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_ROWS ?= 200000
+# pytest's own -n/-k etc.: make test PYTEST_ARGS="-k balance"
+PYTEST_ARGS ?=
+
+.PHONY: demo test clean help
+
+help:
+	@echo "make demo   run the whole pipeline on generated data (local Spark), outputs in demo-output/"
+	@echo "make test   run all tests"
+	@echo "make clean  remove .venv and generated outputs"
+
+$(VENV)/.installed-%: setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[$*]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(VENV)/bin/reviewcat demo --workdir demo-output --rows $(DEMO_ROWS)
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

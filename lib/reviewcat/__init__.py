@@ -1,0 +1,3 @@
+"""reviewcat: turn a partitioned lake of product reviews into a text classifier."""
+
+__version__ = "0.1.0"

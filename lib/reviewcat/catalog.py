@@ -1,0 +1,77 @@
+"""A local crawler: register a partitioned parquet folder as a catalog table, as a Glue crawler does.
+
+Locally the catalog is Spark's own, kept in an embedded metastore under the warehouse folder, so
+``--database/--table`` mean the same thing in every job here as on Glue.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from .errors import ReviewcatError
+from .runtime import Runtime
+from .sources import CATEGORY, Source, list_categories
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CrawlResult:
+    table: str
+    location: str
+    columns: list[str]
+    categories: list[str]
+    new_categories: list[str]
+
+
+def _identifier_ok(name: str) -> bool:
+    return bool(name) and name.replace("_", "").isalnum()
+
+
+def register_table(spark: SparkSession, database: str, table: str, location: str, replace: bool = False) -> None:
+    """Create (or with ``replace``, recreate) an external parquet table and sync its partitions."""
+    for kind, name in (("database", database), ("table", table)):
+        if not _identifier_ok(name):
+            raise ReviewcatError(f"invalid {kind} name {name!r}: use letters, digits and _")
+    qualified = f"`{database}`.`{table}`"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+    if spark.catalog.tableExists(table, database):
+        current = _table_location(spark, qualified)
+        if replace:
+            spark.sql(f"DROP TABLE {qualified}")
+        elif current.rstrip("/") != location.rstrip("/"):
+            raise ReviewcatError(f"table {database}.{table} already points at {current}: "
+                                 f"choose another --table, or drop it before crawling {location}")
+    if not spark.catalog.tableExists(table, database):
+        # Schema and partition columns are inferred from the files, as a crawler would.
+        spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
+    # SYNC PARTITIONS adds new partition folders and forgets removed ones.
+    spark.sql(f"MSCK REPAIR TABLE {qualified} SYNC PARTITIONS")
+
+
+def _table_location(spark: SparkSession, qualified: str) -> str:
+    for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect():
+        if row["col_name"] == "Location":
+            return row["data_type"]
+    return ""
+
+
+def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResult:
+    """Infer schema and partitions of ``input_path`` and (re-)register it as ``database.table``."""
+    location = rt.storage.qualify(input_path.rstrip("/"))
+    list_categories(rt, Source(path=location))  # validates the layout with a clear error
+    before: list[str] = []
+    if rt.spark.catalog.databaseExists(database) and rt.spark.catalog.tableExists(table, database):
+        before = list_categories(rt, Source(database=database, table=table))
+    register_table(rt.spark, database, table, location)
+    source = Source(database=database, table=table)
+    columns = [c.name for c in rt.spark.catalog.listColumns(table, database)]
+    if CATEGORY not in columns:
+        raise ReviewcatError(f"{input_path} is not partitioned by {CATEGORY}")
+    categories = list_categories(rt, source)
+    new = sorted(set(categories) - set(before))
+    log.info("crawled %s into %s.%s: %d columns, %d categories (%d new)",
+             location, database, table, len(columns), len(categories), len(new))
+    return CrawlResult(f"{database}.{table}", location, columns, categories, new)

@@ -1,0 +1,84 @@
+"""The ``reviewcat`` command: every job and tool behind one entry point."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from . import __version__
+from .errors import ReviewcatError
+from .options import Option, add_options, positive_int, name_list
+from .runtime import configure_logging, run_job
+
+# Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
+JOBS: dict[str, tuple[str, str]] = {
+    "balance": ("reviewcat.balance", "equal (or capped) reviews per category, read through partition push-down"),
+    "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
+    "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
+}
+
+SAMPLE_DATA = [
+    Option("rows", "how many reviews to generate", positive_int, 200_000),
+    Option("output-path", "local folder to write product_category=<name>/*.parquet into"),
+    Option("seed", "random seed", int, 42),
+    Option("categories", "comma-separated subset of the 43 categories (default: all)", name_list),
+    Option("overwrite", "replace --output-path if it exists", switch=True),
+]
+
+
+def _sample_data(args: argparse.Namespace) -> None:
+    from .sample_data import write_sample_data
+    if not args.output_path:
+        raise ReviewcatError("--output-path is required: the folder to write the sample table to")
+    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, args.categories)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+    print(run_demo(args.workdir, args.rows, args.seed))
+
+
+TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]] = {
+    "sample-data": ("generate a realistic stand-in for the Amazon reviews parquet table", SAMPLE_DATA, _sample_data),
+    "demo": ("the whole pipeline on generated data, locally",
+             [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
+              Option("rows", "reviews to generate", positive_int, 200_000),
+              Option("seed", "random seed", int, 42)], _demo),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v[0] for k, v in TOOLS.items()}}
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
+        if argv and argv[0] == "--version":
+            print(f"reviewcat {__version__}")
+            return 0
+        lines = [f"  {name:<12} {text}" for name, text in commands.items()]
+        print("usage: reviewcat COMMAND [options]   (reviewcat COMMAND --help for its options)\n\ncommands:\n"
+              + "\n".join(lines), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"reviewcat: error: unknown command {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    command, rest = argv[0], argv[1:]
+    prog = f"reviewcat {command}"
+    if command in JOBS:
+        import importlib
+        module = importlib.import_module(JOBS[command][0])
+        return run_job([prog] + rest, module.OPTIONS, prog, JOBS[command][1], module.run)
+    description, options, body = TOOLS[command]
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_options(parser, options)
+    args = parser.parse_args(rest)
+    configure_logging()
+    try:
+        body(args)
+    except ReviewcatError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Job arguments declared once and parsed the same way on the command line and on AWS Glue.
+
+Glue's ``getResolvedOptions`` makes every name it is given required and knows no defaults or
+switches, so a spec here is turned into argparse for ``spark-submit``/``python``/``reviewcat`` and
+into a ``getResolvedOptions`` call (only names present in argv) plus our own defaults on Glue.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import ReviewcatError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {value}")
+    return value
+
+
+def name_list(text: str) -> list[str]:
+    """Comma-separated names, as Glue job arguments cannot carry a list."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def truthy(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "1", "yes", "y"):
+        return True
+    if lowered in ("false", "0", "no", "n", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    help: str
+    type: Callable[[str], Any] = str
+    default: Any = None
+    switch: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
+    for opt in options:
+        if opt.switch:
+            parser.add_argument(f"--{opt.name}", dest=opt.dest, action="store_true", help=opt.help)
+        else:
+            shown = f" (default: {opt.default})" if opt.default is not None else ""
+            parser.add_argument(f"--{opt.name}", dest=opt.dest, type=opt.type, default=opt.default,
+                                help=opt.help + shown, metavar=opt.dest.upper())
+
+
+def parse_args(options: Iterable[Option], argv: list[str], prog: str, description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_options(parser, options)
+    return parser.parse_args(argv)
+
+
+def glue_names(options: Iterable[Option], argv: list[str]) -> list[str]:
+    """The names to hand ``getResolvedOptions``: only those present, since it requires all it gets."""
+    return [opt.name for opt in options if f"--{opt.name}" in argv]
+
+
+def from_resolved(options: Iterable[Option], resolved: Mapping[str, str]) -> argparse.Namespace:
+    """Typed values with defaults from what ``getResolvedOptions`` returned (keys use ``_``)."""
+    values = {}
+    for opt in options:
+        raw = resolved.get(opt.dest)
+        if raw is None:
+            values[opt.dest] = False if opt.switch else opt.default
+            continue
+        convert = truthy if opt.switch else opt.type
+        try:
+            values[opt.dest] = convert(raw)
+        except argparse.ArgumentTypeError as exc:
+            raise ReviewcatError(f"--{opt.name}: {exc}") from None
+    return argparse.Namespace(**values)
+
+
+def namespace(options: Iterable[Option], **values: Any) -> argparse.Namespace:
+    """Arguments as a parsed command line would give them: for notebooks, tests and the demo."""
+    args = {opt.dest: (False if opt.switch else opt.default) for opt in options}
+    unknown = set(values) - set(args)
+    if unknown:
+        raise TypeError(f"unknown options: {', '.join(sorted(unknown))}")
+    args.update(values)
+    return argparse.Namespace(**args)
+
+
+SOURCE = [
+    Option("database", "catalog database of the input table (with --table)"),
+    Option("table", "catalog table to read (with --database)"),
+    Option("input-path", "parquet folder with product_category=<name> partitions (instead of --database/--table)"),
+    Option("warehouse", "local catalog folder (plain Spark only; default $REVIEWCAT_WAREHOUSE or ~/.reviewcat/warehouse)"),
+]
+OUTPUT = [
+    Option("output-path", "where to write the result (local path, hdfs:// or s3://)"),
+    Option("overwrite", "replace --output-path if it exists", switch=True),
+    Option("seed", "random seed: the same inputs and seed give byte-identical outputs", int, 42),
+]

@@ -1,0 +1,121 @@
+"""The prepare job: balanced reviews -> shuffled fastText/BlazingText train, validation and test files."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from . import __version__, sources
+from .balance import BALANCE_FILE
+from .errors import ReviewcatError
+from .options import OUTPUT, SOURCE, Option, positive_int
+from .runtime import Runtime
+from .splits import SPLITS, assign_split, parse_split, shuffled
+from .text import label_map, to_lines
+from .writers import write_single_text
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+OPTIONS = SOURCE + OUTPUT + [
+    Option("label-column", "column whose value becomes the label", default=sources.CATEGORY),
+    Option("text-column", "column with the review text", default="review_body"),
+    Option("min-chars", "drop reviews shorter than this after cleaning", positive_int, 20),
+    Option("split", "train,validation,test fractions", default="0.6,0.2,0.2"),
+]
+
+
+@dataclass(frozen=True)
+class PrepareResult:
+    output_path: str
+    manifest: dict
+
+
+def _labels(rt: Runtime, frame, label_column: str, categories: list[str]) -> dict[str, str]:
+    if label_column == sources.CATEGORY:
+        return label_map(categories)
+    values = [r[0] for r in frame.select(label_column).where(F.col(label_column).isNotNull()).distinct().collect()]
+    return label_map(values)
+
+
+def _balance_summary(rt: Runtime, source: sources.Source) -> dict | None:
+    path = f"{sources.location(rt, source).rstrip('/')}/{BALANCE_FILE}"
+    return json.loads(rt.storage.read_text(path)) if rt.storage.exists(path) else None
+
+
+def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], args: Any) -> None:
+    totals = {label: sum(per_split.get(label, 0) for per_split in counts.values()) for label in labels}
+    empty = [labels[label] for label, n in totals.items() if n == 0]
+    if empty:
+        raise ReviewcatError(f"no reviews left for {', '.join(empty)} after cleaning, --min-chars {args.min_chars} "
+                             "and de-duplication: lower --min-chars or leave the category out")
+    for split in SPLITS:
+        if not counts[split]:
+            raise ReviewcatError(f"split {split} is empty: the input is too small for --split {args.split}")
+        missing = [labels[label] for label in labels if label not in counts[split]]
+        if missing:
+            log.warning("split %s has no reviews of %s", split, ", ".join(missing))
+
+
+def run(rt: Runtime, args: Any) -> PrepareResult:
+    source = sources.Source.from_args(args)
+    fractions = parse_split(args.split)
+    if not args.output_path:
+        raise ReviewcatError("--output-path is required: where to write the train/validation/test files")
+    output = rt.storage.qualify(args.output_path.rstrip("/"))
+    rt.storage.prepare_output(output, args.overwrite)
+
+    categories = sources.list_categories(rt, source)
+    frame = sources.read(rt, source, categories)
+    sources.require_columns(frame, ["review_id", args.label_column, args.text_column], source)
+    rows_in = sum(sources.count_by_category(rt, source, categories).values())
+    labels = _labels(rt, frame, args.label_column, categories)
+    log.info("preparing %d reviews of %d labels from %s", rows_in, len(labels), source.describe())
+
+    lines = assign_split(to_lines(frame, labels, args.label_column, args.text_column, args.min_chars),
+                         fractions, args.seed)
+    staging = rt.storage.staging_path(output)
+    try:
+        # Cleaning and tokenizing run once, into a staged copy that every split file is cut from.
+        stage_path = f"{staging}/stage"
+        lines.write.parquet(stage_path)
+        stage = rt.spark.read.parquet(stage_path)
+        counts: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
+        for row in stage.groupBy("split", "label").count().collect():
+            counts[row["split"]][row["label"]] = int(row["count"])
+        _check_counts(counts, labels, args)
+
+        files = {}
+        for split in SPLITS:
+            log.info("writing %s: %d lines", split, sum(counts[split].values()))
+            path = write_single_text(rt.storage, shuffled(stage.where(F.col("split") == split), args.seed),
+                                     f"{staging}/{split}", f"{split}.txt")
+            files[split] = {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
+                            "sha256": rt.storage.sha256(path), "labels": dict(sorted(counts[split].items()))}
+        rt.storage.delete(stage_path)
+        manifest = {
+            "created_by": f"reviewcat {__version__}",
+            "source": source.describe(),
+            "seed": args.seed,
+            "label_column": args.label_column,
+            "text_column": args.text_column,
+            "min_chars": args.min_chars,
+            "split": fractions,
+            "rows_in": rows_in,
+            "rows_out": sum(f["rows"] for f in files.values()),
+            "labels": labels,
+            "balance": _balance_summary(rt, source),
+            "files": files,
+        }
+        rt.storage.write_text(f"{staging}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        rt.storage.publish(staging, output)
+    except BaseException:
+        rt.storage.delete(staging)
+        raise
+    log.info("prepared %d of %d reviews: train %d, validation %d, test %d -> %s", manifest["rows_out"], rows_in,
+             files["train"]["rows"], files["validation"]["rows"], files["test"]["rows"], output)
+    return PrepareResult(output, manifest)

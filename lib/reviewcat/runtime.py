@@ -1,0 +1,140 @@
+"""Where a job runs: AWS Glue or plain Spark (local, spark-submit, a cluster, a notebook).
+
+This is the only module that knows the difference. ``awsglue`` is imported only inside the Glue
+branch, which is taken when the job was started by Glue (it always passes ``--JOB_NAME``) and the
+Glue libraries are importable.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+
+from .errors import ReviewcatError
+from .options import Option, from_resolved, glue_names, parse_args
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """A SparkSession plus, on Glue, the GlueContext that catalog reads go through."""
+
+    spark: SparkSession
+    glue_context: Any = None
+    storage: Storage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storage = Storage(self.spark)
+
+    @property
+    def on_glue(self) -> bool:
+        return self.glue_context is not None
+
+    def read_catalog(self, database: str, table: str, predicate: str) -> DataFrame:
+        """A catalog table restricted to the partitions ``predicate`` selects, before any file is listed."""
+        if self.on_glue:
+            frame = self.glue_context.create_dynamic_frame.from_catalog(
+                database=database, table_name=table, push_down_predicate=predicate,
+                transformation_ctx=f"read_{table}")
+            return frame.toDF()
+        # Spark prunes a partitioned catalog table through the metastore: the same push-down.
+        return self.spark.table(f"`{database}`.`{table}`").where(predicate)
+
+
+def default_warehouse() -> str:
+    return os.environ.get("REVIEWCAT_WAREHOUSE") or str(Path.home() / ".reviewcat" / "warehouse")
+
+
+def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> SparkSession:
+    """A Hive-enabled session whose catalog persists in ``warehouse`` (an embedded Derby metastore).
+
+    Under spark-submit the JVM already runs with the user's ``--conf``: ours are only defaults and
+    never override them. Started from plain Python, we also choose the master (``$REVIEWCAT_MASTER``,
+    default all local cores) and make Spark's Python workers use this interpreter.
+    """
+    warehouse = os.path.abspath(warehouse or default_warehouse())
+    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    settings = {
+        "spark.sql.warehouse.dir": os.path.join(warehouse, "tables"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL":
+            f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+        # Category names are labels, never numbers or dates.
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # No .crc side files on local disks: an output folder must hold just its one file.
+        "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+    }
+    builder = SparkSession.builder.appName(app_name)
+    if under_submit:
+        from pyspark import SparkConf
+        given = SparkConf()
+        settings = {k: v for k, v in settings.items() if not given.contains(k)}
+    else:
+        builder = builder.master(os.environ.get("REVIEWCAT_MASTER", "local[*]"))
+        settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.makedirs(warehouse, exist_ok=True)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("REVIEWCAT_SPARK_LOG_LEVEL", "WARN"))
+    return spark
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=os.environ.get("REVIEWCAT_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def running_on_glue(argv: Sequence[str]) -> bool:
+    return "--JOB_NAME" in argv and importlib.util.find_spec("awsglue") is not None
+
+
+@contextlib.contextmanager
+def glue_job(argv: list[str], options: Sequence[Option]) -> Iterator[tuple[Runtime, Any]]:
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    resolved = getResolvedOptions(argv, ["JOB_NAME"] + glue_names(options, argv))
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(resolved["JOB_NAME"], resolved)
+    yield Runtime(glue_context.spark_session, glue_context), from_resolved(options, resolved)
+    job.commit()
+
+
+def run_job(argv: list[str], options: Sequence[Option], prog: str, description: str,
+            body: Callable[[Runtime, Any], object]) -> int:
+    """Entry point shared by the Glue job scripts, spark-submit and the CLI.
+
+    A ``ReviewcatError`` ends a plain run with one line on stderr and exit code 2; on Glue it is
+    raised, so the job run fails with that one line as its error message.
+    """
+    configure_logging()
+    if running_on_glue(argv):
+        with glue_job(argv, options) as (rt, args):
+            body(rt, args)
+        return 0
+    args = parse_args(options, argv[1:], prog, description)
+    try:
+        rt = Runtime(spark_session(getattr(args, "warehouse", None)))
+        body(rt, args)
+    except ReviewcatError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,204 @@
+"""A realistic stand-in for the public Amazon customer reviews parquet table.
+
+Same columns and types as amazon-reviews-pds, one ``product_category=<name>`` folder per category
+holding several parquet files, category sizes in the real dataset's proportions (so the imbalance is
+as steep as the real one), and the real data's quirks: HTML tags and entities, very short, empty and
+null bodies, duplicates, tabs and newlines, non-ASCII text and very long reviews. Everything is drawn
+from numpy generators seeded per category, in whole-column operations.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import shutil
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import vocabulary as V
+from .errors import ReviewcatError
+
+log = logging.getLogger(__name__)
+
+MIN_ROWS_PER_CATEGORY = 20
+ROWS_PER_FILE = 50_000
+_MAX_SENTENCES = 6
+_ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+_FIRST_DAY = np.datetime64("1999-06-01")
+_LAST_DAY = np.datetime64("2015-08-31")
+
+SCHEMA = pa.schema([
+    ("marketplace", pa.string()), ("customer_id", pa.string()), ("review_id", pa.string()),
+    ("product_id", pa.string()), ("product_parent", pa.string()), ("product_title", pa.string()),
+    ("star_rating", pa.int32()), ("helpful_votes", pa.int32()), ("total_votes", pa.int32()),
+    ("vine", pa.string()), ("verified_purchase", pa.string()), ("review_headline", pa.string()),
+    ("review_body", pa.string()), ("review_date", pa.date32()), ("year", pa.int32()),
+])
+
+
+def real_category_counts() -> dict[str, int]:
+    """Reviews per category in the public US dataset, in the order of the shipped table."""
+    with resources.files("reviewcat").joinpath("data/category_counts.csv").open() as f:
+        return {row["product_category"]: int(row["reviews"]) for row in csv.DictReader(f)}
+
+
+def category_sizes(rows: int, categories: Sequence[str] | None = None) -> dict[str, int]:
+    """Rows per category in the real proportions, at least ``MIN_ROWS_PER_CATEGORY`` each."""
+    real = real_category_counts()
+    chosen = list(categories) if categories else list(real)
+    unknown = [c for c in chosen if c not in real]
+    if unknown:
+        raise ReviewcatError(f"unknown categories: {', '.join(unknown)} (known: {', '.join(real)})")
+    minimum = MIN_ROWS_PER_CATEGORY * len(chosen)
+    if rows < minimum:
+        raise ReviewcatError(f"--rows {rows} is too few for {len(chosen)} categories: use at least {minimum}")
+    total = sum(real[c] for c in chosen)
+    sizes = {c: max(MIN_ROWS_PER_CATEGORY, round(rows * real[c] / total)) for c in chosen}
+    largest = max(chosen, key=lambda c: real[c])
+    sizes[largest] += rows - sum(sizes.values())
+    return sizes
+
+
+def _base36(values: np.ndarray, width: int) -> np.ndarray:
+    digits = np.empty((len(values), width), dtype="<U1")
+    rest = values.astype(np.uint64)
+    for position in range(width - 1, -1, -1):
+        digits[:, position] = _ALPHABET[(rest % np.uint64(36)).astype(np.int64)]
+        rest = rest // np.uint64(36)
+    return digits.view(f"<U{width}").ravel()
+
+
+def _sentences(rng: np.random.Generator, words: Sequence[str], count: int) -> np.ndarray:
+    templates = rng.choice(V.SENTENCE_TEMPLATES, count)
+    a, b = rng.choice(words, count), rng.choice(words, count)
+    return np.array([t.format(a=x, b=y) for t, x, y in zip(templates, a, b)], dtype=object)
+
+
+def _group_of(category: str) -> list[str]:
+    return next(members for members in V.GROUPS.values() if category in members)
+
+
+def _bodies(rng: np.random.Generator, category: str, n: int) -> np.ndarray:
+    """Review text: mostly category-typical, some borrowed from related categories, some generic."""
+    siblings = [w for c in _group_of(category) if c != category for w in V.WORDS[c]] or V.WORDS[category]
+    own_pool = _sentences(rng, V.WORDS[category], 150)
+    sibling_pool = _sentences(rng, siblings, 150)
+    generic_pool = np.array(V.GENERIC_SENTENCES, dtype=object)
+    kind = rng.choice(3, n, p=[0.68, 0.14, 0.18])  # 0 typical, 1 confusable, 2 ambiguous
+    # Probability of each sentence source (own, sibling, generic) per kind of review.
+    source_p = np.array([[0.6, 0.05, 0.35], [0.2, 0.5, 0.3], [0.0, 0.0, 1.0]])
+    lengths = 1 + rng.binomial(_MAX_SENTENCES - 1, 0.35, n)
+    separator = np.where(rng.random(n) < 0.15, " <br /><br />", " ").astype(object)
+    separator[rng.random(n) < 0.03] = "\n"
+    separator[rng.random(n) < 0.02] = "\t"
+    body = np.full(n, "", dtype=object)
+    for slot in range(_MAX_SENTENCES):
+        draw = rng.random(n)
+        cumulative = source_p[kind].cumsum(axis=1)
+        source = (draw[:, None] >= cumulative).sum(axis=1)
+        if slot == 0:  # the first sentence carries the review's kind
+            source = np.where(kind == 2, 2, kind)
+        sentence = np.where(source == 0, own_pool[rng.integers(0, len(own_pool), n)],
+                            np.where(source == 1, sibling_pool[rng.integers(0, len(sibling_pool), n)],
+                                     generic_pool[rng.integers(0, len(generic_pool), n)]))
+        joiner = np.where(slot == 0, "", separator)
+        body = np.where(slot < lengths, body + joiner + sentence, body)
+    return body
+
+
+def _add_quirks(rng: np.random.Generator, body: np.ndarray, category: str) -> np.ndarray:
+    n = len(body)
+    body = body.copy()
+    entity = rng.random(n) < 0.08
+    body[entity] = [b.replace("'", "&#39;").replace(" and ", " &amp; ") + " &quot;Recommended&quot;"
+                    for b in body[entity]]
+    accents = rng.random(n) < 0.04
+    body[accents] = body[accents] + " " + rng.choice(V.NON_ASCII, int(accents.sum())).astype(object)
+    long = np.flatnonzero(rng.random(n) < 0.003)
+    for i in long:
+        body[i] = " ".join(_sentences(rng, V.WORDS[category] + V.GENERIC_SENTENCES[:5], int(rng.integers(60, 160))))
+    short = rng.random(n) < 0.03
+    body[short] = rng.choice(V.SHORT_BODIES, int(short.sum())).astype(object)
+    body[rng.random(n) < 0.005] = ""
+    body[rng.random(n) < 0.005] = None
+    return body
+
+
+def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
+    """``n`` reviews of one category; the same (seed, index) always gives the same table."""
+    rng = np.random.default_rng([seed, index])
+    body = _add_quirks(rng, _bodies(rng, category, n), category)
+    products = max(1, n // 6)
+    product = rng.integers(0, products, n)
+    product_ids = np.char.add("B00", _base36(rng.integers(0, 36 ** 7, products) + index, 7))
+    names = np.array([f"{rng.choice(V.ADJECTIVES)} {w.title()} {rng.integers(100, 999)}"
+                      for w in rng.choice(V.WORDS[category], products)], dtype=object)
+    helpful = rng.geometric(0.45, n) - 1
+    span = (_LAST_DAY - _FIRST_DAY).astype(int)
+    dates = _FIRST_DAY + (span * np.sqrt(rng.random(n))).astype("timedelta64[D]")
+    columns = {
+        "marketplace": np.full(n, "US", dtype=object),
+        "customer_id": rng.integers(10_000, 53_096_000, n).astype(str),
+        "review_id": np.char.add(np.char.add("R", rng.integers(1, 4, n).astype(str)),
+                                 _base36(rng.integers(0, 36 ** 12, n, dtype=np.int64), 12)),
+        "product_id": product_ids[product],
+        "product_parent": (rng.integers(1_000_000, 999_999_999, products).astype(str))[product],
+        "product_title": names[product],
+        "star_rating": rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.05, 0.08, 0.19, 0.60]).astype(np.int32),
+        "helpful_votes": helpful.astype(np.int32),
+        "total_votes": (helpful + rng.poisson(0.6, n)).astype(np.int32),
+        "vine": np.where(rng.random(n) < 0.01, "Y", "N"),
+        "verified_purchase": np.where(rng.random(n) < 0.8, "Y", "N"),
+        "review_headline": rng.choice(V.HEADLINES, n),
+        "review_body": body,
+        "review_date": dates,
+        "year": dates.astype("datetime64[Y]").astype(int) + 1970,
+    }
+    # Duplicates as in the real data: whole rows posted twice, and the same text under a new id.
+    copies = np.flatnonzero(rng.random(n) < 0.015)
+    originals = rng.integers(0, n, len(copies))
+    for values in columns.values():
+        values[copies] = values[originals]
+    reposts = np.flatnonzero(rng.random(n) < 0.01)
+    columns["review_body"][reposts] = columns["review_body"][rng.integers(0, n, len(reposts))]
+    return pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names})
+
+
+def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bool = False,
+                      categories: Sequence[str] | None = None) -> dict[str, int]:
+    """Write the sample table under ``output_path`` (a local folder); returns rows per category."""
+    if "://" in output_path and not output_path.startswith("file://"):
+        raise ReviewcatError(f"sample-data writes local folders only, not {output_path}: "
+                             "generate locally, then upload (e.g. aws s3 sync)")
+    final = Path(output_path.removeprefix("file://")).resolve()
+    if final.exists() and not overwrite:
+        raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
+    sizes = category_sizes(rows, categories)
+    order = list(real_category_counts())
+    staging = final.with_name(f"{final.name}.__tmp-{uuid.uuid4().hex[:12]}")
+    try:
+        for done, (category, n) in enumerate(sizes.items(), 1):
+            table = generate_category(category, n, seed, order.index(category))
+            folder = staging / f"product_category={category}"
+            folder.mkdir(parents=True)
+            files = 1 if n < 2 else min(8, max(2, math.ceil(n / ROWS_PER_FILE)))
+            bounds = np.linspace(0, n, files + 1).astype(int)
+            for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+                pq.write_table(table.slice(start, stop - start), folder / f"part-{part:05d}.snappy.parquet",
+                               compression="snappy")
+            log.info("[%d/%d] %s: %d reviews in %d files", done, len(sizes), category, n, files)
+        if final.exists():
+            shutil.rmtree(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("wrote %d reviews in %d categories to %s", sum(sizes.values()), len(sizes), final)
+    return sizes

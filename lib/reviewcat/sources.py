@@ -1,0 +1,158 @@
+"""Reading the reviews table: a parquet folder or a catalog table, always pruned by category.
+
+Every read names the categories it needs up front, so Spark (or Glue's ``push_down_predicate``)
+lists and opens only the files of those ``product_category=<name>`` partitions.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Sequence
+from urllib.parse import unquote
+
+from pyspark.sql import DataFrame, functions as F
+
+from .errors import ReviewcatError
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+CATEGORY = "product_category"
+
+
+@dataclass(frozen=True)
+class Source:
+    database: str | None = None
+    table: str | None = None
+    path: str | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Source":
+        database, table, path = args.database, args.table, args.input_path
+        if path and (database or table):
+            raise ReviewcatError("give either --input-path or --database/--table, not both")
+        if path:
+            return cls(path=path.rstrip("/"))
+        if database and table:
+            return cls(database=database, table=table)
+        if database or table:
+            raise ReviewcatError("--database and --table go together: give both, or --input-path instead")
+        raise ReviewcatError("no input: give --input-path, or --database and --table of a crawled table")
+
+    def describe(self) -> str:
+        return self.path if self.path else f"{self.database}.{self.table}"
+
+    @property
+    def qualified_table(self) -> str:
+        return f"`{self.database}`.`{self.table}`"
+
+
+def partition_predicate(categories: Sequence[str], column: str = CATEGORY) -> str:
+    """SQL predicate selecting partitions; the same string serves Spark and Glue's push-down."""
+    quoted = ", ".join("'" + c.replace("\\", "\\\\").replace("'", "\\'") + "'" for c in categories)
+    return f"{column} IN ({quoted})"
+
+
+def _partition_dirs(rt: Runtime, source: Source) -> dict[str, str]:
+    """Category -> partition folder, from a listing of the top folder (no file is opened)."""
+    root = source.path
+    if not rt.storage.exists(root):
+        raise ReviewcatError(f"input path {root} does not exist: check --input-path")
+    if not rt.storage.is_dir(root):
+        raise ReviewcatError(f"input path {root} is a file: give the folder that holds {CATEGORY}=<name> folders")
+    dirs = {unquote(e.name.split("=", 1)[1]): e.path
+            for e in rt.storage.list(root) if e.is_dir and e.name.startswith(f"{CATEGORY}=")}
+    if not dirs:
+        if rt.storage.list_files(root, ".parquet"):
+            raise ReviewcatError(f"{root} has parquet files but no {CATEGORY}=<name> partition folders: "
+                                 "the input must be partitioned by product category")
+        raise ReviewcatError(f"no parquet data under {root}: expected {CATEGORY}=<name>/*.parquet folders")
+    if not rt.storage.list_files(root, ".parquet"):
+        raise ReviewcatError(f"no parquet files under {root}: the partition folders are empty")
+    return dirs
+
+
+def _require_table(rt: Runtime, source: Source) -> None:
+    if not rt.spark.catalog.databaseExists(source.database):
+        raise ReviewcatError(f"database {source.database} not found in the catalog: "
+                             "run `reviewcat crawl` first or check --database")
+    if not rt.spark.catalog.tableExists(source.table, source.database):
+        raise ReviewcatError(f"table {source.describe()} not found in the catalog: "
+                             "run `reviewcat crawl` first or check --table")
+    partition_columns = [c.name for c in rt.spark.catalog.listColumns(source.table, source.database) if c.isPartition]
+    if CATEGORY not in partition_columns:
+        raise ReviewcatError(f"table {source.describe()} is not partitioned by {CATEGORY} "
+                             f"(partition columns: {partition_columns or 'none'})")
+
+
+def list_categories(rt: Runtime, source: Source) -> list[str]:
+    """The categories the input holds, from partition metadata alone."""
+    if source.path:
+        return sorted(_partition_dirs(rt, source))
+    _require_table(rt, source)
+    rows = rt.spark.sql(f"SHOW PARTITIONS {source.qualified_table}").collect()
+    categories = set()
+    for row in rows:
+        for part in row[0].split("/"):
+            key, _, value = part.partition("=")
+            if key == CATEGORY:
+                categories.add(unquote(value))
+    if not categories:
+        raise ReviewcatError(f"table {source.describe()} has no partitions: re-run `reviewcat crawl` "
+                             "after the data has landed")
+    return sorted(categories)
+
+
+def select_categories(available: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
+    """The user's ``--categories`` checked against the input, or all of them."""
+    if not wanted:
+        return list(available)
+    unknown = [c for c in wanted if c not in set(available)]
+    if unknown:
+        raise ReviewcatError(f"unknown categories in --categories: {', '.join(unknown)} "
+                             f"(the input has: {', '.join(available)})")
+    return sorted(set(wanted))
+
+
+def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
+    """The rows of ``categories`` only; the other partitions are never listed or opened."""
+    if source.path:
+        dirs = _partition_dirs(rt, source)
+        return (rt.spark.read.option("basePath", source.path)
+                .parquet(*[dirs[c] for c in categories]))
+    _require_table(rt, source)
+    return rt.read_catalog(source.database, source.table, partition_predicate(categories))
+
+
+def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) -> dict[str, int]:
+    """Rows per category, answered from parquet footers: no data column is read.
+
+    The query references only the partition column, whose value comes from the folder name, so the
+    scan's read schema is empty and Spark takes row counts from the footers' row-group metadata.
+    On Glue this needs the Glue Data Catalog as Spark's metastore (``--enable-glue-datacatalog``).
+    """
+    if source.path:
+        frame = read(rt, source, categories)
+    else:
+        _require_table(rt, source)
+        frame = rt.spark.table(source.qualified_table).where(partition_predicate(categories))
+    counts = {row[CATEGORY]: int(row["count"]) for row in frame.groupBy(CATEGORY).count().collect()}
+    return {c: counts.get(c, 0) for c in categories}
+
+
+def require_columns(frame: DataFrame, columns: Sequence[str], source: Source) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ReviewcatError(f"{source.describe()} has no column {', '.join(missing)} "
+                             f"(columns: {', '.join(frame.columns)}): check --label-column/--text-column")
+
+
+def location(rt: Runtime, source: Source) -> str:
+    """The folder behind the source, where the balance job leaves its ``_balance.json``."""
+    if source.path:
+        return source.path
+    rows = rt.spark.sql(f"DESCRIBE TABLE EXTENDED {source.qualified_table}").collect()
+    for row in rows:
+        if row["col_name"] == "Location":
+            return row["data_type"]
+    raise ReviewcatError(f"table {source.describe()} has no location in the catalog")

@@ -1,0 +1,133 @@
+"""File operations through Hadoop's FileSystem API.
+
+The jobs write to local paths, HDFS and ``s3://`` alike, and on Glue or a cluster the driver has no
+local view of the data: every existence check, listing, rename and checksum goes through the JVM
+FileSystem of the path's scheme, never through ``os``.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from .errors import ReviewcatError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str
+    name: str
+    is_dir: bool
+    size: int
+
+
+class Storage:
+    """Hadoop FileSystem access bound to one SparkSession."""
+
+    def __init__(self, spark: SparkSession):
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, path: str):
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def _fs(self, path: str):
+        return self._path(path).getFileSystem(self._conf)
+
+    def qualify(self, path: str) -> str:
+        """Absolute, scheme-qualified form, so logs and manifests name the real location."""
+        p = self._path(path)
+        return str(p.getFileSystem(self._conf).makeQualified(p).toString())
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs(path).exists(self._path(path)))
+
+    def is_dir(self, path: str) -> bool:
+        fs = self._fs(path)
+        p = self._path(path)
+        return bool(fs.exists(p) and fs.getFileStatus(p).isDirectory())
+
+    def list(self, path: str) -> list[Entry]:
+        statuses = self._fs(path).listStatus(self._path(path))
+        return sorted(
+            (Entry(str(s.getPath().toString()), str(s.getPath().getName()), bool(s.isDirectory()), int(s.getLen()))
+             for s in statuses),
+            key=lambda e: e.name,
+        )
+
+    def list_files(self, path: str, suffix: str = "") -> list[Entry]:
+        """All files below ``path`` whose name ends with ``suffix``, skipping hidden and ``_`` files."""
+        it = self._fs(path).listFiles(self._path(path), True)
+        found = []
+        while it.hasNext():
+            s = it.next()
+            name = str(s.getPath().getName())
+            if name.startswith(("_", ".")) or not name.endswith(suffix):
+                continue
+            found.append(Entry(str(s.getPath().toString()), name, False, int(s.getLen())))
+        return sorted(found, key=lambda e: e.path)
+
+    def delete(self, path: str) -> None:
+        self._fs(path).delete(self._path(path), True)
+
+    def mkdirs(self, path: str) -> None:
+        self._fs(path).mkdirs(self._path(path))
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self._fs(src).rename(self._path(src), self._path(dst)):
+            raise OSError(f"could not move {src} to {dst}")
+
+    def write_text(self, path: str, text: str) -> None:
+        out = self._fs(path).create(self._path(path), True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs(path).open(self._path(path))
+        try:
+            data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+        finally:
+            stream.close()
+        return bytes(data).decode("utf-8")
+
+    def sha256(self, path: str) -> str:
+        """Digest computed inside the JVM while streaming, so a large file never sits in Python."""
+        stream = self._fs(path).open(self._path(path))
+        try:
+            return str(self._jvm.org.apache.commons.codec.digest.DigestUtils.sha256Hex(stream))
+        finally:
+            stream.close()
+
+    def staging_path(self, final: str) -> str:
+        """A sibling of ``final`` to build output in, so a failed run never leaves a half-written result."""
+        return f"{final.rstrip('/')}.__tmp-{uuid.uuid4().hex[:12]}"
+
+    def prepare_output(self, final: str, overwrite: bool) -> None:
+        """Fail before any work when the output exists and the user did not ask to replace it."""
+        if self.exists(final) and not overwrite:
+            raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
+
+    def publish(self, staging: str, final: str) -> None:
+        """Move a finished staging folder into place, keeping the old output until the new one is there."""
+        backup = None
+        if self.exists(final):
+            backup = f"{final.rstrip('/')}.__old-{uuid.uuid4().hex[:12]}"
+            self.rename(final, backup)
+        else:
+            self.mkdirs(str(self._path(final).getParent().toString()))
+        try:
+            self.rename(staging, final)
+        except Exception:
+            if backup:
+                self.rename(backup, final)
+            raise
+        if backup:
+            self.delete(backup)
+        log.info("wrote %s", final)
+

@@ -1,0 +1,105 @@
+"""Review text to fastText lines: cleaning, NLTK tokenizing, labels, de-duplication.
+
+``clean`` and ``tokenize`` are the single definition of how text becomes model input: the Spark
+job runs them in vectorised (Arrow) UDFs and ``reviewcat predict`` calls the same functions, so a
+model never sees text prepared differently from its training data.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable, Mapping
+
+import pandas as pd
+from nltk.tokenize import NLTKWordTokenizer
+from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql.types import StringType
+
+from .errors import ReviewcatError
+
+LABEL_PREFIX = "__label__"
+
+_TAG = re.compile(r"<[^<>]{0,300}>")
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+# NLTK's punkt sentence splitter needs downloaded data; ending a piece at .!? followed by space is
+# enough to let the word tokenizer split the period off inner sentence ends ("it." -> "it .").
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# The Treebank-style tokenizer with improved punctuation rules: pure regex, no data files.
+_TOKENIZER = NLTKWordTokenizer()
+
+
+def clean(text: str | None) -> str:
+    """Review HTML to plain text: tags out, entities decoded, all whitespace runs one space."""
+    if text is None or (isinstance(text, float) and text != text):
+        return ""
+    text = html.unescape(_TAG.sub(" ", str(text)))
+    return _SPACE.sub(" ", text).strip()
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercased NLTK word tokens of already-cleaned text."""
+    tokens: list[str] = []
+    for sentence in _SENTENCE_END.split(text.lower()):
+        tokens.extend(_TOKENIZER.tokenize(sentence))
+    return tokens
+
+
+def normalize(text: str | None) -> str:
+    """What the model reads for a raw review: cleaned, tokenized, space-joined."""
+    return " ".join(tokenize(clean(text)))
+
+
+def label_for(category: object) -> str:
+    """``__label__`` + the lowercased name with every run of other characters as one ``_``."""
+    name = re.sub(r"[^a-z0-9]+", "_", str(category).lower()).strip("_")
+    if not name:
+        raise ReviewcatError(f"category {category!r} has no letters or digits to make a label from")
+    return LABEL_PREFIX + name
+
+
+def label_map(categories: Iterable[object]) -> dict[str, str]:
+    """Label -> original category, refusing two categories that would share a label."""
+    labels: dict[str, str] = {}
+    for category in sorted({str(c) for c in categories}):
+        label = label_for(category)
+        if label in labels:
+            raise ReviewcatError(f"categories {labels[label]!r} and {category!r} both become {label}: "
+                                 "rename one of them")
+        labels[label] = category
+    return labels
+
+
+@F.pandas_udf(StringType())
+def clean_column(texts: pd.Series) -> pd.Series:
+    return texts.map(clean, na_action=None)
+
+
+@F.pandas_udf(StringType())
+def tokens_column(texts: pd.Series) -> pd.Series:
+    return texts.map(lambda t: " ".join(tokenize(t)))
+
+
+def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, text_column: str,
+             min_chars: int, id_column: str = "review_id") -> DataFrame:
+    """``(review_id, label, tokens, line)`` rows: cleaned, tokenized, de-duplicated.
+
+    Duplicates go before any split so nothing bleeds from train into test: first repeated
+    review_ids, then repeated texts (compared after tokenizing, which also folds case). Of each
+    group the row with the smallest review_id (then label) is kept, so reruns keep the same one.
+    """
+    to_label = F.create_map(*[F.lit(x) for pair in ((c, l) for l, c in labels.items()) for x in pair])
+    cleaned = (frame
+               .where(F.col(label_column).isNotNull())
+               .select(F.col(id_column).alias("review_id"),
+                       to_label[F.col(label_column).cast("string")].alias("label"),
+                       clean_column(F.col(text_column)).alias("text"))
+               .where(F.length("text") >= F.lit(min_chars)))
+    tokenized = (cleaned.select("review_id", "label", tokens_column("text").alias("tokens"))
+                 .where(F.col("tokens") != ""))
+    by_id = (tokenized.groupBy("review_id")
+             .agg(F.min(F.struct("tokens", "label")).alias("kept"))
+             .select("review_id", "kept.tokens", "kept.label"))
+    by_text = (by_id.groupBy("tokens")
+               .agg(F.min(F.struct("review_id", "label")).alias("kept"))
+               .select("kept.review_id", "kept.label", "tokens"))
+    return by_text.withColumn("line", F.concat_ws(" ", "label", "tokens"))

@@ -1,0 +1,65 @@
+"""Shared fixtures: one local SparkSession for the whole run and small generated review tables."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from reviewcat.catalog import crawl
+from reviewcat.runtime import Runtime, spark_session
+from reviewcat.sample_data import write_sample_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A handful of categories of very different sizes keeps the Spark tests quick.
+CATEGORIES = ["Books", "Wireless", "Kitchen", "Camera", "Watches", "Gift_Card"]
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    os.environ.setdefault("REVIEWCAT_MASTER", "local[2]")
+    os.environ.setdefault("REVIEWCAT_DRIVER_MEMORY", "2g")
+    session = spark_session(str(tmp_path_factory.mktemp("warehouse")), app_name="reviewcat-tests")
+    session.conf.set("spark.sql.shuffle.partitions", "4")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def rt(spark) -> Runtime:
+    return Runtime(spark)
+
+
+@pytest.fixture(scope="session")
+def raw_path(tmp_path_factory) -> str:
+    """~6k reviews over six categories, Books about 130x Gift_Card as in the real data."""
+    path = tmp_path_factory.mktemp("raw") / "reviews"
+    write_sample_data(str(path), 6000, seed=7, categories=CATEGORIES)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def raw_table(rt, raw_path) -> tuple[str, str]:
+    crawl(rt, raw_path, "rawdb", "reviews")
+    return "rawdb", "reviews"
+
+
+@pytest.fixture
+def copy_of(tmp_path):
+    """A private copy of a shared fixture folder, for tests that damage or extend it."""
+    def make(path: str) -> str:
+        target = tmp_path / Path(path).name
+        shutil.copytree(path, target)
+        return str(target)
+    return make
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for subprocess runs: their own catalog, two cores, this interpreter for workers."""
+    env = dict(os.environ)
+    env.update(REVIEWCAT_WAREHOUSE=str(tmp_path / "cli-warehouse"), REVIEWCAT_MASTER="local[2]",
+               REVIEWCAT_DRIVER_MEMORY="1g", PYSPARK_PYTHON=sys.executable, REVIEWCAT_LOG_LEVEL="WARNING")
+    return env

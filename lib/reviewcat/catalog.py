@@ -37,14 +37,14 @@ def register_table(spark: SparkSession, database: str, table: str, location: str
             raise ReviewcatError(f"invalid {kind} name {name!r}: use letters, digits and _")
     qualified = f"`{database}`.`{table}`"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    if spark.catalog.tableExists(table, database):
+    if spark.catalog.tableExists(f"{database}.{table}"):
         current = _table_location(spark, qualified)
         if replace:
             spark.sql(f"DROP TABLE {qualified}")
         elif current.rstrip("/") != location.rstrip("/"):
             raise ReviewcatError(f"table {database}.{table} already points at {current}: "
                                  f"choose another --table, or drop it before crawling {location}")
-    if not spark.catalog.tableExists(table, database):
+    if not spark.catalog.tableExists(f"{database}.{table}"):
         # Schema and partition columns are inferred from the files, as a crawler would.
         spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
     # SYNC PARTITIONS adds new partition folders and forgets removed ones.
@@ -63,11 +63,11 @@ def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResul
     location = rt.storage.qualify(input_path.rstrip("/"))
     list_categories(rt, Source(path=location))  # validates the layout with a clear error
     before: list[str] = []
-    if rt.spark.catalog.databaseExists(database) and rt.spark.catalog.tableExists(table, database):
+    if rt.spark.catalog.databaseExists(database) and rt.spark.catalog.tableExists(f"{database}.{table}"):
         before = list_categories(rt, Source(database=database, table=table))
     register_table(rt.spark, database, table, location)
     source = Source(database=database, table=table)
-    columns = [c.name for c in rt.spark.catalog.listColumns(table, database)]
+    columns = [c.name for c in rt.spark.catalog.listColumns(f"{database}.{table}")]
     if CATEGORY not in columns:
         raise ReviewcatError(f"{input_path} is not partitioned by {CATEGORY}")
     categories = list_categories(rt, source)

@@ -76,10 +76,10 @@ def _require_table(rt: Runtime, source: Source) -> None:
     if not rt.spark.catalog.databaseExists(source.database):
         raise ReviewcatError(f"database {source.database} not found in the catalog: "
                              "run `reviewcat crawl` first or check --database")
-    if not rt.spark.catalog.tableExists(source.table, source.database):
+    if not rt.spark.catalog.tableExists(f"{source.database}.{source.table}"):
         raise ReviewcatError(f"table {source.describe()} not found in the catalog: "
                              "run `reviewcat crawl` first or check --table")
-    partition_columns = [c.name for c in rt.spark.catalog.listColumns(source.table, source.database) if c.isPartition]
+    partition_columns = [c.name for c in rt.spark.catalog.listColumns(f"{source.database}.{source.table}") if c.isPartition]
     if CATEGORY not in partition_columns:
         raise ReviewcatError(f"table {source.describe()} is not partitioned by {CATEGORY} "
                              f"(partition columns: {partition_columns or 'none'})")
@@ -124,7 +124,7 @@ def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
     return rt.read_catalog(source.database, source.table, partition_predicate(categories))
 
 
-def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) -> dict[str, int]:
+def category_count_query(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
     """Rows per category, answered from parquet footers: no data column is read.
 
     The query references only the partition column, whose value comes from the folder name, so the
@@ -136,7 +136,11 @@ def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) ->
     else:
         _require_table(rt, source)
         frame = rt.spark.table(source.qualified_table).where(partition_predicate(categories))
-    counts = {row[CATEGORY]: int(row["count"]) for row in frame.groupBy(CATEGORY).count().collect()}
+    return frame.groupBy(CATEGORY).count()
+
+
+def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) -> dict[str, int]:
+    counts = {row[CATEGORY]: int(row["count"]) for row in category_count_query(rt, source, categories).collect()}
     return {c: counts.get(c, 0) for c in categories}
 
 

@@ -1,0 +1,142 @@
+import hashlib
+import itertools
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from reviewcat import balance, prepare, sources
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import namespace
+from reviewcat.text import label_map, to_lines
+
+from helpers import leftovers
+
+LINE = re.compile(r"^__label__[a-z0-9_]+( \S+)+$")
+SPLIT_FILES = ["train/train.txt", "validation/validation.txt", "test/test.txt"]
+
+
+def run_prepare(rt, **values):
+    return prepare.run(rt, namespace(prepare.OPTIONS, **values))
+
+
+@pytest.fixture(scope="session")
+def balanced_path(rt, raw_path, tmp_path_factory) -> str:
+    """Five categories of equal size (Gift_Card is too small and left out)."""
+    out = str(tmp_path_factory.mktemp("balanced") / "balanced")
+    balance.run(rt, namespace(balance.OPTIONS, input_path=raw_path, output_path=out, min_category_size=150))
+    return out
+
+
+@pytest.fixture(scope="session")
+def prepared(rt, balanced_path, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("prepared") / "prepared")
+    return run_prepare(rt, input_path=balanced_path, output_path=out, seed=9)
+
+
+def lines_of(root, name):
+    return Path(root, name).read_text(encoding="utf-8").splitlines()
+
+
+def test_layout_is_one_file_per_split_folder_plus_manifest(prepared):
+    root = Path(prepared.output_path.removeprefix("file:"))
+    assert sorted(p.name for p in root.iterdir()) == ["manifest.json", "test", "train", "validation"]
+    for name in SPLIT_FILES:
+        folder = root / name.split("/")[0]
+        assert [p.name for p in folder.iterdir()] == [name.split("/")[1]]
+    assert leftovers(str(root)) == []
+
+
+def test_every_line_is_a_fasttext_line(prepared):
+    root = prepared.output_path.removeprefix("file:")
+    for name in SPLIT_FILES:
+        lines = lines_of(root, name)
+        assert lines, name
+        bad = [line for line in lines if not LINE.match(line)]
+        assert bad == []
+
+
+def test_splits_are_disjoint_and_complete_against_the_deduplicated_input(rt, prepared, balanced_path):
+    root = prepared.output_path.removeprefix("file:")
+    source = sources.Source(path=balanced_path)
+    categories = sources.list_categories(rt, source)
+    frame = sources.read(rt, source, categories)
+    expected = [r[0] for r in to_lines(frame, label_map(categories), "product_category", "review_body", 20)
+                .select("line").collect()]
+    assert len(expected) == len(set(expected))  # de-duplicated: no text twice
+    per_split = {name: lines_of(root, name) for name in SPLIT_FILES}
+    everything = list(itertools.chain.from_iterable(per_split.values()))
+    assert sorted(everything) == sorted(expected)
+    assert len(everything) == len(set(everything))
+    total = len(everything)
+    assert len(per_split["train/train.txt"]) / total == pytest.approx(0.6, abs=0.06)
+    # Cleaning dropped the empty, null, short and repeated reviews of the input.
+    assert total < sum(prepared.manifest["balance"]["targets"].values())
+
+
+def test_train_is_shuffled_not_grouped_by_label(prepared):
+    labels = [line.split(" ", 1)[0] for line in lines_of(prepared.output_path.removeprefix("file:"), SPLIT_FILES[0])]
+    longest = max(len(list(run)) for _, run in itertools.groupby(labels))
+    assert len(set(labels)) == 5
+    # Five balanced labels in random order: runs of 8 have odds of about 1 in 1000 per file.
+    assert longest <= 8, longest
+    assert max(len(list(r)) for _, r in itertools.groupby(sorted(labels))) > 50
+
+
+def test_manifest_describes_the_files(prepared):
+    root = Path(prepared.output_path.removeprefix("file:"))
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest == prepared.manifest
+    assert manifest["labels"]["__label__books"] == "Books"
+    assert manifest["balance"]["dropped"] == {"Gift_Card": manifest["balance"]["counts"]["Gift_Card"]}
+    assert manifest["seed"] == 9 and manifest["split"] == {"train": 0.6, "validation": 0.2, "test": 0.2}
+    for split, info in manifest["files"].items():
+        data = (root / info["path"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == info["sha256"]
+        counted = Counter(line.split(" ", 1)[0] for line in data.decode().splitlines())
+        assert counted == info["labels"] and sum(counted.values()) == info["rows"]
+    assert manifest["rows_out"] == sum(info["rows"] for info in manifest["files"].values())
+
+
+def test_reruns_are_byte_identical_and_the_seed_matters(rt, prepared, balanced_path, tmp_path):
+    again = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "again"), seed=9)
+    other = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "other"), seed=10)
+    first_root = prepared.output_path.removeprefix("file:")
+    for name in SPLIT_FILES + ["manifest.json"]:
+        assert Path(first_root, name).read_bytes() == Path(tmp_path, "again", name).read_bytes(), name
+    assert Path(first_root, "train/train.txt").read_bytes() != Path(tmp_path, "other", "train/train.txt").read_bytes()
+    assert again.manifest == prepared.manifest
+
+
+def test_catalog_input_and_another_label_column(rt, raw_table, tmp_path):
+    database, table = raw_table
+    result = run_prepare(rt, database=database, table=table, output_path=str(tmp_path / "stars"),
+                         label_column="star_rating", split="0.8,0.1,0.1")
+    assert set(result.manifest["labels"]) == {f"__label__{n}" for n in range(1, 6)}
+    assert result.manifest["balance"] is None
+
+
+def test_bad_inputs_give_clear_errors_and_write_nothing(rt, balanced_path, tmp_path):
+    out = str(tmp_path / "out")
+    cases = [
+        (dict(split="0.7,0.2,0.2"), "sums to 1.1, not 1"),
+        (dict(text_column="body"), "has no column body .columns: .*review_body"),
+        (dict(label_column="stars"), "has no column stars"),
+        (dict(min_chars=100_000), "no reviews left for Books, Camera, Kitchen, Watches, Wireless after cleaning"),
+        (dict(input_path=str(tmp_path / "nope")), "does not exist"),
+    ]
+    for values, message in cases:
+        with pytest.raises(ReviewcatError, match=message):
+            run_prepare(rt, **{"input_path": balanced_path, "output_path": out, **values})
+        assert not Path(out).exists() and leftovers(out) == []
+
+
+def test_existing_output_needs_overwrite(rt, balanced_path, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ReviewcatError, match="already exists"):
+        run_prepare(rt, input_path=balanced_path, output_path=str(out))
+    run_prepare(rt, input_path=balanced_path, output_path=str(out), overwrite=True, split="0.5,0.25,0.25")
+    assert (out / "manifest.json").exists() and leftovers(str(out)) == []

@@ -1,0 +1,72 @@
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from reviewcat.errors import ReviewcatError
+from reviewcat.sample_data import SCHEMA, category_sizes, generate_category, real_category_counts, write_sample_data
+
+
+def test_sizes_follow_the_real_proportions_with_a_floor():
+    real = real_category_counts()
+    assert len(real) == 43
+    sizes = category_sizes(1_000_000)
+    assert sum(sizes.values()) == 1_000_000
+    real_ratio = max(real.values()) / min(real.values())
+    assert real_ratio == pytest.approx(227, abs=1)
+    assert max(sizes.values()) / min(sizes.values()) == pytest.approx(real_ratio, rel=0.02)
+    small = category_sizes(2000)
+    assert min(small.values()) == 20 and sum(small.values()) == 2000
+
+
+def test_too_few_rows_or_unknown_categories_are_errors():
+    with pytest.raises(ReviewcatError, match="too few for 43 categories: use at least 860"):
+        category_sizes(100)
+    with pytest.raises(ReviewcatError, match="unknown categories: Nope"):
+        category_sizes(1000, ["Books", "Nope"])
+
+
+def test_generation_is_deterministic_by_seed():
+    assert generate_category("Books", 500, 1, 0).equals(generate_category("Books", 500, 1, 0))
+    assert not generate_category("Books", 500, 1, 0).equals(generate_category("Books", 500, 2, 0))
+
+
+def test_text_has_the_real_quirks():
+    bodies = generate_category("Kitchen", 20_000, 3, 10).column("review_body").to_pylist()
+    present = [b for b in bodies if b is not None]
+    assert bodies.count(None) > 20 and present.count("") > 20
+    assert any("<br />" in b for b in present)
+    assert any("&amp;" in b or "&quot;" in b for b in present)
+    assert any("\t" in b for b in present) and any("\n" in b for b in present)
+    assert any(not b.isascii() for b in present)
+    assert any(len(b) > 3000 for b in present)
+    assert any(b in ("Great!", "ok", "A+") for b in present)
+    assert len(set(present)) < len(present)  # repeated texts
+    ids = generate_category("Kitchen", 20_000, 3, 10).column("review_id").to_pylist()
+    assert len(set(ids)) < len(ids)  # whole rows posted twice
+    assert all(len(i) == 14 and i.startswith("R") for i in ids)
+
+
+def test_written_layout_matches_the_public_table(tmp_path):
+    out = tmp_path / "reviews"
+    sizes = write_sample_data(str(out), 3000, seed=5, categories=["Books", "Gift_Card", "Health_&_Personal_Care"])
+    folders = sorted(p.name for p in out.iterdir())
+    assert folders == ["product_category=Books", "product_category=Gift_Card",
+                       "product_category=Health_&_Personal_Care"]
+    for folder in out.iterdir():
+        assert len(list(folder.glob("*.parquet"))) >= 2
+    table = ds.dataset(str(out), partitioning="hive").to_table()
+    assert table.num_rows == sum(sizes.values()) == 3000
+    file_schema = pq.read_schema(next(out.glob("product_category=Books/*.parquet")))
+    assert file_schema.remove_metadata().equals(SCHEMA)
+    assert not list(tmp_path.glob("*__tmp*"))
+
+
+def test_existing_output_needs_overwrite_and_s3_is_refused(tmp_path):
+    out = tmp_path / "reviews"
+    write_sample_data(str(out), 100, categories=["Books"])
+    with pytest.raises(ReviewcatError, match="already exists: choose another --output-path or pass --overwrite"):
+        write_sample_data(str(out), 100, categories=["Books"])
+    write_sample_data(str(out), 200, categories=["Books"], overwrite=True)
+    assert ds.dataset(str(out), partitioning="hive").count_rows() == 200
+    with pytest.raises(ReviewcatError, match="local folders only"):
+        write_sample_data("s3://bucket/reviews", 100)

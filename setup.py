@@ -7,7 +7,7 @@ setup(
     description="Balance, prepare and train a review-category classifier on Spark, AWS Glue and SageMaker",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
-    package_data={"reviewcat": ["data/*.csv"]},
+    package_data={"reviewcat": ["data/*.csv", "data/*.properties"]},
     python_requires=">=3.10",
     install_requires=[
         # Spark 3.5 is the AWS Glue 5 runtime.

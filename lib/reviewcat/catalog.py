@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from .errors import ReviewcatError
 from .runtime import Runtime
-from .sources import CATEGORY, Source, list_categories
+from .sources import CATEGORY, Source, check_identifier, list_categories
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +26,10 @@ class CrawlResult:
     new_categories: list[str]
 
 
-def _identifier_ok(name: str) -> bool:
-    return bool(name) and name.replace("_", "").isalnum()
-
-
 def register_table(spark: SparkSession, database: str, table: str, location: str, replace: bool = False) -> None:
     """Create (or with ``replace``, recreate) an external parquet table and sync its partitions."""
-    for kind, name in (("database", database), ("table", table)):
-        if not _identifier_ok(name):
-            raise ReviewcatError(f"invalid {kind} name {name!r}: use letters, digits and _")
+    check_identifier("database", database)
+    check_identifier("table", table)
     qualified = f"`{database}`.`{table}`"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     if spark.catalog.tableExists(f"{database}.{table}"):
@@ -60,6 +55,8 @@ def _table_location(spark: SparkSession, qualified: str) -> str:
 
 def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResult:
     """Infer schema and partitions of ``input_path`` and (re-)register it as ``database.table``."""
+    check_identifier("database", database)
+    check_identifier("table", table)
     location = rt.storage.qualify(input_path.rstrip("/"))
     list_categories(rt, Source(path=location))  # validates the layout with a clear error
     before: list[str] = []

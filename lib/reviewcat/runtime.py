@@ -50,6 +50,9 @@ class Runtime:
         return self.spark.table(f"`{database}`.`{table}`").where(predicate)
 
 
+_LOG4J = Path(__file__).with_name("data") / "log4j2.properties"
+
+
 def default_warehouse() -> str:
     return os.environ.get("REVIEWCAT_WAREHOUSE") or str(Path.home() / ".reviewcat" / "warehouse")
 
@@ -67,7 +70,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> 
         "spark.sql.warehouse.dir": os.path.join(warehouse, "tables"),
         "spark.hadoop.javax.jdo.option.ConnectionURL":
             f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dlog4j.configurationFile={_LOG4J}",
         # Category names are labels, never numbers or dates.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
@@ -82,14 +85,19 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> 
         given = SparkConf()
         settings = {k: v for k, v in settings.items() if not given.contains(k)}
     else:
-        builder = builder.master(os.environ.get("REVIEWCAT_MASTER", "local[*]"))
+        master = os.environ.get("REVIEWCAT_MASTER", "local[*]")
+        builder = builder.master(master)
+        if master.startswith("local"):
+            # A local run talks only to itself: keep Spark's ports on the loopback interface.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.makedirs(warehouse, exist_ok=True)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("REVIEWCAT_SPARK_LOG_LEVEL", "WARN"))
+    if "REVIEWCAT_SPARK_LOG_LEVEL" in os.environ:
+        spark.sparkContext.setLogLevel(os.environ["REVIEWCAT_SPARK_LOG_LEVEL"])
     return spark
 
 

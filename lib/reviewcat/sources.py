@@ -6,6 +6,7 @@ lists and opens only the files of those ``product_category=<name>`` partitions.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import unquote
@@ -18,6 +19,13 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 
 CATEGORY = "product_category"
+
+
+def check_identifier(kind: str, name: str) -> str:
+    """Catalog names as Glue and Hive accept them, refused before they reach a SQL parser."""
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name or ""):
+        raise ReviewcatError(f"invalid {kind} name {name!r}: use letters, digits and _")
+    return name
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,7 @@ class Source:
         if path:
             return cls(path=path.rstrip("/"))
         if database and table:
-            return cls(database=database, table=table)
+            return cls(database=check_identifier("database", database), table=check_identifier("table", table))
         if database or table:
             raise ReviewcatError("--database and --table go together: give both, or --input-path instead")
         raise ReviewcatError("no input: give --input-path, or --database and --table of a crawled table")

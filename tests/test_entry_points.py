@@ -1,0 +1,71 @@
+"""The jobs as users start them: the reviewcat command, `python glue_jobs/...` and spark-submit."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, cli_env
+
+REVIEWCAT = [sys.executable, "-m", "reviewcat.cli"]
+SPARK_SUBMIT = Path(sys.executable).with_name("spark-submit")
+
+
+def run(command, tmp_path, timeout=300):
+    return subprocess.run([str(c) for c in command], cwd=tmp_path, env=cli_env(tmp_path), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc, prog, message):
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith(f"{prog}: error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_crawl_then_balance_by_table_with_the_cli(raw_path, tmp_path):
+    crawled = run(REVIEWCAT + ["crawl", "--input-path", raw_path, "--database", "lake", "--table", "reviews"], tmp_path)
+    assert crawled.returncode == 0, crawled.stderr
+    out = tmp_path / "balanced"
+    balanced = run(REVIEWCAT + ["balance", "--database", "lake", "--table", "reviews", "--output-path", out,
+                                "--categories", "Camera,Watches"], tmp_path)
+    assert balanced.returncode == 0, balanced.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "_balance.json", "product_category=Camera",
+                                                     "product_category=Watches"]
+
+
+def test_prepare_job_under_spark_submit(raw_path, tmp_path):
+    out = tmp_path / "prepared"
+    proc = run([SPARK_SUBMIT, "--master", "local[2]", ROOT / "glue_jobs" / "prepare_splits.py",
+                "--input-path", raw_path, "--output-path", out, "--split", "0.8,0.1,0.1"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "train" / "train.txt").stat().st_size > 0 and (out / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--categories", "Nope"], "unknown categories in --categories: Nope"),
+    (["--min-category-size", "999999"], "no category has at least 999999 reviews"),
+])
+def test_job_script_bad_input_is_one_line_and_exit_2(raw_path, tmp_path, args, message):
+    proc = run([sys.executable, ROOT / "glue_jobs" / "balance_reviews.py", "--input-path", raw_path,
+                "--output-path", tmp_path / "out"] + args, tmp_path)
+    assert_one_line_error(proc, "balance_reviews", message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_errors_before_and_without_spark(tmp_path):
+    assert_one_line_error(run(REVIEWCAT + ["sample-data", "--rows", "10"], tmp_path),
+                          "reviewcat sample-data", "--output-path is required")
+    assert_one_line_error(run(REVIEWCAT + ["sample-data", "--rows", "10", "--output-path", "x"], tmp_path),
+                          "reviewcat sample-data", "too few for 43 categories")
+    proc = run(REVIEWCAT + ["nope"], tmp_path)
+    assert proc.returncode == 2 and "unknown command 'nope'" in proc.stderr
+    proc = run(REVIEWCAT + ["balance", "--per-category", "ten"], tmp_path)
+    assert proc.returncode == 2 and "expected a whole number, got 'ten'" in proc.stderr
+    assert run(REVIEWCAT + ["--help"], tmp_path).returncode == 0
+
+
+def test_cli_prepare_bad_split(raw_path, tmp_path):
+    proc = run(REVIEWCAT + ["prepare", "--input-path", raw_path, "--output-path", tmp_path / "o", "--split", "1,1,1"],
+               tmp_path)
+    assert_one_line_error(proc, "reviewcat prepare", "sums to 3, not 1")

@@ -1,0 +1,102 @@
+"""The Glue branch of the jobs, run against the real awsglue Python API.
+
+Only GlueContext and Job need Glue's JVM classes, so those two are replaced by recorders; argument
+parsing is the real ``getResolvedOptions`` and catalog reads go through the real
+``DynamicFrameReader.from_catalog``, so a call that does not fit the Glue API fails here.
+"""
+import pytest
+
+from reviewcat import balance, prepare
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import from_resolved
+from reviewcat.runtime import run_job, running_on_glue
+
+from helpers import read_categories
+
+
+class FakeDynamicFrame:
+    def __init__(self, frame):
+        self._frame = frame
+
+    def toDF(self):
+        return self._frame
+
+
+@pytest.fixture
+def glue(monkeypatch, spark):
+    import awsglue.context
+    import awsglue.job
+    from awsglue.dynamicframe import DynamicFrameReader
+
+    record = {"reads": [], "job": []}
+
+    class RecordingGlueContext:
+        def __init__(self, spark_context):
+            assert spark_context is spark.sparkContext
+            self.spark_session = spark
+            self.create_dynamic_frame = DynamicFrameReader(self)
+
+        def create_dynamic_frame_from_catalog(self, db, table_name, redshift_tmp_dir, transformation_ctx,
+                                              push_down_predicate, additional_options, catalog_id, **kwargs):
+            record["reads"].append({"database": db, "table": table_name, "predicate": push_down_predicate,
+                                    "ctx": transformation_ctx})
+            return FakeDynamicFrame(spark.table(f"{db}.{table_name}").where(push_down_predicate))
+
+    class RecordingJob:
+        def __init__(self, glue_context):
+            assert isinstance(glue_context, RecordingGlueContext)
+
+        def init(self, name, args):
+            record["job"].append(("init", name, args["output_path"]))
+
+        def commit(self):
+            record["job"].append(("commit",))
+
+    monkeypatch.setattr(awsglue.context, "GlueContext", RecordingGlueContext)
+    monkeypatch.setattr(awsglue.job, "Job", RecordingJob)
+    return record
+
+
+def test_balance_job_on_glue_reads_through_push_down_predicate(glue, spark, raw_table, tmp_path):
+    out = str(tmp_path / "balanced")
+    argv = ["balance_reviews.py", "--JOB_NAME", "reviewcat-balance", "--database", "rawdb", "--table", "reviews",
+            "--output-path", out, "--categories", "Camera,Watches", "--per-category", "50",
+            "--output-table", "gluedb.balanced", "--job-bookmark-option", "job-bookmark-disable"]
+    assert running_on_glue(argv)
+    assert run_job(argv, balance.OPTIONS, "balance_reviews", "", balance.run) == 0
+    assert glue["reads"] == [{"database": "rawdb", "table": "reviews", "ctx": "read_reviews",
+                              "predicate": "product_category IN ('Camera', 'Watches')"}]
+    assert glue["job"] == [("init", "reviewcat-balance", out), ("commit",)]
+    assert read_categories(spark, out) == {"Camera": 50, "Watches": 50}
+
+
+def test_prepare_job_on_glue_with_switch_and_defaults(glue, spark, raw_table, tmp_path):
+    out = tmp_path / "prepared"
+    out.mkdir()
+    argv = ["prepare_splits.py", "--JOB_NAME", "reviewcat-prepare", "--database", "rawdb", "--table", "reviews",
+            "--output-path", str(out), "--overwrite", "true", "--min-chars", "30"]
+    assert run_job(argv, prepare.OPTIONS, "prepare_splits", "", prepare.run) == 0
+    assert (out / "train" / "train.txt").exists()
+    assert glue["reads"][0]["predicate"].startswith("product_category IN ('Books', 'Camera'")
+
+
+def test_errors_on_glue_are_raised_for_the_job_run_to_report(glue, raw_table, tmp_path):
+    argv = ["balance_reviews.py", "--JOB_NAME", "j", "--database", "rawdb", "--table", "reviews",
+            "--output-path", str(tmp_path / "o"), "--categories", "Nope"]
+    with pytest.raises(ReviewcatError, match="unknown categories in --categories: Nope"):
+        run_job(argv, balance.OPTIONS, "balance_reviews", "", balance.run)
+    assert glue["job"] == [("init", "j", str(tmp_path / "o"))]  # no commit after a failure
+
+
+def test_resolved_glue_arguments_are_typed_with_defaults():
+    args = from_resolved(balance.OPTIONS, {"input_path": "s3://b/raw", "per_category": "10", "overwrite": "false"})
+    assert (args.input_path, args.per_category, args.overwrite, args.seed, args.categories) == \
+        ("s3://b/raw", 10, False, 42, None)
+    with pytest.raises(ReviewcatError, match="--per-category: expected a whole number, got 'ten'"):
+        from_resolved(balance.OPTIONS, {"per_category": "ten"})
+    with pytest.raises(ReviewcatError, match="--overwrite: expected true or false"):
+        from_resolved(balance.OPTIONS, {"overwrite": "maybe"})
+
+
+def test_plain_runs_are_not_mistaken_for_glue():
+    assert not running_on_glue(["balance_reviews.py", "--input-path", "x"])

@@ -6,11 +6,12 @@ DEMO_ROWS ?= 200000
 # pytest's own -n/-k etc.: make test PYTEST_ARGS="-k balance"
 PYTEST_ARGS ?=
 
-.PHONY: demo test clean help
+.PHONY: demo test dist clean help
 
 help:
 	@echo "make demo   run the whole pipeline on generated data (local Spark), outputs in demo-output/"
 	@echo "make test   run all tests"
+	@echo "make dist   dist/reviewcat.zip, the package for spark-submit --py-files and Glue --extra-py-files"
 	@echo "make clean  remove .venv and generated outputs"
 
 $(VENV)/.installed-%: setup.py
@@ -25,5 +26,11 @@ demo: $(VENV)/.installed-demo
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
+dist:
+	mkdir -p dist
+	rm -f dist/reviewcat.zip
+	cd lib && $(PYTHON) -c "import zipfile, pathlib; z = zipfile.ZipFile('../dist/reviewcat.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(p) for p in sorted(pathlib.Path('reviewcat').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]"
+	@echo "wrote dist/reviewcat.zip"
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output dist .pytest_cache

@@ -20,7 +20,7 @@ $(VENV)/.installed-%: setup.py
 	$(PY) -m pip install --quiet -e ".[$*]"
 	touch $@
 
-demo: $(VENV)/.installed-demo
+demo: $(VENV)/.installed-train
 	$(VENV)/bin/reviewcat demo --workdir demo-output --rows $(DEMO_ROWS)
 
 test: $(VENV)/.installed-test

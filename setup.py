@@ -1,6 +1,10 @@
 """reviewcat: Spark/Glue ETL and training jobs that turn partitioned product reviews into a text classifier."""
 from setuptools import find_packages, setup
 
+# Local training, evaluation and prediction. fasttext-wheel is upstream fastText 0.9.2 built as
+# wheels; reviewcat.train.model works around its numpy 2 break in predict.
+TRAIN = ["fasttext-wheel>=0.9.2,<0.10", "matplotlib>=3.8,<4", "tqdm>=4.66,<5", "PyYAML>=6,<7"]
+
 setup(
     name="reviewcat",
     version="0.1.0",
@@ -18,10 +22,9 @@ setup(
         "nltk>=3.9,<4",
     ],
     extras_require={
-        # What `make demo` needs beyond the jobs themselves (training joins here).
-        "demo": [],
+        "train": TRAIN,
         # The awsglue Python interface (no JVM side): the Glue branch is tested against its real API.
-        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6"],
+        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6"] + TRAIN,
     },
     entry_points={"console_scripts": ["reviewcat=reviewcat.cli:main"]},
 )

@@ -38,12 +38,36 @@ def _demo(args: argparse.Namespace) -> None:
     print(run_demo(args.workdir, args.rows, args.seed))
 
 
+def _train(args: argparse.Namespace) -> None:
+    from .train.commands import train
+    train(args)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .train.commands import evaluate_command
+    print(f"report: {evaluate_command(args)}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from .train.commands import predict_command
+    predict_command(args)
+
+
+def _train_options(name: str) -> list[Option]:
+    from .train import commands
+    return getattr(commands, name)
+
+
 TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]] = {
     "sample-data": ("generate a realistic stand-in for the Amazon reviews parquet table", SAMPLE_DATA, _sample_data),
     "demo": ("the whole pipeline on generated data, locally",
              [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
               Option("rows", "reviews to generate", positive_int, 200_000),
               Option("seed", "random seed", int, 42)], _demo),
+    "train": ("search hyperparameters, keep the best model, evaluate it", _train_options("TRAIN"), _train),
+    "evaluate": ("score a model on the test split: metrics, confusion matrix, report",
+                 _train_options("EVALUATE"), _evaluate),
+    "predict": ("top-k categories for texts given as arguments or lines on stdin", _train_options("PREDICT"), _predict),
 }
 
 
@@ -70,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     description, options, body = TOOLS[command]
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_options(parser, options)
+    if command == "predict":
+        parser.add_argument("texts", nargs="*", help="review texts (default: one per line on stdin)")
     args = parser.parse_args(rest)
     configure_logging()
     try:

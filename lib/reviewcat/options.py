@@ -44,6 +44,9 @@ class Option:
     type: Callable[[str], Any] = str
     default: Any = None
     switch: bool = False
+    repeat: bool = False  # may be given several times; the values arrive as a list
+    short: str | None = None
+    choices: tuple[str, ...] | None = None
 
     @property
     def dest(self) -> str:
@@ -52,12 +55,14 @@ class Option:
 
 def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
     for opt in options:
+        flags = [f"--{opt.name}"] + ([opt.short] if opt.short else [])
         if opt.switch:
-            parser.add_argument(f"--{opt.name}", dest=opt.dest, action="store_true", help=opt.help)
+            parser.add_argument(*flags, dest=opt.dest, action="store_true", help=opt.help)
         else:
             shown = f" (default: {opt.default})" if opt.default is not None else ""
-            parser.add_argument(f"--{opt.name}", dest=opt.dest, type=opt.type, default=opt.default,
-                                help=opt.help + shown, metavar=opt.dest.upper())
+            parser.add_argument(*flags, dest=opt.dest, type=opt.type, default=opt.default, choices=opt.choices,
+                                action="append" if opt.repeat else "store", help=opt.help + shown,
+                                metavar=None if opt.choices else opt.dest.upper())
 
 
 def parse_args(options: Iterable[Option], argv: list[str], prog: str, description: str) -> argparse.Namespace:

@@ -1,0 +1,77 @@
+"""The prepared splits as the trainers read them: checked once, with errors that name the line."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ReviewcatError
+from ..text import LABEL_PREFIX
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Labeled:
+    labels: list[str]
+    texts: list[str]
+
+
+def read_labeled(path: Path) -> Labeled:
+    """Label and text of every line; a line without a ``__label__`` is an error, not a silent skip.
+
+    fastText itself skips lines with no label or no words without a word, which hides broken input.
+    """
+    if not path.is_file():
+        raise ReviewcatError(f"split file {path} not found: run `reviewcat prepare` first or check --data")
+    labels, texts = [], []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            label, _, text = line.rstrip("\n").partition(" ")
+            if not label.startswith(LABEL_PREFIX) or len(label) == len(LABEL_PREFIX):
+                raise ReviewcatError(f"{path} line {number} does not start with a __label__<name>: "
+                                     f"{line[:60].rstrip()!r}")
+            if not text.strip():
+                raise ReviewcatError(f"{path} line {number} has a label but no text")
+            labels.append(label)
+            texts.append(text)
+    if not labels:
+        raise ReviewcatError(f"split file {path} is empty: nothing to train or evaluate on")
+    return Labeled(labels, texts)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    root: Path
+    manifest: dict | None
+
+    def file(self, split: str) -> Path:
+        return self.root / split / f"{split}.txt"
+
+    @property
+    def categories(self) -> dict[str, str]:
+        """Label -> category name, from the manifest (or the bare label names without one)."""
+        return dict((self.manifest or {}).get("labels", {}))
+
+
+def open_prepared(path: str) -> Prepared:
+    """A local prepare output; the three split files must exist."""
+    root = Path(path.removeprefix("file:"))
+    if not root.is_dir():
+        raise ReviewcatError(f"prepared data {path} not found: give the --output-path of `reviewcat prepare`")
+    for split in SPLITS:
+        file = root / split / f"{split}.txt"
+        if not file.is_file():
+            raise ReviewcatError(f"{file} is missing: {path} is not a complete `reviewcat prepare` output")
+        if file.stat().st_size == 0:
+            raise ReviewcatError(f"split file {file} is empty: nothing to train or evaluate on")
+    manifest_file = root / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
+    return Prepared(root, manifest)
+
+
+def category_name(label: str, categories: dict[str, str]) -> str:
+    return categories.get(label, label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label)

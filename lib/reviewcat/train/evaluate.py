@@ -1,0 +1,154 @@
+"""Test-set evaluation: accuracy with a confidence interval, per-class metrics, confusion matrix, report."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .data import SPLITS, category_name, read_labeled
+from .model import load_model, top_k
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+MATRIX_CSV = "confusion_matrix.csv"
+MATRIX_PNG = "confusion_matrix.png"
+REPORT_FILE = "report.md"
+
+
+def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """95% interval for a proportion; unlike the normal approximation it stays inside [0, 1]."""
+    if total == 0:
+        return 0.0, 0.0
+    p = correct / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def confusion_matrix(true: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """Counts with true labels as rows and predicted labels as columns."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    np.add.at(matrix, ([index[t] for t in true], [index[p] for p in predicted]), 1)
+    return matrix
+
+
+def classification_metrics(true: Sequence[str], predicted: Sequence[str]) -> tuple[dict[str, Any], list[str], np.ndarray]:
+    """Accuracy (with 95% CI), per-class and macro precision/recall/F1 over every label seen in either."""
+    labels = sorted(set(true) | set(predicted))
+    matrix = confusion_matrix(true, predicted, labels)
+    hits = np.diag(matrix)
+    support, predicted_count = matrix.sum(axis=1), matrix.sum(axis=0)
+    precision = np.divide(hits, predicted_count, out=np.zeros(len(labels)), where=predicted_count > 0)
+    recall = np.divide(hits, support, out=np.zeros(len(labels)), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(len(labels)),
+                   where=(precision + recall) > 0)
+    correct, total = int(hits.sum()), int(matrix.sum())
+    low, high = wilson_interval(correct, total)
+    metrics = {
+        "examples": total,
+        "accuracy": correct / total if total else 0.0,
+        "accuracy_ci95": [low, high],
+        "macro_precision": float(precision.mean()),
+        "macro_recall": float(recall.mean()),
+        "macro_f1": float(f1.mean()),
+        "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                              "support": int(support[i])} for i, label in enumerate(labels)},
+    }
+    return metrics, labels, matrix
+
+
+def _plot(matrix: np.ndarray, names: list[str], accuracy: float, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    n = len(names)
+    size = max(6.0, 0.3 * n + 3)
+    font = 10 if n <= 15 else 7
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), names, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), names, fontsize=font)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"Confusion matrix, row-normalised (accuracy {accuracy:.3f})")
+    if n <= 15:
+        for (i, j), value in np.ndenumerate(normalised):
+            if value > 0:
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=font,
+                        color="white" if value > 0.5 else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[str, str]) -> dict[str, Any]:
+    """Score the model on the test split and write metrics.json and the confusion matrix (CSV, PNG)."""
+    model = load_model(model_path)
+    data = read_labeled(test_file)
+    known = set(model.get_labels())
+    unseen = [label for label in data.labels if label not in known]
+    if unseen:
+        log.warning("%d test lines have labels never seen in training (%s): counted as errors", len(unseen),
+                    ", ".join(sorted(set(unseen))))
+    predicted = [pairs[0][0] if pairs else "" for pairs in top_k(model, data.texts, 1)]
+    metrics, labels, matrix = classification_metrics(data.labels, predicted)
+    metrics["unseen_label_examples"] = len(unseen)
+    metrics["model"] = str(model_path)
+    metrics["test_file"] = str(test_file)
+    names = [category_name(label, categories) for label in labels]
+    output.mkdir(parents=True, exist_ok=True)
+    with (output / MATRIX_CSV).open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *names])
+        for name, row in zip(names, matrix):
+            writer.writerow([name, *row.tolist()])
+    _plot(matrix, names, metrics["accuracy"], output / MATRIX_PNG)
+    (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    low, high = metrics["accuracy_ci95"]
+    log.info("test accuracy %.4f (95%% CI %.4f-%.4f), macro F1 %.4f on %d examples",
+             metrics["accuracy"], low, high, metrics["macro_f1"], metrics["examples"])
+    return metrics
+
+
+def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, str],
+                 manifest: dict | None, search: dict | None) -> Path:
+    """One markdown page tying the data, the chosen hyperparameters and the test metrics together."""
+    low, high = metrics["accuracy_ci95"]
+    lines = ["# reviewcat model report", ""]
+    if manifest:
+        files = manifest.get("files", {})
+        lines += ["## Data", "", f"- source: `{manifest.get('source')}`, seed {manifest.get('seed')}, "
+                  f"min_chars {manifest.get('min_chars')}",
+                  f"- labels: {len(manifest.get('labels', {}))}; rows: "
+                  + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files), ""]
+    if search:
+        best = search["best"]
+        lines += ["## Model", "", f"- backend: {search['backend']}"
+                  + (f" ({search['strategy']} search)" if search.get("strategy") else ""),
+                  f"- best validation accuracy: {best['accuracy']:.4f}",
+                  "- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(best["hyperparameters"].items())),
+                  ""]
+    lines += ["## Test metrics", "",
+              f"- accuracy: **{metrics['accuracy']:.4f}** (95% CI {low:.4f}-{high:.4f}, {metrics['examples']:,} examples)",
+              f"- macro precision {metrics['macro_precision']:.4f}, recall {metrics['macro_recall']:.4f}, "
+              f"F1 {metrics['macro_f1']:.4f}"]
+    if metrics.get("unseen_label_examples"):
+        lines.append(f"- {metrics['unseen_label_examples']} test examples have labels never seen in training")
+    lines += ["", "| category | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    for label, m in metrics["per_class"].items():
+        lines.append(f"| {category_name(label, categories)} | {m['precision']:.3f} | {m['recall']:.3f} | "
+                     f"{m['f1']:.3f} | {m['support']} |")
+    lines += ["", f"![confusion matrix]({MATRIX_PNG})", "", f"Counts: [{MATRIX_CSV}]({MATRIX_CSV})", ""]
+    path = output / REPORT_FILE
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,69 @@
+"""Loading a classifier and asking it for top-k labels, locally or from a SageMaker endpoint.
+
+BlazingText's supervised ``model.tar.gz`` holds a fastText-compatible ``model.bin``, so one loader
+serves both backends.
+"""
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ReviewcatError
+
+
+def load_model(path: str) -> Any:
+    """A fastText model from ``model.bin`` or a BlazingText ``model.tar.gz``."""
+    import fasttext
+    import fasttext.FastText
+    # fastText 0.9.2 prints a deprecation notice to stderr on every load; it asks nothing of users.
+    fasttext.FastText.eprint = lambda *args, **kwargs: None
+    file = Path(path)
+    if not file.is_file():
+        raise ReviewcatError(f"model {path} not found: give a model.bin or a BlazingText model.tar.gz")
+    try:
+        if file.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(file) as archive, tempfile.TemporaryDirectory() as scratch:
+                member = next((m for m in archive.getmembers() if Path(m.name).name == "model.bin" and m.isfile()), None)
+                if member is None:
+                    raise ReviewcatError(f"{path} holds no model.bin: is it a BlazingText supervised model?")
+                target = Path(scratch) / "model.bin"
+                with archive.extractfile(member) as source, target.open("wb") as out:
+                    out.write(source.read())
+                return fasttext.load_model(str(target))
+        return fasttext.load_model(str(file))
+    except ReviewcatError:
+        raise
+    except (ValueError, tarfile.TarError, OSError) as exc:
+        raise ReviewcatError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
+
+
+def top_k(model: Any, tokenized: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    """(label, probability) pairs, best first, for each already tokenized text.
+
+    Calls the binding's per-line ``predict`` directly: fastText 0.9.2's Python ``predict`` on a
+    string builds an array with ``copy=False``, which numpy 2 rejects, and its list form returns
+    the top probability for every one of the k labels. fastText adds 1e-5 before taking logs, so a
+    certain answer can come back a hair above 1; it is clipped.
+    """
+    answers = []
+    for text in tokenized:
+        pairs = model.f.predict(text.replace("\n", " ") + "\n", k, 0.0, "strict")
+        answers.append([(label, min(1.0, float(p))) for p, label in pairs])
+    return answers
+
+
+def endpoint_top_k(endpoint: str, texts: Sequence[str], k: int, client: Any = None) -> list[list[tuple[str, float]]]:
+    """The same answer from a deployed BlazingText endpoint (its JSON request and response format)."""
+    import boto3
+    client = client or boto3.client("sagemaker-runtime")
+    body = json.dumps({"instances": list(texts), "configuration": {"k": k}})
+    try:
+        response = client.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",
+                                          Accept="application/json", Body=body)
+    except Exception as exc:
+        raise ReviewcatError(f"endpoint {endpoint} did not answer: {str(exc).splitlines()[0]}") from None
+    answers = json.loads(response["Body"].read())
+    return [[(label, float(p)) for label, p in zip(a["label"], a["prob"])] for a in answers]

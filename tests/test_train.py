@@ -1,0 +1,224 @@
+import csv
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reviewcat import balance, prepare
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import namespace
+from reviewcat.sample_data import write_sample_data
+from reviewcat.train.commands import TRAIN, predict, train
+from reviewcat.train.data import open_prepared
+from reviewcat.train.evaluate import classification_metrics, evaluate, wilson_interval
+from reviewcat.train.local_search import plan_rungs, sample_configs
+from reviewcat.train.model import load_model, top_k
+from reviewcat.train.space import DEFAULT_SPACE, build_space
+
+from conftest import cli_env
+
+CATEGORIES = ["Books", "Camera", "Kitchen", "Pet_Products", "Shoes"]
+# Small data learns only at a higher rate than BlazingText's range, which assumes millions of rows.
+FAST = dict(range=["learning_rate=0.3:1.0"], static=["buckets=20000"], max_jobs=4)
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(rt, tmp_path_factory) -> str:
+    """A real prepare output: five categories from different product groups, balanced."""
+    root = tmp_path_factory.mktemp("train-data")
+    write_sample_data(str(root / "raw"), 12_000, seed=3, categories=CATEGORIES)
+    balance.run(rt, namespace(balance.OPTIONS, input_path=str(root / "raw"), output_path=str(root / "balanced")))
+    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(root / "balanced"), output_path=str(root / "prepared")))
+    return str(root / "prepared")
+
+
+@pytest.fixture(scope="session")
+def trained(prepared_dir, tmp_path_factory) -> Path:
+    return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
+
+
+def majority_share(prepared_dir: str) -> float:
+    files = json.loads(Path(prepared_dir, "manifest.json").read_text())["files"]
+    top = max(files["train"]["labels"], key=files["train"]["labels"].get)
+    return files["test"]["labels"].get(top, 0) / files["test"]["rows"]
+
+
+def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_dir):
+    assert sorted(p.name for p in trained.iterdir()) == sorted([
+        "model.bin", "trials.csv", "search.json", "labels.json", "metrics.json", "confusion_matrix.csv",
+        "confusion_matrix.png", "report.md"])
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["accuracy"] > majority_share(prepared_dir) + 0.4, metrics["accuracy"]
+    low, high = metrics["accuracy_ci95"]
+    assert low < metrics["accuracy"] < high
+    count, fractions = plan_rungs(4, "halving")
+    with (trained / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == count + -(-count // 3) and {r["rung"] for r in rows} == {"0", "1"}
+    search = json.loads((trained / "search.json").read_text())
+    best = max((r for r in rows if r["rung"] == "1"), key=lambda r: float(r["validation_accuracy"]))
+    assert search["best"]["accuracy"] == pytest.approx(float(best["validation_accuracy"]), abs=1e-6)
+    assert search["best"]["hyperparameters"]["buckets"] == 20000
+    report = (trained / "report.md").read_text()
+    assert f"{metrics['accuracy']:.4f}" in report and "Pet_Products" in report and "learning_rate=" in report
+    assert (trained / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_search_is_reproducible_by_seed(trained, prepared_dir, tmp_path):
+    again = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "again"), **FAST))
+
+    def scores(folder):
+        with (folder / "trials.csv").open() as f:
+            return [(r["trial"], r["rung"], r["validation_accuracy"]) for r in csv.DictReader(f)]
+    assert scores(again) == scores(trained)
+    assert (again / "model.bin").read_bytes() == (trained / "model.bin").read_bytes()
+
+
+def test_random_strategy_trains_every_configuration_in_full(prepared_dir, tmp_path):
+    out = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "random"), strategy="random",
+                          **{**FAST, "max_jobs": 2}))
+    with (out / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["rung"] for r in rows] == ["0", "0"]
+    assert all(int(r["epochs_trained"]) == int(r["epochs"]) for r in rows)
+
+
+def test_halving_tries_more_configurations_within_the_same_budget():
+    for budget in (5, 10, 30):
+        count, fractions = plan_rungs(budget, "halving")
+        cost = sum(-(-count // 3 ** r) * f for r, f in enumerate(fractions))
+        assert count > budget and cost <= budget
+    assert plan_rungs(10, "random") == (10, [1.0])
+
+
+def test_configurations_cover_the_ranges_and_depend_on_the_seed():
+    configs = sample_configs(DEFAULT_SPACE, 12, seed=1)
+    assert configs == sample_configs(DEFAULT_SPACE, 12, seed=1) != sample_configs(DEFAULT_SPACE, 12, seed=2)
+    rates = sorted(c["learning_rate"] for c in configs)
+    assert 0.01 <= rates[0] < 0.02 and 0.07 < rates[-1] <= 0.08  # one point per stratum
+    assert {c["word_ngrams"] for c in configs} == {1, 2, 3}
+    assert all(100 <= c["vector_dim"] <= 200 and isinstance(c["vector_dim"], int) for c in configs)
+
+
+def test_metrics_match_a_hand_computed_confusion_matrix():
+    true = ["a", "a", "a", "b", "b", "c"]
+    predicted = ["a", "a", "b", "b", "c", "c"]
+    metrics, labels, matrix = classification_metrics(true, predicted)
+    assert labels == ["a", "b", "c"]
+    assert matrix.tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    per = metrics["per_class"]
+    assert (per["a"]["precision"], per["a"]["recall"], per["a"]["f1"]) == pytest.approx((1.0, 2 / 3, 0.8))
+    assert (per["b"]["precision"], per["b"]["recall"], per["b"]["f1"]) == pytest.approx((0.5, 0.5, 0.5))
+    assert (per["c"]["precision"], per["c"]["recall"], per["c"]["f1"]) == pytest.approx((0.5, 1.0, 2 / 3))
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+    assert [per[x]["support"] for x in "abc"] == [3, 2, 1]
+    # Wilson interval of 4/6 at z=1.96, worked out by hand.
+    assert metrics["accuracy_ci95"] == pytest.approx([0.3000, 0.9032], abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+def test_unseen_test_labels_are_counted_and_warned(trained, tmp_path, caplog):
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("__label__books a great novel with fine characters\n"
+                         "__label__toys my son loves this lego set\n__label__toys kids puzzle\n")
+    with caplog.at_level(logging.WARNING):
+        metrics = evaluate(str(trained / "model.bin"), test_file, tmp_path / "eval", {})
+    assert metrics["unseen_label_examples"] == 2 and metrics["examples"] == 3
+    assert metrics["per_class"]["__label__toys"]["recall"] == 0.0
+    assert "2 test lines have labels never seen in training (__label__toys)" in caplog.text
+
+
+def test_blazingtext_model_tar_gz_loads_like_model_bin(trained, tmp_path):
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(trained / "model.bin", arcname="model.bin")
+    texts = ["the camera lens and tripod are great"]
+    assert top_k(load_model(str(archive)), texts, 2) == top_k(load_model(str(trained / "model.bin")), texts, 2)
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        tar.add(trained / "labels.json", arcname="labels.json")
+    with pytest.raises(ReviewcatError, match="holds no model.bin"):
+        load_model(str(empty))
+    with pytest.raises(ReviewcatError, match="not found"):
+        load_model(str(tmp_path / "nope.bin"))
+
+
+def test_predict_top_k_with_category_names_under_numpy_2(trained):
+    assert int(np.__version__.split(".")[0]) >= 2
+    model = load_model(str(trained / "model.bin"))
+    with pytest.raises(ValueError, match="copy"):
+        model.predict("my dog loves these treats")  # upstream fastText 0.9.2 under numpy 2
+    answers = predict(str(trained / "model.bin"), None,
+                      ["My <b>dog</b> loves these treats &amp; the new leash!", "Great camera, sharp lens."], 3)
+    assert [a[0][0] for a in answers] == ["Pet_Products", "Camera"]
+    for pairs in answers:
+        probabilities = [p for _, p in pairs]
+        assert len(pairs) == 3 and probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) <= 1.0 + 1e-4 and len({p for p in probabilities}) == 3
+
+
+def test_predict_command_reads_arguments_and_stdin(trained, tmp_path):
+    command = [sys.executable, "-m", "reviewcat.cli", "predict", "--model", str(trained / "model.bin"), "-k", "2"]
+    one = subprocess.run(command + ["my cat needs more litter"], capture_output=True, text=True,
+                         env=cli_env(tmp_path), timeout=120)
+    assert one.returncode == 0, one.stderr
+    assert one.stdout.startswith("Pet_Products ") and len(one.stdout.split()) == 4
+    many = subprocess.run(command, input="great novel, loved the author\nsharp lens and zoom\n", capture_output=True,
+                          text=True, env=cli_env(tmp_path), timeout=120)
+    lines = many.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Books ") and lines[1].startswith("Camera ")
+
+
+def test_search_space_overrides_and_errors(tmp_path):
+    space = build_space(ranges=["learning_rate=0.02:0.05", "min_count=1:10"], static=["word_ngrams=2"])
+    assert (space.ranges["learning_rate"].low, space.ranges["learning_rate"].high) == (0.02, 0.05)
+    assert "word_ngrams" not in space.ranges and space.fixed()["word_ngrams"] == 2
+    config = tmp_path / "space.yaml"
+    config.write_text("ranges:\n  vector_dim: [32, 64]\nmax_jobs: 3\n")
+    from_file = build_space(str(config), max_parallel=1)
+    assert from_file.ranges["vector_dim"].high == 64 and from_file.max_jobs == 3 and from_file.max_parallel == 1
+    for kwargs, message in [
+        (dict(ranges=["learning_rate=0.5:0.1"]), "invalid range for learning_rate: min 0.5 is above max 0.1"),
+        (dict(ranges=["dropout=0.1:0.2"]), "unknown hyperparameter 'dropout'"),
+        (dict(ranges=["vector_dim=10.5:20"]), "vector_dim takes whole numbers"),
+        (dict(ranges=["learning_rate"]), "write name=min:max"),
+        (dict(file=str(tmp_path / "none.json")), "not found"),
+    ]:
+        with pytest.raises(ReviewcatError, match=message):
+            build_space(**kwargs)
+
+
+def test_bad_split_files(prepared_dir, tmp_path):
+    def broken(name, mutate):
+        copy = tmp_path / name
+        shutil.copytree(prepared_dir, copy)
+        mutate(copy)
+        return str(copy)
+    cases = [
+        (broken("missing", lambda p: (p / "validation" / "validation.txt").unlink()), "validation.txt is missing"),
+        (broken("empty", lambda p: (p / "test" / "test.txt").write_text("")), "test.txt is empty"),
+        (broken("nolabel", lambda p: (p / "train" / "train.txt").write_text("__label__books fine\nno label here\n")),
+         "train.txt line 2 does not start with a __label__<name>"),
+        (broken("notext", lambda p: (p / "train" / "train.txt").write_text("__label__books\n")),
+         "line 1 has a label but no text"),
+        (str(tmp_path / "nothing"), "not found: give the --output-path of `reviewcat prepare`"),
+    ]
+    for data, message in cases:
+        with pytest.raises(ReviewcatError, match=message):
+            train(namespace(TRAIN, data=data, output_path=str(tmp_path / "out"), **FAST))
+        assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
+
+
+def test_train_command_bad_range_is_one_line(prepared_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "train", "--data", prepared_dir, "--output-path",
+                           str(tmp_path / "m"), "--range", "epochs=15:5"], capture_output=True, text=True,
+                          env=cli_env(tmp_path), timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["reviewcat train: error: invalid range for epochs: min 15 is above max 5"]

@@ -4,6 +4,8 @@ from setuptools import find_packages, setup
 # Local training, evaluation and prediction. fasttext-wheel is upstream fastText 0.9.2 built as
 # wheels; reviewcat.train.model works around its numpy 2 break in predict.
 TRAIN = ["fasttext-wheel>=0.9.2,<0.10", "matplotlib>=3.8,<4", "tqdm>=4.66,<5", "PyYAML>=6,<7"]
+# SageMaker BlazingText tuning and endpoints: the SDK's current major version.
+AWS = ["boto3>=1.34,<2", "sagemaker>=3.27,<4"]
 
 setup(
     name="reviewcat",
@@ -23,8 +25,9 @@ setup(
     ],
     extras_require={
         "train": TRAIN,
+        "aws": AWS,
         # The awsglue Python interface (no JVM side): the Glue branch is tested against its real API.
-        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6"] + TRAIN,
+        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6"] + TRAIN + AWS,
     },
     entry_points={"console_scripts": ["reviewcat=reviewcat.cli:main"]},
 )

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from reviewcat import balance, prepare
 from reviewcat.catalog import crawl
+from reviewcat.options import namespace
 from reviewcat.runtime import Runtime, spark_session
 from reviewcat.sample_data import write_sample_data
+from reviewcat.train.commands import TRAIN, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +58,26 @@ def copy_of(tmp_path):
         shutil.copytree(path, target)
         return str(target)
     return make
+
+
+TRAIN_CATEGORIES = ["Books", "Camera", "Kitchen", "Pet_Products", "Shoes"]
+# Small data learns only at a higher rate than BlazingText's range, which assumes millions of rows.
+FAST = dict(backend="local", range=["learning_rate=0.3:1.0"], static=["buckets=20000"], max_jobs=4)
+
+
+@pytest.fixture(scope="session")
+def prepared_dir(rt, tmp_path_factory) -> str:
+    """A real prepare output: five categories from different product groups, balanced."""
+    root = tmp_path_factory.mktemp("train-data")
+    write_sample_data(str(root / "raw"), 12_000, seed=3, categories=TRAIN_CATEGORIES)
+    balance.run(rt, namespace(balance.OPTIONS, input_path=str(root / "raw"), output_path=str(root / "balanced")))
+    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(root / "balanced"), output_path=str(root / "prepared")))
+    return str(root / "prepared")
+
+
+@pytest.fixture(scope="session")
+def trained(prepared_dir, tmp_path_factory) -> Path:
+    return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

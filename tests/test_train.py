@@ -10,38 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reviewcat import balance, prepare
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
-from reviewcat.sample_data import write_sample_data
 from reviewcat.train.commands import TRAIN, predict, train
-from reviewcat.train.data import open_prepared
 from reviewcat.train.evaluate import classification_metrics, evaluate, wilson_interval
 from reviewcat.train.local_search import plan_rungs, sample_configs
 from reviewcat.train.model import load_model, top_k
 from reviewcat.train.space import DEFAULT_SPACE, build_space
 
-from conftest import cli_env
-
-CATEGORIES = ["Books", "Camera", "Kitchen", "Pet_Products", "Shoes"]
-# Small data learns only at a higher rate than BlazingText's range, which assumes millions of rows.
-FAST = dict(range=["learning_rate=0.3:1.0"], static=["buckets=20000"], max_jobs=4)
-
-
-@pytest.fixture(scope="session")
-def prepared_dir(rt, tmp_path_factory) -> str:
-    """A real prepare output: five categories from different product groups, balanced."""
-    root = tmp_path_factory.mktemp("train-data")
-    write_sample_data(str(root / "raw"), 12_000, seed=3, categories=CATEGORIES)
-    balance.run(rt, namespace(balance.OPTIONS, input_path=str(root / "raw"), output_path=str(root / "balanced")))
-    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(root / "balanced"), output_path=str(root / "prepared")))
-    return str(root / "prepared")
-
-
-@pytest.fixture(scope="session")
-def trained(prepared_dir, tmp_path_factory) -> Path:
-    return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
-
+from conftest import FAST, cli_env
 
 def majority_share(prepared_dir: str) -> float:
     files = json.loads(Path(prepared_dir, "manifest.json").read_text())["files"]

@@ -23,7 +23,7 @@ MIN_CATEGORY_SHARE = 1 / 200
 # A small local search: six full trainings' worth, 200k hash buckets to keep model.bin small, and
 # a higher learning rate than BlazingText's range, which assumes millions of reviews: on ~20k
 # lines fastText learns next to nothing below 0.1.
-DEMO_SEARCH = dict(max_jobs=6, range=["learning_rate=0.1:1.0"], static=["buckets=200000"])
+DEMO_SEARCH = dict(backend="local", max_jobs=6, range=["learning_rate=0.1:1.0"], static=["buckets=200000"])
 
 
 def run_demo(workdir: str, rows: int, seed: int) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Iterable
@@ -13,10 +14,11 @@ from typing import Iterable
 from ..errors import ReviewcatError
 from ..options import Option, positive_int
 from ..text import normalize
-from .data import category_name, open_prepared
+from .data import Prepared, category_name, open_prepared
 from .evaluate import evaluate, write_report
 from .local_search import LABELS_FILE, SEARCH_FILE, run_search
 from .model import endpoint_top_k, load_model, top_k
+from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
 from .space import build_space
 
 log = logging.getLogger(__name__)
@@ -30,13 +32,22 @@ SEARCH_OPTIONS = [
 ]
 
 TRAIN = [
-    Option("data", "the --output-path of `reviewcat prepare`"),
-    Option("output-path", "folder for model.bin, trials.csv, metrics and report", default="model"),
-    Option("backend", "where to train", default="local", choices=("local",)),
+    Option("data", "the --output-path of `reviewcat prepare` (an s3:// prefix for SageMaker is used as is)"),
+    Option("output-path", "local folder for the model, trials, metrics and report", default="model"),
+    Option("backend", "auto: SageMaker when credentials, region, role and --s3-output are set, else local",
+           default="auto", choices=("auto", "local", "sagemaker")),
     Option("strategy", "local search: successive halving or plain random", default="halving",
            choices=("halving", "random")),
     Option("seed", "random seed of the search", int, 42),
     Option("overwrite", "replace --output-path if it exists", switch=True),
+    Option("role", f"SageMaker execution role ARN (default ${ROLE_ENV})"),
+    Option("region", "AWS region (default: the AWS configuration's)"),
+    Option("s3-output", "s3:// prefix for uploaded splits, tuning output and models"),
+    Option("instance-type", "training instance (CPU trains best below 2 GB of data)", default="ml.c5.4xlarge"),
+    Option("job-name", "tuning job name (default reviewcat-<UTC time>)"),
+    Option("wait", "SageMaker: follow the tuning job, then evaluate the best model", switch=True),
+    Option("deploy", "SageMaker: create an endpoint from the best training job (needs --wait)", switch=True),
+    Option("endpoint-name", "name of the endpoint --deploy creates (default: the tuning job's)"),
 ] + SEARCH_OPTIONS
 
 EVALUATE = [
@@ -49,6 +60,7 @@ PREDICT = [
     Option("model", "model.bin or a BlazingText model.tar.gz (with labels.json beside it for category names)"),
     Option("endpoint", "name of a deployed BlazingText endpoint to ask instead of a local model"),
     Option("top-k", "how many labels per text", positive_int, 3, short="-k"),
+    Option("labels", "labels.json or manifest.json naming the categories (default: labels.json beside --model)"),
 ]
 
 
@@ -67,25 +79,75 @@ def _publish(staging: Path, output: Path) -> None:
 
 
 def train(args: argparse.Namespace) -> Path:
-    """Search, keep the best model, evaluate it on the test split and write the report."""
+    """Search on the chosen backend, keep the best model, evaluate it on the test split, write the report."""
     if not args.data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
-    prepared = open_prepared(str(args.data))
+    data = str(args.data)
     space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs, args.max_parallel)
+    if args.deploy and not args.wait:
+        raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
+    target = AwsTarget.detect(args.region, args.role, args.s3_output)
+    backend, reason = choose_backend(args.backend, target)
+    log.info("backend: %s (%s)", backend, reason)
     output = Path(args.output_path).resolve()
-    log.info("backend: local (fastText on this machine)")
+    if backend == "local" and data.startswith("s3://"):
+        raise ReviewcatError(f"the local backend needs a local prepare output, not {data}")
+    prepared = open_prepared(data) if not data.startswith("s3://") else None
     staging = _staging(output, args.overwrite)
     try:
-        result = run_search(prepared, space, staging, args.seed, args.strategy)
-        metrics = evaluate(str(result.model_path), prepared.file("test"), staging, prepared.categories)
-        search = json.loads((staging / SEARCH_FILE).read_text())
-        write_report(staging, metrics, prepared.categories, prepared.manifest, search)
+        if backend == "local":
+            result = run_search(prepared, space, staging, args.seed, args.strategy)
+            _evaluate_into(staging, str(result.model_path), prepared)
+        else:
+            _train_on_sagemaker(args, data, prepared, space, target, staging)
         _publish(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    log.info("model, trials, metrics and report in %s", output)
+    log.info("results in %s", output)
     return output
+
+
+def _evaluate_into(folder: Path, model: str, prepared: Prepared) -> None:
+    metrics = evaluate(model, prepared.file("test"), folder, prepared.categories)
+    write_report(folder, metrics, prepared.categories, prepared.manifest, json.loads((folder / SEARCH_FILE).read_text()))
+
+
+def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared | None, space, target: AwsTarget,
+                        staging: Path) -> None:
+    import boto3
+    from . import sagemaker_backend as sm
+    s3 = boto3.client("s3", region_name=target.region)
+    client = boto3.client("sagemaker", region_name=target.region)
+    job = args.job_name or time.strftime("reviewcat-%Y%m%d-%H%M%S", time.gmtime())
+    channels = sm.stage_channels(data, target.output, s3)
+    sm.start_tuning(space, target, channels, args.instance_type, job)
+    search = {"backend": "sagemaker", "tuning_job": job, "region": target.region, "channels": channels,
+              "instance_type": args.instance_type, "space": space.to_dict()}
+    (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+    if not args.wait:
+        log.info("tuning job %s started; follow it in the SageMaker console or rerun with --wait", job)
+        return
+    best = sm.best_job(client, sm.follow(client, job))
+    log.info("best training job %s: %s %s with %s", best["name"], best["objective"].get("MetricName"),
+             best["objective"].get("Value"), best["hyperparameters"])
+    search["best"] = {"name": best["name"], "accuracy": best["objective"].get("Value"),
+                      "hyperparameters": {**space.fixed(), **best["hyperparameters"]}, "model_data": best["model_data"]}
+    (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+    model = sm.download(s3, best["model_data"], staging / "model.tar.gz")
+    if prepared is None:  # an s3:// prepare output: fetch what evaluation reads
+        local = staging / "data"
+        (local / "test").mkdir(parents=True)
+        sm.download(s3, channels["test"] + "test.txt", local / "test" / "test.txt")
+        sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
+        prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
+    (staging / LABELS_FILE).write_text(json.dumps(prepared.categories, indent=2, sort_keys=True) + "\n")
+    _evaluate_into(staging, str(model), prepared)
+    if args.deploy:
+        endpoint = sm.deploy(client, best, args.endpoint_name or job)
+        search["endpoint"] = endpoint
+        (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+        log.info("endpoint %s is in service: reviewcat predict --endpoint %s \"some review\"", endpoint, endpoint)
 
 
 def evaluate_command(args: argparse.Namespace) -> Path:
@@ -103,22 +165,32 @@ def _labels_beside(model: str) -> dict[str, str]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _labels_file(path: str) -> dict[str, str]:
+    """Label -> category from a labels.json or a prepare manifest.json."""
+    file = Path(path)
+    if not file.is_file():
+        raise ReviewcatError(f"labels file {path} not found")
+    data = json.loads(file.read_text())
+    return data.get("labels", data) if isinstance(data, dict) else {}
+
+
 def _search_beside(model: str) -> dict | None:
     path = Path(model).with_name(SEARCH_FILE)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int) -> list[list[tuple[str, float]]]:
+def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,
+            client: object = None) -> list[list[tuple[str, float]]]:
     """Top-k (category, probability) for raw review texts, cleaned and tokenized as in training."""
     if bool(model) == bool(endpoint):
         raise ReviewcatError("give either --model or --endpoint")
     tokenized = [normalize(t) for t in texts]
     if endpoint:
-        answers = endpoint_top_k(endpoint, tokenized, k)
-        categories: dict[str, str] = {}
+        answers = endpoint_top_k(endpoint, tokenized, k, client)
+        categories = _labels_file(labels) if labels else {}
     else:
         answers = top_k(load_model(model), tokenized, k)
-        categories = _labels_beside(model)
+        categories = _labels_file(labels) if labels else _labels_beside(model)
     return [[(category_name(label, categories), p) for label, p in pairs] for pairs in answers]
 
 
@@ -126,6 +198,6 @@ def predict_command(args: argparse.Namespace) -> None:
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise ReviewcatError("nothing to predict: give texts as arguments or one per line on stdin")
-    for text, pairs in zip(texts, predict(args.model, args.endpoint, texts, args.top_k)):
+    for text, pairs in zip(texts, predict(args.model, args.endpoint, texts, args.top_k, args.labels)):
         shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
         print(f"{shown}\t{text[:80]}" if len(texts) > 1 else shown)

@@ -1,0 +1,185 @@
+"""The SageMaker backend against a local moto server: real boto3 and SDK HTTP on 127.0.0.1."""
+import io
+import json
+import logging
+import socket
+import tarfile
+import urllib.request
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import namespace
+from reviewcat.train import sagemaker_backend as sm
+from reviewcat.train.commands import TRAIN, predict, train
+from reviewcat.train.space import build_space
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/ReviewcatSageMaker"
+BUCKET = "reviewcat-test"
+BLAZINGTEXT = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, monkeypatch):
+    """Credentials and region for moto; every client (SDK ones too) goes to the local server."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
+                        # The SDK checks the role with iam:SimulatePrincipalPolicy, which moto lacks.
+                        "SAGEMAKER_VALIDATE_ROLE": "false"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    s3 = boto3.client("s3", region_name=REGION)
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    return moto_endpoint
+
+
+def test_tuning_request_is_exactly_the_search_space(aws):
+    space = build_space(static=["min_count=2"], max_jobs=12, max_parallel=3)
+    target = sm.AwsTarget(REGION, ROLE, f"s3://{BUCKET}/run1", True)
+    captured = []
+    session = boto3.Session(region_name=REGION)
+    session.events.register("provide-client-params.sagemaker.CreateHyperParameterTuningJob",
+                            lambda params, **_: captured.append(params))
+    channels = {s: f"s3://{BUCKET}/data/{s}/" for s in ("train", "validation", "test")}
+    sm.start_tuning(space, target, channels, "ml.c5.4xlarge", "rc-request-1", boto_session=session)
+    request = captured[0]
+    assert request["HyperParameterTuningJobName"] == "rc-request-1"
+    config = request["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:accuracy"}
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 12, "MaxParallelTrainingJobs": 3}
+    assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
+        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.08", "ScalingType": "Auto"}]
+    assert sorted(config["ParameterRanges"]["IntegerParameterRanges"], key=lambda r: r["Name"]) == [
+        {"Name": "epochs", "MinValue": "5", "MaxValue": "15", "ScalingType": "Auto"},
+        {"Name": "vector_dim", "MinValue": "100", "MaxValue": "200", "ScalingType": "Auto"},
+        {"Name": "word_ngrams", "MinValue": "1", "MaxValue": "3", "ScalingType": "Auto"}]
+    definition = request["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"] == {"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"}
+    assert definition["StaticHyperParameters"] == {"mode": "supervised", "min_count": "2", "buckets": "2000000"}
+    assert definition["RoleArn"] == ROLE
+    assert definition["ResourceConfig"] == {"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    assert definition["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/run1/tuning"
+    assert definition["InputDataConfig"] == [
+        {"ChannelName": name, "ContentType": "text/plain", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/{name}/", "S3DataDistributionType": "FullyReplicated"}}}
+        for name in ("train", "validation")]
+
+
+def _blazingtext_archive(trained) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(trained / "model.bin", arcname="model.bin")
+    return buffer.getvalue()
+
+
+def test_train_on_sagemaker_end_to_end(aws, prepared_dir, trained, tmp_path, caplog):
+    """Upload, tune, follow, fetch the best model, evaluate it and deploy an endpoint."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    # moto finishes tuning jobs at once and names a fixed best job; give that job a real model.
+    client.create_training_job(
+        TrainingJobName="FakeTrainingJobName", RoleArn=ROLE,
+        AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/best"},
+        ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600})
+    s3.put_object(Bucket=BUCKET, Key="best/FakeTrainingJobName/output/model.tar.gz", Body=_blazingtext_archive(trained))
+    out = tmp_path / "sm-model"
+    with caplog.at_level(logging.INFO):
+        train(namespace(TRAIN, data=prepared_dir, output_path=str(out), backend="auto", role=ROLE, region=REGION,
+                        s3_output=f"s3://{BUCKET}/run2", wait=True, deploy=True, job_name="rc-e2e-1",
+                        endpoint_name="reviewcat-test"))
+    assert "backend: sagemaker (AWS credentials, region us-east-1, role and s3://reviewcat-test/run2 are set)" \
+        in caplog.text
+    assert "tuning job rc-e2e-1: Completed" in caplog.text
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="run2/data/")["Contents"]}
+    assert keys == {f"run2/data/prepared/{s}/{s}.txt" for s in ("train", "validation", "test")} | \
+        {"run2/data/prepared/manifest.json"}
+    job = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="rc-e2e-1")
+    assert [c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["TrainingJobDefinition"]["InputDataConfig"]] == \
+        [f"s3://{BUCKET}/run2/data/prepared/train/", f"s3://{BUCKET}/run2/data/prepared/validation/"]
+    search = json.loads((out / "search.json").read_text())
+    assert search["best"]["name"] == "FakeTrainingJobName" and search["endpoint"] == "reviewcat-test"
+    metrics = json.loads((out / "metrics.json").read_text())
+    local = json.loads((trained / "metrics.json").read_text())
+    assert metrics["accuracy"] == local["accuracy"]  # the downloaded model.tar.gz is the one we uploaded
+    assert (out / "report.md").read_text().count("backend: sagemaker") == 1
+    assert client.describe_endpoint(EndpointName="reviewcat-test")["EndpointStatus"] == "InService"
+    assert client.describe_model(ModelName="reviewcat-test")["PrimaryContainer"]["ModelDataUrl"] == \
+        f"s3://{BUCKET}/best/FakeTrainingJobName/output/model.tar.gz"
+
+
+def test_auto_falls_back_to_local_and_explicit_sagemaker_names_what_is_missing(aws, monkeypatch):
+    monkeypatch.delenv(sm.ROLE_ENV, raising=False)
+    target = sm.AwsTarget.detect(None, None, f"s3://{BUCKET}/x")
+    assert sm.choose_backend("auto", target) == ("local", "SageMaker needs a role (--role or REVIEWCAT_SAGEMAKER_ROLE)")
+    with pytest.raises(ReviewcatError, match="--backend sagemaker needs a role .--role or REVIEWCAT_SAGEMAKER_ROLE"):
+        sm.choose_backend("sagemaker", target)
+    monkeypatch.setenv(sm.ROLE_ENV, ROLE)
+    assert sm.choose_backend("auto", sm.AwsTarget.detect(None, None, f"s3://{BUCKET}/x"))[0] == "sagemaker"
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    no_credentials = sm.AwsTarget.detect(None, None, None)
+    with pytest.raises(ReviewcatError, match="needs AWS credentials, an S3 prefix .--s3-output."):
+        sm.choose_backend("sagemaker", no_credentials)
+
+
+def test_deploy_needs_wait(prepared_dir, tmp_path):
+    with pytest.raises(ReviewcatError, match="--deploy needs --wait"):
+        train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "m"), deploy=True))
+
+
+def test_a_failed_tuning_job_shows_sagemakers_reason(caplog):
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    base = {"HyperParameterTuningJobName": "rc-fail", "HyperParameterTuningJobArn": "arn:x",
+            "HyperParameterTuningJobConfig": {"Strategy": "Bayesian", "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1}},
+            "CreationTime": "2026-11-21T00:00:00Z", "ObjectiveStatusCounters": {"Succeeded": 1, "Pending": 0, "Failed": 0}}
+    counters = {"Completed": 1, "InProgress": 1, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+    with Stubber(client) as stub:
+        stub.add_response("describe_hyper_parameter_tuning_job", {
+            **base, "HyperParameterTuningJobStatus": "InProgress", "TrainingJobStatusCounters": counters})
+        stub.add_response("describe_hyper_parameter_tuning_job", {
+            **base, "HyperParameterTuningJobStatus": "Failed", "FailureReason": "ClientError: No data in channel train",
+            "TrainingJobStatusCounters": {**counters, "InProgress": 0, "NonRetryableError": 1}})
+        with caplog.at_level(logging.INFO), pytest.raises(
+                ReviewcatError, match="tuning job rc-fail failed: ClientError: No data in channel train"):
+            sm.follow(client, "rc-fail", sleep=lambda _: None)
+    assert "rc-fail: InProgress, 1 done, 1 running, 0 failed" in caplog.text
+    assert "rc-fail: Failed, 1 done, 0 running, 1 failed" in caplog.text
+
+
+def test_predict_through_an_endpoint_sends_blazingtext_json(aws, trained):
+    answer = [{"label": ["__label__pet_products", "__label__books"], "prob": [0.9, 0.05]}]
+    canned = json.dumps({"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}]}).encode()
+    request = urllib.request.Request(f"{aws}/moto-api/static/sagemaker/endpoint-results", data=canned,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).close()  # moto's documented way to set InvokeEndpoint's reply
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    sent = []
+    runtime.meta.events.register("provide-client-params.sagemaker-runtime.InvokeEndpoint",
+                                 lambda params, **_: sent.append(params))
+    result = predict(None, "reviewcat-test", ["My <b>dog</b> loves the treats!"], 2,
+                     labels=str(trained / "labels.json"), client=runtime)
+    assert result == [[("Pet_Products", 0.9), ("Books", 0.05)]]
+    assert json.loads(sent[0]["Body"]) == {"instances": ["my dog loves the treats !"], "configuration": {"k": 2}}
+    assert sent[0]["ContentType"] == "application/json"

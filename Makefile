@@ -27,10 +27,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
 dist:
-	mkdir -p dist
-	rm -f dist/reviewcat.zip
-	cd lib && $(PYTHON) -c "import zipfile, pathlib; z = zipfile.ZipFile('../dist/reviewcat.zip', 'w', zipfile.ZIP_DEFLATED); [z.write(p) for p in sorted(pathlib.Path('reviewcat').rglob('*')) if p.is_file() and '__pycache__' not in p.parts]"
-	@echo "wrote dist/reviewcat.zip"
+	PYTHONPATH=lib $(PYTHON) -m reviewcat.packaging dist/reviewcat.zip
 
 clean:
 	rm -rf $(VENV) demo-output dist .pytest_cache

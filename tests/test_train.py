@@ -199,3 +199,14 @@ def test_train_command_bad_range_is_one_line(prepared_dir, tmp_path):
                           env=cli_env(tmp_path), timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["reviewcat train: error: invalid range for epochs: min 15 is above max 5"]
+
+
+def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "evaluate", "--model", str(trained / "model.bin"),
+                           "--data", prepared_dir, "--output-path", str(tmp_path / "eval")],
+                          capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"report: {tmp_path / 'eval' / 'report.md'}"
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["accuracy"] == json.loads((trained / "metrics.json").read_text())["accuracy"]
+    assert "## Model" in (tmp_path / "eval" / "report.md").read_text()  # search.json beside the model is used

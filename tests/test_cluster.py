@@ -1,0 +1,110 @@
+"""Both jobs on a real Spark standalone cluster (a master and two workers on 127.0.0.1) give the
+same bytes as in local mode: nothing may depend on driver-local state or on how rows are spread."""
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from reviewcat.packaging import build_zip
+
+from conftest import ROOT, cli_env
+
+BIN = Path(sys.executable).parent
+SPARK_HOME = Path(__import__("pyspark").__file__).parent
+SPLITS = ["train/train.txt", "validation/validation.txt", "test/test.txt"]
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_workers(ui_port: int, count: int, timeout: float = 90) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as response:
+                if json.load(response).get("aliveworkers", 0) >= count:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"the standalone master did not see {count} workers in {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """spark://127.0.0.1:<port> with two one-core workers, stopped after the module."""
+    root = tmp_path_factory.mktemp("cluster")
+    env = {**cli_env(root), "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1"}
+    port, ui = free_port(), free_port()
+    spark_class = str(SPARK_HOME / "bin" / "spark-class")
+    processes = [subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                                   "--port", str(port), "--webui-port", str(ui)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=open(root / "master.log", "w"))]
+    try:
+        for n in range(2):
+            processes.append(subprocess.Popen(
+                [spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}", "--host",
+                 "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", str(free_port()),
+                 "--work-dir", str(root / f"worker{n}")],
+                env=env, stdout=subprocess.DEVNULL, stderr=open(root / f"worker{n}.log", "w")))
+        wait_for_workers(ui, 2)
+        yield f"spark://127.0.0.1:{port}", env, [root / "worker0", root / "worker1"]
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def submit(master, env, tmp_path, script, *args):
+    command = [BIN / "spark-submit", "--master", master, "--py-files", build_zip(tmp_path / "reviewcat.zip"),
+               "--conf", "spark.executor.memory=1g", "--conf", "spark.sql.shuffle.partitions=6",
+               ROOT / "glue_jobs" / script, *args]
+    proc = subprocess.run([str(c) for c in command], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def run_local(tmp_path, script, *args):
+    command = [sys.executable, ROOT / "glue_jobs" / script, *args]
+    proc = subprocess.run([str(c) for c in command], env=cli_env(tmp_path), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def balanced_rows(path):
+    table = ds.dataset(str(path), partitioning="hive", format="parquet").to_table()
+    return sorted(table.to_pylist(), key=lambda r: (r["product_category"], r["review_id"], str(r["review_body"])))
+
+
+def test_jobs_on_a_standalone_cluster_match_local_mode_byte_for_byte(cluster, raw_path, tmp_path):
+    master, env, workers = cluster
+    balance_args = ["--input-path", raw_path, "--per-category", "400", "--seed", "5"]
+    submit(master, env, tmp_path, "balance_reviews.py", *balance_args, "--output-path", tmp_path / "bal-cluster",
+           "--warehouse", tmp_path / "wh-cluster")
+    run_local(tmp_path, "balance_reviews.py", *balance_args, "--output-path", tmp_path / "bal-local")
+    assert balanced_rows(tmp_path / "bal-cluster") == balanced_rows(tmp_path / "bal-local")
+    assert (tmp_path / "bal-cluster" / "_balance.json").read_bytes() == \
+        (tmp_path / "bal-local" / "_balance.json").read_bytes()
+
+    # Both prepare runs read the same balanced table, so even the manifests must be identical.
+    prepare_args = ["--input-path", tmp_path / "bal-local", "--seed", "5"]
+    submit(master, env, tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-cluster",
+           "--warehouse", tmp_path / "wh-cluster")
+    run_local(tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-local")
+    for name in SPLITS + ["manifest.json"]:
+        cluster_bytes = (tmp_path / "prep-cluster" / name).read_bytes()
+        assert cluster_bytes and cluster_bytes == (tmp_path / "prep-local" / name).read_bytes(), name
+    # Both workers ran executors of both applications: the work really was spread out.
+    for worker in workers:
+        assert len(list(worker.glob("app-*/*/stderr"))) == 2, worker

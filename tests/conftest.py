@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from reviewcat import balance, prepare
@@ -78,6 +80,38 @@ def prepared_dir(rt, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def trained(prepared_dir, tmp_path_factory) -> Path:
     return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
+
+
+REGION = "us-east-1"
+BUCKET = "reviewcat-test"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """One moto server on 127.0.0.1 for the run: real boto3 and SDK HTTP, no AWS."""
+    from moto.server import ThreadedMotoServer
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_endpoint, monkeypatch):
+    """Credentials and region for moto; every client (SDK ones too) goes to the local server."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
+                        # The SDK checks the role with iam:SimulatePrincipalPolicy, which moto lacks.
+                        "SAGEMAKER_VALIDATE_ROLE": "false"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    s3 = boto3.client("s3", region_name=REGION)
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    return moto_endpoint
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -70,6 +70,14 @@ def test_balance_job_on_glue_reads_through_push_down_predicate(glue, spark, raw_
     assert read_categories(spark, out) == {"Camera": 50, "Watches": 50}
 
 
+def test_on_glue_only_an_explicit_output_table_is_registered(glue, spark, raw_table, tmp_path):
+    argv = ["balance_reviews.py", "--JOB_NAME", "j", "--database", "rawdb", "--table", "reviews",
+            "--output-path", str(tmp_path / "b"), "--categories", "Camera", "--per-category", "10"]
+    spark.sql("DROP TABLE IF EXISTS rawdb.reviews_balanced")
+    assert run_job(argv, balance.OPTIONS, "balance_reviews", "", balance.run) == 0
+    assert not spark.catalog.tableExists("rawdb.reviews_balanced")  # the balanced crawler's job on Glue
+
+
 def test_prepare_job_on_glue_with_switch_and_defaults(glue, spark, raw_table, tmp_path):
     out = tmp_path / "prepared"
     out.mkdir()

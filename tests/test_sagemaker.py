@@ -2,7 +2,6 @@
 import io
 import json
 import logging
-import socket
 import tarfile
 import urllib.request
 
@@ -16,40 +15,13 @@ from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.commands import TRAIN, predict, train
 from reviewcat.train.space import build_space
 
-REGION = "us-east-1"
+from conftest import BUCKET, REGION
+
 ROLE = "arn:aws:iam::123456789012:role/ReviewcatSageMaker"
-BUCKET = "reviewcat-test"
 BLAZINGTEXT = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_endpoint, monkeypatch):
-    """Credentials and region for moto; every client (SDK ones too) goes to the local server."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint,
-                        # The SDK checks the role with iam:SimulatePrincipalPolicy, which moto lacks.
-                        "SAGEMAKER_VALIDATE_ROLE": "false"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    s3 = boto3.client("s3", region_name=REGION)
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    return moto_endpoint
-
-
-def test_tuning_request_is_exactly_the_search_space(aws):
+def test_tuning_request_is_exactly_the_search_space(aws_env):
     space = build_space(static=["min_count=2"], max_jobs=12, max_parallel=3)
     target = sm.AwsTarget(REGION, ROLE, f"s3://{BUCKET}/run1", True)
     captured = []
@@ -88,7 +60,7 @@ def _blazingtext_archive(trained) -> bytes:
     return buffer.getvalue()
 
 
-def test_train_on_sagemaker_end_to_end(aws, prepared_dir, trained, tmp_path, caplog):
+def test_train_on_sagemaker_end_to_end(aws_env, prepared_dir, trained, tmp_path, caplog):
     """Upload, tune, follow, fetch the best model, evaluate it and deploy an endpoint."""
     client = boto3.client("sagemaker", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
@@ -125,7 +97,7 @@ def test_train_on_sagemaker_end_to_end(aws, prepared_dir, trained, tmp_path, cap
         f"s3://{BUCKET}/best/FakeTrainingJobName/output/model.tar.gz"
 
 
-def test_auto_falls_back_to_local_and_explicit_sagemaker_names_what_is_missing(aws, monkeypatch):
+def test_auto_falls_back_to_local_and_explicit_sagemaker_names_what_is_missing(aws_env, monkeypatch):
     monkeypatch.delenv(sm.ROLE_ENV, raising=False)
     target = sm.AwsTarget.detect(None, None, f"s3://{BUCKET}/x")
     assert sm.choose_backend("auto", target) == ("local", "SageMaker needs a role (--role or REVIEWCAT_SAGEMAKER_ROLE)")
@@ -168,10 +140,10 @@ def test_a_failed_tuning_job_shows_sagemakers_reason(caplog):
     assert "rc-fail: Failed, 1 done, 0 running, 1 failed" in caplog.text
 
 
-def test_predict_through_an_endpoint_sends_blazingtext_json(aws, trained):
+def test_predict_through_an_endpoint_sends_blazingtext_json(aws_env, trained):
     answer = [{"label": ["__label__pet_products", "__label__books"], "prob": [0.9, 0.05]}]
     canned = json.dumps({"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}]}).encode()
-    request = urllib.request.Request(f"{aws}/moto-api/static/sagemaker/endpoint-results", data=canned,
+    request = urllib.request.Request(f"{aws_env}/moto-api/static/sagemaker/endpoint-results", data=canned,
                                      headers={"Content-Type": "application/json"}, method="POST")
     urllib.request.urlopen(request, timeout=10).close()  # moto's documented way to set InvokeEndpoint's reply
     runtime = boto3.client("sagemaker-runtime", region_name=REGION)

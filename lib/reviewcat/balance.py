@@ -35,10 +35,15 @@ class BalanceResult:
     table: str | None
 
 
-def _output_table(source: sources.Source, requested: str | None) -> str | None:
+def _output_table(source: sources.Source, requested: str | None, on_glue: bool) -> str | None:
+    """The table to register: as asked, else ``<table>_balanced`` beside a catalog input.
+
+    On Glue the workflow's balanced-output crawler registers the result, so only an explicit
+    ``--output-table`` is registered there.
+    """
     if requested:
         return requested if "." in requested else f"{source.database or 'default'}.{requested}"
-    return f"{source.database}.{source.table}_balanced" if source.table else None
+    return f"{source.database}.{source.table}_balanced" if source.table and not on_glue else None
 
 
 def _log_plan(plan: SamplingPlan) -> None:
@@ -58,7 +63,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
         raise ReviewcatError("--output-path is required: where to write the balanced table")
     output = rt.storage.qualify(args.output_path.rstrip("/"))
     rt.storage.prepare_output(output, args.overwrite)
-    table = _output_table(source, args.output_table)
+    table = _output_table(source, args.output_table, rt.on_glue)
 
     categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
     log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())

@@ -53,6 +53,45 @@ def _predict(args: argparse.Namespace) -> None:
     predict_command(args)
 
 
+AWS = [
+    Option("stack", "CloudFormation stack name", default="reviewcat"),
+    Option("region", "AWS region (default: the AWS configuration's)"),
+    Option("template", "deploy: the CloudFormation template (default: infra/reviewcat.yaml of this checkout)"),
+    Option("parameter", "deploy: a stack parameter, Name=value (repeatable)", repeat=True),
+    Option("no-follow", "run: return once the workflow has started", switch=True),
+    Option("poll-seconds", "run: seconds between progress checks", positive_int, 30),
+    Option("train", "run: then tune BlazingText on SageMaker with the prepared data", switch=True),
+    Option("output-path", "run --train: local folder for the model, metrics and report", default="model"),
+]
+
+
+def _aws(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from . import aws
+    if args.action == "deploy":
+        template = Path(args.template) if args.template else aws.TEMPLATE
+        outputs = aws.deploy(args.stack, args.region, aws.parse_parameters(args.parameter), template)
+        print("\n".join(f"{key}: {value}" for key, value in sorted(outputs.items())))
+    elif args.action == "status":
+        print("\n".join(aws.status(args.stack, args.region)))
+    else:
+        run_id, outputs = aws.run(args.stack, args.region, follow=not args.no_follow,
+                                  poll_seconds=args.poll_seconds)
+        prepared = outputs.get("PreparedPath")
+        if not args.train:
+            print(f"workflow run {run_id}; train with:\n  reviewcat train --backend sagemaker --data {prepared} "
+                  f"--s3-output {outputs.get('TrainingOutputPath')} --role {outputs.get('SageMakerRoleArn')} --wait")
+            return
+        if args.no_follow:
+            raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
+        from .options import namespace
+        from .train.commands import TRAIN, train
+        train(namespace(TRAIN, data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"),
+                        region=args.region, s3_output=outputs.get("TrainingOutputPath"), wait=True,
+                        output_path=args.output_path))
+
+
 def _train_options(name: str) -> list[Option]:
     from .train import commands
     return getattr(commands, name)
@@ -68,6 +107,7 @@ TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]]
     "evaluate": ("score a model on the test split: metrics, confusion matrix, report",
                  _train_options("EVALUATE"), _evaluate),
     "predict": ("top-k categories for texts given as arguments or lines on stdin", _train_options("PREDICT"), _predict),
+    "aws": ("deploy the AWS stack, run the Glue workflow, show status", AWS, _aws),
 }
 
 
@@ -96,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     add_options(parser, options)
     if command == "predict":
         parser.add_argument("texts", nargs="*", help="review texts (default: one per line on stdin)")
+    if command == "aws":
+        parser.add_argument("action", choices=("deploy", "run", "status"))
     args = parser.parse_args(rest)
     configure_logging()
     try:

@@ -27,7 +27,12 @@ setup(
         "train": TRAIN,
         "aws": AWS,
         # The awsglue Python interface (no JVM side): the Glue branch is tested against its real API.
-        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6"] + TRAIN + AWS,
+        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6",
+                 # Static checks of infra/reviewcat.yaml. checkov from 3.1.48 on pins packaging<24 (pytest 9
+                 # needs >=24) and later boto3==1.35.x (sagemaker 3 needs >=1.43): the last loose release.
+                 "cfn-lint>=1.20,<2", "checkov>=3.1.40,<3.1.48",
+                 # Executes the notebooks.
+                 "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"] + TRAIN + AWS,
     },
     entry_points={"console_scripts": ["reviewcat=reviewcat.cli:main"]},
 )

@@ -18,6 +18,9 @@ from reviewcat.errors import ReviewcatError
 
 from conftest import REGION, cli_env
 
+# moto's CloudFormation skips what it cannot build (Glue, bucket policies) with a warning each: expected.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
+
 OUTPUTS_ONLY = """
 Resources:
   Marker:

@@ -102,7 +102,7 @@ def test_manifest_describes_the_files(prepared):
 
 def test_reruns_are_byte_identical_and_the_seed_matters(rt, prepared, balanced_path, tmp_path):
     again = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "again"), seed=9)
-    other = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "other"), seed=10)
+    run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "other"), seed=10)
     first_root = prepared.output_path.removeprefix("file:")
     for name in SPLIT_FILES + ["manifest.json"]:
         assert Path(first_root, name).read_bytes() == Path(tmp_path, "again", name).read_bytes(), name

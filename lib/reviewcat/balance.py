@@ -1,7 +1,6 @@
 """The balance job: equal (or capped) reviews per category, read through partition push-down."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +11,7 @@ from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
 from .sampling import SamplingPlan, exact_sample, plan_sample
+from .storage import json_text
 from .writers import write_balanced
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
 
     kept = list(plan.targets)
     sample = exact_sample(sources.read(rt, source, kept), plan, args.seed)
-    staging = rt.storage.staging_path(output)
-    try:
+    with rt.storage.staged(output) as staging:
         log.info("sampling and writing %d reviews to %s", sum(plan.targets.values()), output)
         write_balanced(sample, staging)
         written = sources.count_by_category(rt, sources.Source(path=staging), kept)
@@ -81,11 +80,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
             short = {c: (written[c], plan.targets[c]) for c in kept if written[c] != plan.targets[c]}
             raise ReviewcatError(f"sample came out short for {short} (kept, wanted): rerun with another --seed")
         summary = {"source": source.describe(), "seed": args.seed, **plan.to_dict()}
-        rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json.dumps(summary, indent=2, sort_keys=True) + "\n")
-        rt.storage.publish(staging, output)
-    except BaseException:
-        rt.storage.delete(staging)
-        raise
+        rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json_text(summary))
     if table:
         database, name = table.split(".", 1)
         register_table(rt.spark, database, name, output, replace=True)

@@ -14,6 +14,7 @@ from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .splits import SPLITS, assign_split, parse_split, shuffled
+from .storage import json_text
 from .text import label_map, to_lines
 from .writers import write_single_text
 
@@ -78,8 +79,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
 
     lines = assign_split(to_lines(frame, labels, args.label_column, args.text_column, args.min_chars),
                          fractions, args.seed)
-    staging = rt.storage.staging_path(output)
-    try:
+    with rt.storage.staged(output) as staging:
         # Cleaning and tokenizing run once, into a staged copy that every split file is cut from.
         stage_path = f"{staging}/stage"
         lines.write.parquet(stage_path)
@@ -111,11 +111,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
             "balance": _balance_summary(rt, source),
             "files": files,
         }
-        rt.storage.write_text(f"{staging}/{MANIFEST}", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        rt.storage.publish(staging, output)
-    except BaseException:
-        rt.storage.delete(staging)
-        raise
+        rt.storage.write_text(f"{staging}/{MANIFEST}", json_text(manifest))
     log.info("prepared %d of %d reviews: train %d, validation %d, test %d -> %s", manifest["rows_out"], rows_in,
              files["train"]["rows"], files["validation"]["rows"], files["test"]["rows"], output)
     return PrepareResult(output, manifest)

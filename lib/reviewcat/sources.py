@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import unquote
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame
 
 from .errors import ReviewcatError
 from .runtime import Runtime

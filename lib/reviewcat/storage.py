@@ -6,15 +6,23 @@ FileSystem of the path's scheme, never through ``os``.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any, Iterator
 
 from pyspark.sql import SparkSession
 
 from .errors import ReviewcatError
 
 log = logging.getLogger(__name__)
+
+
+def json_text(data: Any) -> str:
+    """The one JSON layout of every file reviewcat writes: stable keys, so reruns give equal bytes."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,17 @@ class Storage:
         """Fail before any work when the output exists and the user did not ask to replace it."""
         if self.exists(final) and not overwrite:
             raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
+
+    @contextlib.contextmanager
+    def staged(self, final: str) -> Iterator[str]:
+        """A folder to build output in: moved to ``final`` when the block succeeds, deleted when it fails."""
+        staging = self.staging_path(final)
+        try:
+            yield staging
+            self.publish(staging, final)
+        except BaseException:
+            self.delete(staging)
+            raise
 
     def publish(self, staging: str, final: str) -> None:
         """Move a finished staging folder into place, keeping the old output until the new one is there."""

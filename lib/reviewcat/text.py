@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 from nltk.tokenize import NLTKWordTokenizer
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import DataFrame, functions as F
 from pyspark.sql.types import StringType
 
 from .errors import ReviewcatError

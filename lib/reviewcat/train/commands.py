@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
@@ -9,9 +10,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import ReviewcatError
+from ..storage import json_text
 from ..options import Option, positive_int
 from ..text import normalize
 from .data import Prepared, category_name, open_prepared
@@ -64,18 +66,21 @@ PREDICT = [
 ]
 
 
-def _staging(output: Path, overwrite: bool) -> Path:
+@contextlib.contextmanager
+def _staged(output: Path, overwrite: bool) -> Iterator[Path]:
+    """A local folder to build results in: replaces ``output`` when the block succeeds, gone when it fails."""
     if output.exists() and not overwrite:
         raise ReviewcatError(f"output path {output} already exists: choose another --output-path or pass --overwrite")
     staging = output.with_name(f"{output.name}.__tmp-{uuid.uuid4().hex[:12]}")
     staging.mkdir(parents=True)
-    return staging
-
-
-def _publish(staging: Path, output: Path) -> None:
-    if output.exists():
-        shutil.rmtree(output)
-    staging.replace(output)
+    try:
+        yield staging
+        if output.exists():
+            shutil.rmtree(output)
+        staging.replace(output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -93,17 +98,12 @@ def train(args: argparse.Namespace) -> Path:
     if backend == "local" and data.startswith("s3://"):
         raise ReviewcatError(f"the local backend needs a local prepare output, not {data}")
     prepared = open_prepared(data) if not data.startswith("s3://") else None
-    staging = _staging(output, args.overwrite)
-    try:
+    with _staged(output, args.overwrite) as staging:
         if backend == "local":
             result = run_search(prepared, space, staging, args.seed, args.strategy)
             _evaluate_into(staging, str(result.model_path), prepared)
         else:
             _train_on_sagemaker(args, data, prepared, space, target, staging)
-        _publish(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log.info("results in %s", output)
     return output
 
@@ -124,7 +124,7 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
     sm.start_tuning(space, target, channels, args.instance_type, job)
     search = {"backend": "sagemaker", "tuning_job": job, "region": target.region, "channels": channels,
               "instance_type": args.instance_type, "space": space.to_dict()}
-    (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+    (staging / SEARCH_FILE).write_text(json_text(search))
     if not args.wait:
         log.info("tuning job %s started; follow it in the SageMaker console or rerun with --wait", job)
         return
@@ -133,7 +133,7 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
              best["objective"].get("Value"), best["hyperparameters"])
     search["best"] = {"name": best["name"], "accuracy": best["objective"].get("Value"),
                       "hyperparameters": {**space.fixed(), **best["hyperparameters"]}, "model_data": best["model_data"]}
-    (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+    (staging / SEARCH_FILE).write_text(json_text(search))
     model = sm.download(s3, best["model_data"], staging / "model.tar.gz")
     if prepared is None:  # an s3:// prepare output: fetch what evaluation reads
         local = staging / "data"
@@ -141,12 +141,12 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
         sm.download(s3, channels["test"] + "test.txt", local / "test" / "test.txt")
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
-    (staging / LABELS_FILE).write_text(json.dumps(prepared.categories, indent=2, sort_keys=True) + "\n")
+    (staging / LABELS_FILE).write_text(json_text(prepared.categories))
     _evaluate_into(staging, str(model), prepared)
     if args.deploy:
         endpoint = sm.deploy(client, best, args.endpoint_name or job)
         search["endpoint"] = endpoint
-        (staging / SEARCH_FILE).write_text(json.dumps(search, indent=2, sort_keys=True) + "\n")
+        (staging / SEARCH_FILE).write_text(json_text(search))
         log.info("endpoint %s is in service: reviewcat predict --endpoint %s \"some review\"", endpoint, endpoint)
 
 

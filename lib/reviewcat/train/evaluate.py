@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..storage import json_text
 from .data import SPLITS, category_name, read_labeled
 from .model import load_model, top_k
 
@@ -113,7 +113,7 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
         for name, row in zip(names, matrix):
             writer.writerow([name, *row.tolist()])
     _plot(matrix, names, metrics["accuracy"], output / MATRIX_PNG)
-    (output / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    (output / METRICS_FILE).write_text(json_text(metrics))
     low, high = metrics["accuracy_ci95"]
     log.info("test accuracy %.4f (95%% CI %.4f-%.4f), macro F1 %.4f on %d examples",
              metrics["accuracy"], low, high, metrics["macro_f1"], metrics["examples"])

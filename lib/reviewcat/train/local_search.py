@@ -12,7 +12,6 @@ processes: fastText's multi-threaded training is not reproducible, this is.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import shutil
@@ -28,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import ReviewcatError
+from ..storage import json_text
 from .data import Prepared, read_labeled
 from .space import FASTTEXT_NAMES, SearchSpace
 
@@ -162,11 +162,10 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         progress.close()
         shutil.rmtree(scratch, ignore_errors=True)
     _write_trials(output / TRIALS_FILE, trials, sorted(space.ranges))
-    (output / SEARCH_FILE).write_text(json.dumps(
+    (output / SEARCH_FILE).write_text(json_text(
         {"backend": "local", "strategy": strategy, "seed": seed, "space": space.to_dict(),
-         "best": {**asdict(best), "hyperparameters": {**fixed, **best.params, "epochs": best.epochs}}},
-        indent=2, sort_keys=True) + "\n")
-    (output / LABELS_FILE).write_text(json.dumps(prepared.categories, indent=2, sort_keys=True) + "\n")
+         "best": {**asdict(best), "hyperparameters": {**fixed, **best.params, "epochs": best.epochs}}}))
+    (output / LABELS_FILE).write_text(json_text(prepared.categories))
     log.info("best trial %d: validation accuracy %.4f with %s", best.trial, best.accuracy, best.params)
     return SearchResult(best, trials, model_path)
 

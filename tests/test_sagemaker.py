@@ -4,6 +4,7 @@ import json
 import logging
 import tarfile
 import urllib.request
+from pathlib import Path
 
 import boto3
 import pytest
@@ -60,18 +61,27 @@ def _blazingtext_archive(trained) -> bytes:
     return buffer.getvalue()
 
 
-def test_train_on_sagemaker_end_to_end(aws_env, prepared_dir, trained, tmp_path, caplog):
+@pytest.fixture
+def best_job(aws_env, trained):
+    """moto finishes tuning jobs at once and names a fixed best job: make that job, with a real model."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    names = [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]]
+    if "FakeTrainingJobName" not in names:
+        client.create_training_job(
+            TrainingJobName="FakeTrainingJobName", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/best"},
+            ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=BUCKET, Key="best/FakeTrainingJobName/output/model.tar.gz", Body=_blazingtext_archive(trained))
+    return "FakeTrainingJobName"
+
+
+def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained, tmp_path, caplog):
     """Upload, tune, follow, fetch the best model, evaluate it and deploy an endpoint."""
     client = boto3.client("sagemaker", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
-    # moto finishes tuning jobs at once and names a fixed best job; give that job a real model.
-    client.create_training_job(
-        TrainingJobName="FakeTrainingJobName", RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/best"},
-        ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600})
-    s3.put_object(Bucket=BUCKET, Key="best/FakeTrainingJobName/output/model.tar.gz", Body=_blazingtext_archive(trained))
     out = tmp_path / "sm-model"
     with caplog.at_level(logging.INFO):
         train(namespace(TRAIN, data=prepared_dir, output_path=str(out), backend="auto", role=ROLE, region=REGION,
@@ -155,3 +165,23 @@ def test_predict_through_an_endpoint_sends_blazingtext_json(aws_env, trained):
     assert result == [[("Pet_Products", 0.9), ("Books", 0.05)]]
     assert json.loads(sent[0]["Body"]) == {"instances": ["my dog loves the treats !"], "configuration": {"k": 2}}
     assert sent[0]["ContentType"] == "application/json"
+
+
+def test_an_s3_prepare_output_is_used_as_is(aws_env, best_job, prepared_dir, tmp_path):
+    """What `reviewcat aws run --train` does: the Glue workflow's prepared prefix goes straight in."""
+    s3 = boto3.client("s3", region_name=REGION)
+    root = Path(prepared_dir)
+    for name in ["train/train.txt", "validation/validation.txt", "test/test.txt", "manifest.json"]:
+        s3.upload_file(str(root / name), BUCKET, f"glue/prepared/{name}")
+    before = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    out = tmp_path / "from-s3"
+    train(namespace(TRAIN, data=f"s3://{BUCKET}/glue/prepared/", output_path=str(out), backend="sagemaker", role=ROLE,
+                    region=REGION, s3_output=f"s3://{BUCKET}/run3", wait=True, job_name="rc-s3-1"))
+    job = boto3.client("sagemaker", region_name=REGION).describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="rc-s3-1")
+    assert [c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["TrainingJobDefinition"]["InputDataConfig"]] == \
+        [f"s3://{BUCKET}/glue/prepared/train/", f"s3://{BUCKET}/glue/prepared/validation/"]
+    after = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert not any(key.startswith("run3/data/") for key in after - before)  # nothing uploaded again
+    assert json.loads((out / "metrics.json").read_text())["examples"] > 0
+    assert json.loads((out / "labels.json").read_text())["__label__books"] == "Books"

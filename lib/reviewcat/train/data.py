@@ -20,10 +20,11 @@ class Labeled:
     texts: list[str]
 
 
-def read_labeled(path: Path) -> Labeled:
+def read_labeled(path: Path, keep_text: bool = True) -> Labeled:
     """Label and text of every line; a line without a ``__label__`` is an error, not a silent skip.
 
     fastText itself skips lines with no label or no words without a word, which hides broken input.
+    ``keep_text=False`` checks every line the same way but keeps only the labels, for large files.
     """
     if not path.is_file():
         raise ReviewcatError(f"split file {path} not found: run `reviewcat prepare` first or check --data")
@@ -37,7 +38,8 @@ def read_labeled(path: Path) -> Labeled:
             if not text.strip():
                 raise ReviewcatError(f"{path} line {number} has a label but no text")
             labels.append(label)
-            texts.append(text)
+            if keep_text:
+                texts.append(text)
     if not labels:
         raise ReviewcatError(f"split file {path} is empty: nothing to train or evaluate on")
     return Labeled(labels, texts)

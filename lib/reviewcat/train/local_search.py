@@ -107,8 +107,8 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
     if strategy not in ("halving", "random"):
         raise ReviewcatError(f"unknown search strategy {strategy!r}: use halving or random")
     train, validation = prepared.file("train"), prepared.file("validation")
-    train_labels = set(read_labeled(train).labels)
-    unseen = [label for label in read_labeled(validation).labels if label not in train_labels]
+    train_labels = set(read_labeled(train, keep_text=False).labels)
+    unseen = [label for label in read_labeled(validation, keep_text=False).labels if label not in train_labels]
     if unseen:
         log.warning("%d validation lines have labels never seen in training (%s); fastText ignores them",
                     len(unseen), ", ".join(sorted(set(unseen))))

@@ -155,14 +155,15 @@ def evaluate_command(args: argparse.Namespace) -> Path:
         raise ReviewcatError("evaluate needs --model and --data")
     prepared = open_prepared(args.data)
     output = Path(args.output_path).resolve()
-    categories = prepared.categories or _labels_beside(args.model)
+    categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
     metrics = evaluate(args.model, prepared.file("test"), output, categories)
-    return write_report(output, metrics, categories, prepared.manifest, _search_beside(args.model))
+    return write_report(output, metrics, categories, prepared.manifest, _beside(args.model, SEARCH_FILE))
 
 
-def _labels_beside(model: str) -> dict[str, str]:
-    path = Path(model).with_name(LABELS_FILE)
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _beside(model: str, name: str) -> dict | None:
+    """A JSON file training left next to the model (labels.json, search.json), if it is there."""
+    path = Path(model).with_name(name)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _labels_file(path: str) -> dict[str, str]:
@@ -172,11 +173,6 @@ def _labels_file(path: str) -> dict[str, str]:
         raise ReviewcatError(f"labels file {path} not found")
     data = json.loads(file.read_text())
     return data.get("labels", data) if isinstance(data, dict) else {}
-
-
-def _search_beside(model: str) -> dict | None:
-    path = Path(model).with_name(SEARCH_FILE)
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,
@@ -190,7 +186,7 @@ def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: in
         categories = _labels_file(labels) if labels else {}
     else:
         answers = top_k(load_model(model), tokenized, k)
-        categories = _labels_file(labels) if labels else _labels_beside(model)
+        categories = _labels_file(labels) if labels else (_beside(model, LABELS_FILE) or {})
     return [[(category_name(label, categories), p) for label, p in pairs] for pairs in answers]
 
 

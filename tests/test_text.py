@@ -1,7 +1,10 @@
 import pytest
 
+from nltk.tokenize import NLTKWordTokenizer
+
 from reviewcat.errors import ReviewcatError
-from reviewcat.text import clean, label_for, label_map, normalize, tokenize
+from reviewcat.sample_data import generate_category
+from reviewcat.text import _TOKENIZER, clean, label_for, label_map, normalize, tokenize
 
 
 def test_clean_strips_tags_decodes_entities_and_collapses_whitespace():
@@ -18,6 +21,25 @@ def test_tokenize_lowercases_and_splits_inner_sentence_periods():
     # Without a sentence split the Treebank rules would leave "it." glued together.
     assert tokenize("I LOVE it. Don't buy the $20 one!") == \
         ["i", "love", "it", ".", "do", "n't", "buy", "the", "$", "20", "one", "!"]
+
+
+# Inputs that exercise every rule of the tokenizer: quotes of all kinds, contractions, ellipses,
+# dashes, brackets, currency, clitics and sentence-final punctuation.
+TRICKY = [
+    "\"Hello,\" she said -- it's 5:30... ain't it?", "I cannot gimme gonna gotta lemme wanna d'ye more'n",
+    "'Tis the season, 'twas fun; whaddya know? whatcha doin'", "«Très» “bien” ‘ok’ „gut“ ``quoted''",
+    "Costs $3.88 (roughly 3,36 euros) [or {so}] <b>x</b> 50% @home #1 & co*", "They'll we've I'd you're he's O'Neil's",
+    "en–dash em—dash ― bar ‒ fig", "end with quote.\" ", "trailing colon: ", "'single' quotes' end'", "a.b.c. e.g.",
+]
+
+
+def test_tokenizer_matches_stock_nltk_on_every_rule_and_generated_reviews():
+    # Our tokenizer runs NLTK's own rule table through stdlib re for speed; it must not differ.
+    stock = NLTKWordTokenizer()
+    reviews = generate_category("Books", 3000, seed=7, index=0).column("review_body").to_pylist()
+    texts = TRICKY + [t.upper() for t in TRICKY] + [clean(r) for r in reviews]
+    for text in texts:
+        assert _TOKENIZER.tokenize(text) == stock.tokenize(text), text
 
 
 def test_normalize_is_clean_then_tokenize_and_keeps_non_ascii():

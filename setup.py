@@ -6,6 +6,8 @@ from setuptools import find_packages, setup
 TRAIN = ["fasttext-wheel>=0.9.2,<0.10", "matplotlib>=3.8,<4", "tqdm>=4.66,<5", "PyYAML>=6,<7"]
 # SageMaker BlazingText tuning and endpoints: the SDK's current major version.
 AWS = ["boto3>=1.34,<2", "sagemaker>=3.27,<4"]
+# Peak memory of the benchmarked process trees.
+BENCH = ["psutil>=5.9,<8"]
 
 setup(
     name="reviewcat",
@@ -26,13 +28,14 @@ setup(
     extras_require={
         "train": TRAIN,
         "aws": AWS,
+        "bench": TRAIN + BENCH,
         # The awsglue Python interface (no JVM side): the Glue branch is tested against its real API.
         "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6",
                  # Static checks of infra/reviewcat.yaml. checkov from 3.1.48 on pins packaging<24 (pytest 9
                  # needs >=24) and later boto3==1.35.x (sagemaker 3 needs >=1.43): the last loose release.
                  "cfn-lint>=1.20,<2", "checkov>=3.1.40,<3.1.48",
                  # Executes the notebooks.
-                 "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"] + TRAIN + AWS,
+                 "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"] + TRAIN + AWS + BENCH,
     },
     entry_points={"console_scripts": ["reviewcat=reviewcat.cli:main"]},
 )

@@ -3,7 +3,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from reviewcat.errors import ReviewcatError
-from reviewcat.sample_data import SCHEMA, category_sizes, generate_category, real_category_counts, write_sample_data
+from reviewcat.sample_data import (SCHEMA, category_sizes, generate_category, numbered_categories, real_category_counts,
+                                   write_sample_data)
 
 
 def test_sizes_follow_the_real_proportions_with_a_floor():
@@ -23,6 +24,26 @@ def test_too_few_rows_or_unknown_categories_are_errors():
         category_sizes(100)
     with pytest.raises(ReviewcatError, match="unknown categories: Nope"):
         category_sizes(1000, ["Books", "Nope"])
+
+
+def test_numbered_copies_extend_the_real_categories_with_their_shares():
+    real = list(real_category_counts())
+    assert numbered_categories(10) == real[:10]
+    names = numbered_categories(200)
+    assert len(set(names)) == 200 and names[43] == "Books_2" and names[-1] == f"{real[199 - 172]}_5"
+    sizes = category_sizes(400_000, names)
+    assert sum(sizes.values()) == 400_000
+    assert sizes["Books_2"] == pytest.approx(sizes["Books_3"], rel=0.01)
+    for bad in ("Books_1", "Books_x", "Nope_2"):
+        with pytest.raises(ReviewcatError, match=f"unknown categories: {bad}"):
+            category_sizes(1000, ["Books", bad])
+
+
+def test_copies_get_their_own_reviews(tmp_path):
+    write_sample_data(str(tmp_path / "t"), 400, seed=1, categories=["Books", "Books_2"])
+    ids = {c: set(pq.read_table(tmp_path / "t" / f"product_category={c}").column("review_id").to_pylist())
+              for c in ("Books", "Books_2")}
+    assert len(ids["Books"]) > 150 and not ids["Books"] & ids["Books_2"]
 
 
 def test_generation_is_deterministic_by_seed():

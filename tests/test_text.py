@@ -4,7 +4,7 @@ from nltk.tokenize import NLTKWordTokenizer
 
 from reviewcat.errors import ReviewcatError
 from reviewcat.sample_data import generate_category
-from reviewcat.text import _TOKENIZER, clean, label_for, label_map, normalize, tokenize
+from reviewcat.text import _SENTENCE_END, _TOKENIZER, clean, label_for, label_map, normalize, tokenize, tokenize_batch
 
 
 def test_clean_strips_tags_decodes_entities_and_collapses_whitespace():
@@ -33,13 +33,23 @@ TRICKY = [
 ]
 
 
-def test_tokenizer_matches_stock_nltk_on_every_rule_and_generated_reviews():
-    # Our tokenizer runs NLTK's own rule table through stdlib re for speed; it must not differ.
+def test_tokenizers_match_stock_nltk_on_every_rule_and_generated_reviews():
+    # Both run NLTK's own rule table through stdlib re for speed, the batch one over many sentences
+    # at once: neither may differ from NLTK's tokenizer applied sentence by sentence.
     stock = NLTKWordTokenizer()
     reviews = generate_category("Books", 3000, seed=7, index=0).column("review_body").to_pylist()
-    texts = TRICKY + [t.upper() for t in TRICKY] + [clean(r) for r in reviews]
-    for text in texts:
+    texts = [clean(t) for t in TRICKY + [t.upper() for t in TRICKY] + reviews]
+    for text in TRICKY + texts:
         assert _TOKENIZER.tokenize(text) == stock.tokenize(text), text
+    reference = [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
+    assert [" ".join(tokenize(t)) for t in texts] == reference
+    assert tokenize_batch(texts) == reference
+    assert tokenize_batch(["", texts[0], ""]) == ["", reference[0], ""] and tokenize_batch([]) == []
+
+
+def test_tokenize_batch_refuses_uncleaned_text():
+    with pytest.raises(ValueError, match="clean"):
+        tokenize_batch(["two\nlines"])
 
 
 def test_normalize_is_clean_then_tokenize_and_keeps_non_ascii():

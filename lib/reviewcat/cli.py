@@ -22,15 +22,20 @@ SAMPLE_DATA = [
     Option("output-path", "local folder to write product_category=<name>/*.parquet into"),
     Option("seed", "random seed", int, 42),
     Option("categories", "comma-separated subset of the 43 categories (default: all)", name_list),
+    Option("category-count", "instead of --categories: the N largest categories, numbered copies past 43",
+           positive_int),
     Option("overwrite", "replace --output-path if it exists", switch=True),
 ]
 
 
 def _sample_data(args: argparse.Namespace) -> None:
-    from .sample_data import write_sample_data
+    from .sample_data import numbered_categories, write_sample_data
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder to write the sample table to")
-    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, args.categories)
+    if args.categories and args.category_count:
+        raise ReviewcatError("give --categories or --category-count, not both")
+    categories = numbered_categories(args.category_count) if args.category_count else args.categories
+    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -92,6 +97,26 @@ def _aws(args: argparse.Namespace) -> None:
                         output_path=args.output_path))
 
 
+BENCH = [
+    Option("workdir", "folder for results.json, results.md and the generated data (data/)", default="bench"),
+    Option("rows", "generated reviews per table", positive_int, 2_000_000),
+    Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
+    Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
+    Option("seed", "random seed", int, 42),
+    Option("sections", "comma-separated subset of balance,pushdown,prepare,train,scale (default: all)", name_list),
+    Option("driver-memory", "Spark driver memory of the scale section's jobs", default="2g"),
+]
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .bench.suite import SECTIONS, BenchConfig, run_bench
+    config = BenchConfig(Path(args.workdir).resolve(), args.rows, args.scale_rows, args.repeats, args.seed,
+                         tuple(args.sections or SECTIONS), args.driver_memory)
+    print(run_bench(config).read_text())
+
+
 def _train_options(name: str) -> list[Option]:
     from .train import commands
     return getattr(commands, name)
@@ -108,6 +133,8 @@ TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]]
                  _train_options("EVALUATE"), _evaluate),
     "predict": ("top-k categories for texts given as arguments or lines on stdin", _train_options("PREDICT"), _predict),
     "aws": ("deploy the AWS stack, run the Glue workflow, show status", AWS, _aws),
+    "bench": ("measure every stage against its plain alternative; writes results.json and results.md",
+              BENCH, _bench),
 }
 
 

@@ -13,10 +13,10 @@ from .balance import BALANCE_FILE
 from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, positive_int
 from .runtime import Runtime
-from .splits import SPLITS, assign_split, parse_split, shuffled
+from .splits import SPLITS, assign_split, parse_split, shuffle_order
 from .storage import json_text
 from .text import label_map, to_lines
-from .writers import write_single_text
+from .writers import write_split_files
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +89,11 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
             counts[row["split"]][row["label"]] = int(row["count"])
         _check_counts(counts, labels, args)
 
-        files = {}
-        for split in SPLITS:
-            log.info("writing %s: %d lines", split, sum(counts[split].values()))
-            path = write_single_text(rt.storage, shuffled(stage.where(F.col("split") == split), args.seed),
-                                     f"{staging}/{split}", f"{split}.txt")
-            files[split] = {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
-                            "sha256": rt.storage.sha256(path), "labels": dict(sorted(counts[split].items()))}
+        log.info("writing shuffled files: %s", ", ".join(f"{s} {sum(counts[s].values())} lines" for s in SPLITS))
+        paths = write_split_files(rt.storage, stage, "split", SPLITS, staging, shuffle_order(args.seed))
+        files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
+                         "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
+                 for split in SPLITS}
         rt.storage.delete(stage_path)
         manifest = {
             "created_by": f"reviewcat {__version__}",

@@ -49,19 +49,43 @@ def real_category_counts() -> dict[str, int]:
         return {row["product_category"]: int(row["reviews"]) for row in csv.DictReader(f)}
 
 
+def _template(category: str, real: dict[str, int]) -> tuple[str, int] | None:
+    """The real category a name stands for and which copy it is: ``Books`` -> (Books, 0), ``Books_3`` -> (Books, 2)."""
+    if category in real:
+        return category, 0
+    base, _, copy = category.rpartition("_")
+    if base in real and copy.isdigit() and int(copy) >= 2:
+        return base, int(copy) - 1
+    return None
+
+
+def numbered_categories(count: int) -> list[str]:
+    """``count`` category names: the largest real ones, then numbered copies (``Books_2``, ...).
+
+    Copies have their original's text and share of reviews, so tables with more categories than
+    the real 43 (for scaling runs) keep the real data's imbalance.
+    """
+    if count < 1:
+        raise ReviewcatError(f"--category-count {count}: need at least 1 category")
+    real = list(real_category_counts())
+    return [real[i % len(real)] + (f"_{i // len(real) + 1}" if i >= len(real) else "") for i in range(count)]
+
+
 def category_sizes(rows: int, categories: Sequence[str] | None = None) -> dict[str, int]:
     """Rows per category in the real proportions, at least ``MIN_ROWS_PER_CATEGORY`` each."""
     real = real_category_counts()
     chosen = list(categories) if categories else list(real)
-    unknown = [c for c in chosen if c not in real]
+    unknown = [c for c in chosen if _template(c, real) is None]
     if unknown:
-        raise ReviewcatError(f"unknown categories: {', '.join(unknown)} (known: {', '.join(real)})")
+        raise ReviewcatError(f"unknown categories: {', '.join(unknown)} (known: {', '.join(real)}, "
+                             "or numbered copies such as Books_2)")
     minimum = MIN_ROWS_PER_CATEGORY * len(chosen)
     if rows < minimum:
         raise ReviewcatError(f"--rows {rows} is too few for {len(chosen)} categories: use at least {minimum}")
-    total = sum(real[c] for c in chosen)
-    sizes = {c: max(MIN_ROWS_PER_CATEGORY, round(rows * real[c] / total)) for c in chosen}
-    largest = max(chosen, key=lambda c: real[c])
+    share = {c: real[_template(c, real)[0]] for c in chosen}
+    total = sum(share.values())
+    sizes = {c: max(MIN_ROWS_PER_CATEGORY, round(rows * share[c] / total)) for c in chosen}
+    largest = max(chosen, key=share.get)
     sizes[largest] += rows - sum(sizes.values())
     return sizes
 
@@ -181,11 +205,13 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
     if final.exists() and not overwrite:
         raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
     sizes = category_sizes(rows, categories)
-    order = list(real_category_counts())
+    real = real_category_counts()
+    order = list(real)
     staging = final.with_name(f"{final.name}.__tmp-{uuid.uuid4().hex[:12]}")
     try:
         for done, (category, n) in enumerate(sizes.items(), 1):
-            table = generate_category(category, n, seed, order.index(category))
+            template, copy = _template(category, real)
+            table = generate_category(template, n, seed, order.index(template) + copy * len(order))
             folder = staging / f"product_category={category}"
             folder.mkdir(parents=True)
             files = 1 if n < 2 else min(8, max(2, math.ceil(n / ROWS_PER_FILE)))

@@ -71,11 +71,11 @@ def _partition_dirs(rt: Runtime, source: Source) -> dict[str, str]:
     dirs = {unquote(e.name.split("=", 1)[1]): e.path
             for e in rt.storage.list(root) if e.is_dir and e.name.startswith(f"{CATEGORY}=")}
     if not dirs:
-        if rt.storage.list_files(root, ".parquet"):
+        if rt.storage.has_files(root, ".parquet"):
             raise ReviewcatError(f"{root} has parquet files but no {CATEGORY}=<name> partition folders: "
                                  "the input must be partitioned by product category")
         raise ReviewcatError(f"no parquet data under {root}: expected {CATEGORY}=<name>/*.parquet folders")
-    if not rt.storage.list_files(root, ".parquet"):
+    if not rt.storage.has_files(root, ".parquet"):
         raise ReviewcatError(f"no parquet files under {root}: the partition folders are empty")
     return dirs
 

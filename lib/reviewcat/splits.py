@@ -7,7 +7,7 @@ file never comes out sorted by label.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import Column, DataFrame, functions as F
 
 from .errors import ReviewcatError
 from .sampling import uniform_key
@@ -42,6 +42,6 @@ def assign_split(frame: DataFrame, fractions: dict[str, float], seed: int) -> Da
     return frame.withColumn("split", split)
 
 
-def shuffled(frame: DataFrame, seed: int) -> DataFrame:
-    """Rows in a seeded random order (``line`` breaks the rare key tie), ready for one output file."""
-    return frame.orderBy(uniform_key(seed, "shuffle"), F.col("line"))
+def shuffle_order(seed: int) -> list[Column]:
+    """Sort keys for a seeded random order of lines (``line`` breaks the rare key tie)."""
+    return [uniform_key(seed, "shuffle"), F.col("line")]

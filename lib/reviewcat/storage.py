@@ -67,17 +67,18 @@ class Storage:
             key=lambda e: e.name,
         )
 
-    def list_files(self, path: str, suffix: str = "") -> list[Entry]:
-        """All files below ``path`` whose name ends with ``suffix``, skipping hidden and ``_`` files."""
+    def has_files(self, path: str, suffix: str = "") -> bool:
+        """Whether any file below ``path`` ends with ``suffix`` (hidden and ``_`` files aside).
+
+        Stops at the first one: every job checks its input this way, and a full recursive listing
+        of a large table costs seconds locally and many LIST requests on S3.
+        """
         it = self._fs(path).listFiles(self._path(path), True)
-        found = []
         while it.hasNext():
-            s = it.next()
-            name = str(s.getPath().getName())
-            if name.startswith(("_", ".")) or not name.endswith(suffix):
-                continue
-            found.append(Entry(str(s.getPath().toString()), name, False, int(s.getLen())))
-        return sorted(found, key=lambda e: e.path)
+            name = str(it.next().getPath().getName())
+            if not name.startswith(("_", ".")) and name.endswith(suffix):
+                return True
+        return False
 
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)

@@ -1,15 +1,16 @@
 """Writing results: the balanced parquet table and single-file text splits.
 
 Spark always writes a folder of ``part-*`` files. SageMaker channels and fastText want one file per
-split, so a split is written as one ordered task and its one part file is moved into place with
+split, so each split is written by one ordered task and its one part file is moved into place with
 the Hadoop FileSystem API (works on local disks, HDFS and S3 alike). Nothing is collected to the
 driver.
 """
 from __future__ import annotations
 
 import logging
+from typing import Sequence
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import Column, DataFrame, functions as F
 
 from .sampling import SAMPLE_RANK
 from .sources import CATEGORY
@@ -18,21 +19,28 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 
-def write_single_text(storage: Storage, lines: DataFrame, folder: str, filename: str) -> str:
-    """Write the one ``line`` column of an ordered frame as ``folder/filename``, order kept.
+def write_split_files(storage: Storage, lines: DataFrame, split_column: str, splits: Sequence[str],
+                      folder: str, order: Sequence[Column]) -> dict[str, str]:
+    """Each split's ``line`` column as one file ``folder/<split>/<split>.txt``, rows sorted by ``order``.
 
-    ``coalesce(1)`` after the sort merges the sorted ranges in order into one writing task while
-    the sort itself stays parallel (a ``repartition(1)`` would add a shuffle and lose the order).
+    One Spark job writes all the splits: rows are hashed by split, so each split lands in exactly
+    one task, which sorts it and writes it as one file (a file is written by one task whatever the
+    plan, so this costs no parallelism in writing). Returns split -> file path.
     """
     spark_dir = f"{folder}/_spark"
-    lines.select("line").coalesce(1).write.text(spark_dir)
-    parts = [e for e in storage.list(spark_dir) if e.name.startswith("part-")]
-    if len(parts) != 1:
-        raise RuntimeError(f"expected one part file in {spark_dir}, found {len(parts)}")
-    target = f"{folder}/{filename}"
-    storage.rename(parts[0].path, target)
+    (lines.repartition(len(splits), split_column)
+     .sortWithinPartitions(split_column, *order)
+     .select(split_column, "line")
+     .write.partitionBy(split_column).text(spark_dir))
+    paths = {}
+    for split in splits:
+        parts = [e for e in storage.list(f"{spark_dir}/{split_column}={split}") if e.name.startswith("part-")]
+        if len(parts) != 1:
+            raise RuntimeError(f"expected one part file for split {split} in {spark_dir}, found {len(parts)}")
+        paths[split] = f"{folder}/{split}/{split}.txt"
+        storage.rename(parts[0].path, paths[split])
     storage.delete(spark_dir)
-    return target
+    return paths
 
 
 def write_balanced(sample: DataFrame, path: str, rows_per_file: int = 500_000) -> None:

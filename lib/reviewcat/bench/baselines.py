@@ -1,0 +1,77 @@
+"""What reviewcat is measured against: the code a hand-written Glue notebook would have.
+
+None of this is used by the jobs. Each baseline does the same work as the step it is compared
+with, the plain way, so the benchmark's ratios show what the job's design buys.
+"""
+from __future__ import annotations
+
+import time
+from functools import reduce
+from multiprocessing import get_context
+from typing import Sequence
+
+from pyspark.sql import DataFrame, SparkSession, functions as F
+
+from ..sources import CATEGORY
+from ..text import clean, normalize, tokenize_batch
+
+# Spark's spark.sql.execution.arrow.maxRecordsPerBatch default: the batch the job's UDF sees.
+ARROW_BATCH_ROWS = 10_000
+
+
+def straightforward_balance(spark: SparkSession, path: str, output: str, seed: int) -> int:
+    """Group-by count over the data, then one filtered read plus ``sample()`` per category, unioned.
+
+    Returns the number of categories, after writing the union partitioned like the job's output.
+    """
+    frame = spark.read.parquet(path)
+    counts = {row[CATEGORY]: row["count"] for row in frame.groupBy(CATEGORY).count().collect()}
+    smallest = min(counts.values())
+    parts = [spark.read.parquet(path).where(F.col(CATEGORY) == category)
+             .sample(fraction=min(1.0, smallest / count), seed=seed)
+             for category, count in sorted(counts.items())]
+    reduce(DataFrame.unionByName, parts).write.mode("overwrite").partitionBy(CATEGORY).parquet(output)
+    return len(counts)
+
+
+def unpruned_read(spark: SparkSession, path: str, categories: Sequence[str]) -> DataFrame:
+    """The reviews of ``categories`` read without a partition predicate, as Glue's ``from_catalog``
+    without ``push_down_predicate`` does: every file is opened and other categories' rows are
+    dropped after reading. The category comes from the file's folder name, as a crawler's would."""
+    frame = spark.read.option("recursiveFileLookup", "true").parquet(path)
+    category = F.regexp_extract(F.input_file_name(), f"{CATEGORY}=([^/]+)/", 1)
+    return frame.withColumn(CATEGORY, category).where(F.col(CATEGORY).isin(list(categories)))
+
+
+def rowwise_tokens(frame: DataFrame, text_column: str) -> DataFrame:
+    """The same cleaning and NLTK tokenizing as the job's Arrow UDFs, one row at a time via ``rdd.map``."""
+    return frame.select(text_column).rdd.map(lambda row: (normalize(row[0]),)).toDF("tokens string")
+
+
+def _tokenize_all(texts: list[str | None]) -> int:
+    """What the job's UDF does, in Arrow-batch-sized pieces: clean, then tokenize each piece at once."""
+    kept = 0
+    for start in range(0, len(texts), ARROW_BATCH_ROWS):
+        tokens = tokenize_batch([clean(text) for text in texts[start:start + ARROW_BATCH_ROWS]])
+        kept += sum(1 for t in tokens if t)
+    return kept
+
+
+def _warm_up(_: int) -> None:
+    normalize("Warm up.")
+    time.sleep(0.5)  # long enough that every process takes one of these
+
+
+def plain_python_tokens(texts: list[str | None], processes: int) -> dict[str, float]:
+    """The machine's limit: the job's cleaning and tokenizing code in ``processes`` plain Python
+    processes, no Spark, no JVM, no data movement.
+
+    Every process has started and imported NLTK before the clock starts, so only the work is
+    timed: the result's ``seconds``.
+    """
+    chunks = [texts[i::processes] for i in range(processes)]
+    with get_context("spawn").Pool(processes) as pool:
+        pool.map(_warm_up, range(processes), chunksize=1)
+        started = time.perf_counter()
+        kept = sum(pool.map(_tokenize_all, chunks, chunksize=1))
+        return {"seconds": time.perf_counter() - started, "rows_out": kept}

@@ -1,0 +1,139 @@
+"""Wall-clock time and peak memory of a benchmark step, repeated.
+
+Peak memory is sampled from the process tree by a thread, split three ways because they answer
+different questions: the driver's Python process (where a ``collect`` would land), the JVM (the
+Spark driver, and in local mode its executors too) and everything else below them (Spark's Python
+workers, training processes). Summing the parts at each sample gives the peak the machine needed.
+"""
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+_PARTS = ("driver", "jvm", "workers")
+
+
+def _is_jvm(process: psutil.Process) -> bool:
+    try:
+        return process.name().startswith("java")
+    except psutil.Error:
+        return False
+
+
+class MemorySampler:
+    """Peak resident memory of this process and its descendants while the ``with`` block runs.
+
+    With ``child_driver`` the step runs the driver as a child process (a CLI job): that child is the
+    driver and this process, idle meanwhile, is left out.
+    """
+
+    def __init__(self, child_driver: bool = False, interval: float = 0.1) -> None:
+        self.child_driver = child_driver
+        self.interval = interval
+        self.peaks = dict.fromkeys(_PARTS + ("total",), 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        root = psutil.Process()
+        now = {"driver": 0, "jvm": 0, "workers": 0}
+        if self.child_driver:
+            # This process's own JVM (idle, from earlier sections) is not the step's.
+            drivers = [c for c in root.children() if not _is_jvm(c)]
+        else:
+            drivers = [root]
+        for driver in drivers:
+            try:
+                now["driver"] += driver.memory_info().rss
+                descendants = driver.children(recursive=True)
+            except psutil.Error:
+                continue  # ended between the listing and the reading
+            for process in descendants:
+                try:
+                    now["jvm" if _is_jvm(process) else "workers"] += process.memory_info().rss
+                except psutil.Error:
+                    continue
+        now["total"] = sum(now.values())
+        for key, value in now.items():
+            self.peaks[key] = max(self.peaks[key], value)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "MemorySampler":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def peaks_mb(self) -> dict[str, float]:
+        return {key: round(value / MB, 1) for key, value in self.peaks.items()}
+
+
+@dataclass
+class Measurement:
+    """One step's repeated runs: times, the largest peaks seen, and what the last run reported."""
+
+    name: str
+    rows: int
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.median if self.median else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rows": self.rows, "median_seconds": round(self.median, 3),
+                "rows_per_second": round(self.rows_per_second, 1), "seconds": [round(s, 3) for s in self.seconds],
+                "peak_mb": self.peak_mb, **({"details": self.details} if self.details else {})}
+
+
+def measure(name: str, rows: int, step: Callable[[], dict[str, Any] | None], repeats: int,
+            setup: Callable[[], None] | None = None, child_driver: bool = False, warmup: bool = False) -> Measurement:
+    """Run ``setup`` (untimed) then ``step`` (timed) ``repeats`` times.
+
+    ``warmup`` adds a first, untimed run: the first Spark job of a session also pays for JIT
+    compilation and starting Python workers, which no later run does.
+
+    ``step`` may return details (row counts, accuracies) to keep from its last run; a step that
+    times only part of its work returns that time as ``seconds``.
+    """
+    result = Measurement(name, rows)
+    if warmup:
+        if setup:
+            setup()
+        step()
+    for attempt in range(1, repeats + 1):
+        if setup:
+            setup()
+        with MemorySampler(child_driver) as sampler:
+            started = time.perf_counter()
+            details = dict(step() or {})
+            elapsed = details.pop("seconds", time.perf_counter() - started)
+        result.seconds.append(elapsed)
+        result.details = details
+        result.peak_mb = {k: max(v, result.peak_mb.get(k, 0.0)) for k, v in sampler.peaks_mb().items()}
+        log.info("%s: run %d/%d took %.1f s (%s rows/s)", name, attempt, repeats, elapsed,
+                 f"{rows / elapsed:,.0f}" if elapsed else "-")
+    return result

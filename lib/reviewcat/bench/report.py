@@ -1,0 +1,94 @@
+"""The benchmark results as markdown tables, one per section, with the targets marked met or missed."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+MB_COLUMNS = ("driver", "jvm", "workers", "total")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def _seconds(m: dict[str, Any]) -> str:
+    return f"{m['median_seconds']:,.1f}"
+
+
+def _rate(m: dict[str, Any]) -> str:
+    return f"{m['rows_per_second']:,.0f}"
+
+
+def _memory(m: dict[str, Any]) -> list[str]:
+    return [f"{m['peak_mb'].get(part, 0):,.0f}" for part in MB_COLUMNS]
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"**{value:g}** (target {target:g}: {'met' if value >= target else 'missed'})"
+
+
+def _balance(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for run in section["runs"]:
+        ours, plain = run["ours"], run["straightforward"]
+        rows.append([run["categories"], _seconds(ours), _rate(ours), ours["details"].get("rows_out", ""),
+                     _seconds(plain), _rate(plain), plain["details"].get("rows_out", ""), f"{run['speedup']}x",
+                     f"{ours['peak_mb']['total']:,.0f} / {plain['peak_mb']['total']:,.0f}"])
+    return ["## Balance: reviewcat against count + filtered read and sample() per category + union", ""] + _table(
+        ["categories", "reviewcat s", "rows/s", "rows kept", "straightforward s", "rows/s", "rows kept",
+         "speedup", "peak MB (ours / plain)"], rows)
+
+
+def _pushdown(section: dict[str, Any]) -> list[str]:
+    rows = [[label, f"{m['details']['bytes_read']:,}", m["details"]["files_read"], _seconds(m),
+             f"{m['peak_mb']['total']:,.0f}"]
+            for label, m in (("with the partition predicate", section["with"]),
+                             ("without (read all, then filter)", section["without"]))]
+    return [f"## Push-down: balancing {', '.join(section['categories'])} of 43 categories "
+            f"(table: {section['table_bytes']:,} bytes in {section['table_files']} files)", ""] + _table(
+        ["read", "bytes read", "files read", "median s", "peak MB"], rows) + [
+        "", f"Without the predicate: {section['bytes_ratio']}x the bytes, {section['speedup']}x the time."]
+
+
+def _prepare(section: dict[str, Any]) -> list[str]:
+    targets = section["targets"]
+    rows = [[m["name"], f"{m['rows']:,}", _seconds(m), _rate(m), *_memory(m)]
+            for m in (section["job"], section["vectorised"], section["rowwise"], section["limit"])]
+    return ["## Prepare: tokenizing and the whole job against row-at-a-time Spark and the machine's limit", ""] + _table(
+        ["step", "rows", "median s", "rows/s", "driver MB", "JVM MB", "workers MB", "total MB"], rows) + [
+        "",
+        f"- whole job / machine limit (rows/s): {_verdict(section['job_vs_limit'], targets['prepare_job_vs_limit'])}",
+        f"- Arrow UDFs / rdd.map (speed): "
+        f"{_verdict(section['vectorised_vs_rowwise'], targets['vectorised_vs_rowwise'])}"]
+
+
+def _train(section: dict[str, Any]) -> list[str]:
+    rows = [[m["name"], _seconds(m), m["details"]["validation_accuracy"], m["details"]["test_accuracy"],
+             m["details"].get("trainings", "-"), f"{m['peak_mb']['total']:,.0f}"]
+            for m in (section["halving"], section["random"], section["autotune"])]
+    return [f"## Local training: same splits ({section['train_lines']:,} training lines), same time budget", ""] + \
+        _table(["search", "wall s", "best validation accuracy", "test accuracy", "trainings", "peak MB"], rows)
+
+
+def _scale(section: dict[str, Any]) -> list[str]:
+    rows = [[f"{run['rows']:,}", stage["name"], f"{stage['rows']:,}", _seconds(stage), _rate(stage), *_memory(stage)]
+            for run in section["runs"] for stage in run["stages"]]
+    return [f"## Scale: each stage as its own job, driver memory {section['driver_memory']}", ""] + _table(
+        ["reviews", "stage", "stage input rows", "s", "rows/s", "driver MB", "JVM MB", "workers MB", "total MB"], rows)
+
+
+RENDERERS = {"balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    machine = results["machine"]
+    lines = ["# reviewcat benchmarks", "",
+             f"{machine['cpus']} CPUs, {machine['memory_gb']} GB, Python {machine['python']}, "
+             f"PySpark {machine['pyspark']}, NLTK {machine['nltk']}, reviewcat {machine['reviewcat']}. "
+             f"{results['rows']:,} generated reviews, medians of {results['repeats']} runs "
+             "(training and scale: one run). Peak memory is resident memory: driver = the driver's Python "
+             "process, JVM = Spark's JVM (driver and, locally, executors), workers = Python worker processes."]
+    for name, render in RENDERERS.items():
+        if name in results["sections"]:
+            lines += [""] + render(results["sections"][name])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,301 @@
+"""``reviewcat bench``: every stage against its plain alternative, on this machine, in one run.
+
+Each section measures reviewcat and what it is compared with back to back on the same generated
+data, so the ratios hold on this machine even if the absolute numbers do not travel.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow.dataset as ds
+import pyspark
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+
+from .. import __version__, balance, prepare, sources
+from ..demo import DEMO_SEARCH
+from ..errors import ReviewcatError
+from ..options import namespace
+from ..runtime import Runtime, spark_session
+from ..sample_data import numbered_categories, write_sample_data
+from ..sampling import exact_sample, plan_sample
+from ..storage import json_text
+from ..text import review_tokens
+from ..writers import write_balanced
+from . import baselines
+from .measure import Measurement, measure
+from .report import markdown
+
+log = logging.getLogger(__name__)
+
+CATEGORY_COUNTS = (10, 43, 200)
+PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
+TRAIN_MAX_JOBS = 6
+SECTIONS = ("balance", "pushdown", "prepare", "train", "scale")
+TARGETS = {"prepare_job_vs_limit": 0.7, "vectorised_vs_rowwise": 3.0}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    workdir: Path
+    rows: int
+    scale_rows: int
+    repeats: int
+    seed: int
+    sections: tuple[str, ...] = SECTIONS
+    driver_memory: str = "2g"
+
+    @property
+    def data(self) -> Path:
+        return self.workdir / "data"
+
+    def table(self, categories: int, rows: int | None = None) -> Path:
+        return self.data / f"raw-{rows or self.rows}-{categories}cat"
+
+    @property
+    def training_table(self) -> Path:
+        return self.data / "balanced-for-prepare"
+
+    @property
+    def prepared(self) -> Path:
+        return self.data / "prepared"
+
+
+def _quiet(*names: str) -> None:
+    """The jobs' per-run INFO lines would bury the benchmark's own progress."""
+    for name in names:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _remover(path: Path) -> Callable[[], None]:
+    """A setup step: every timed run writes into a fresh output folder."""
+    def remove() -> None:
+        shutil.rmtree(path, ignore_errors=True)
+    return remove
+
+
+def _generate(config: BenchConfig, categories: int, rows: int | None = None) -> Path:
+    path = config.table(categories, rows)
+    if not path.exists():
+        log.info("generating %d reviews in %d categories -> %s", rows or config.rows, categories, path)
+        write_sample_data(str(path), rows or config.rows, config.seed,
+                          categories=numbered_categories(categories), overwrite=True)
+    return path
+
+
+def _file_bytes_read(rt: Runtime) -> int:
+    """Bytes read through Hadoop's local FileSystem so far: every parquet read in local mode goes there."""
+    stats = rt.spark._jvm.org.apache.hadoop.fs.FileSystem.getAllStatistics()
+    return sum(s.getBytesRead() for s in stats if s.getScheme() == "file")
+
+
+def _ratio(slow: Measurement, fast: Measurement) -> float:
+    return round(slow.median / fast.median, 2) if fast.median else 0.0
+
+
+def _our_balance(rt: Runtime, path: Path, output: Path, seed: int, **options: Any) -> dict[str, Any]:
+    result = balance.run(rt, namespace(balance.OPTIONS, input_path=str(path), output_path=str(output),
+                                       seed=seed, overwrite=True, **options))
+    return {"rows_out": sum(result.plan.targets.values()), "categories": len(result.plan.targets)}
+
+
+def _written_rows(rt: Runtime, path: Path) -> int:
+    source = sources.Source(path=str(path))
+    return sum(sources.count_by_category(rt, source, sources.list_categories(rt, source)).values())
+
+
+def bench_balance(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
+    """Our balance job against count + per-category filtered read and ``sample()`` + union."""
+    rows, out = [], config.data / "balance-out"
+    for count in CATEGORY_COUNTS:
+        path = _generate(config, count)
+        ours = measure(f"reviewcat balance, {count} categories", config.rows,
+                       lambda: _our_balance(rt, path, out, config.seed), config.repeats, _remover(out),
+                       warmup=count == CATEGORY_COUNTS[0])
+        plain = measure(f"straightforward balance, {count} categories", config.rows,
+                        lambda: {"categories": baselines.straightforward_balance(rt.spark, str(path), str(out),
+                                                                                  config.seed)},
+                        config.repeats, _remover(out))
+        plain.details["rows_out"] = _written_rows(rt, out)
+        rows.append({"categories": count, "ours": ours.to_dict(), "straightforward": plain.to_dict(),
+                     "speedup": _ratio(plain, ours)})
+    shutil.rmtree(out, ignore_errors=True)
+    return {"runs": rows}
+
+
+def bench_pushdown(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
+    """Bytes and files read to balance 3 of the 43 categories, with and without the partition predicate."""
+    path, out = _generate(config, 43), config.data / "pushdown-out"
+    picks = [numbered_categories(43)[i] for i in PUSHDOWN_PICKS]
+    source = sources.Source(path=str(path))
+
+    def with_predicate() -> dict[str, Any]:
+        before = _file_bytes_read(rt)
+        details = _our_balance(rt, path, out, config.seed, categories=picks)
+        return {**details, "bytes_read": _file_bytes_read(rt) - before,
+                "files_read": len(sources.read(rt, source, picks).inputFiles())}
+
+    def without_predicate() -> dict[str, Any]:
+        before = _file_bytes_read(rt)
+        frame = baselines.unpruned_read(rt.spark, str(path), picks)
+        counts = {r[sources.CATEGORY]: r["count"] for r in frame.groupBy(sources.CATEGORY).count().collect()}
+        plan = plan_sample(counts)
+        write_balanced(exact_sample(frame, plan, config.seed), str(out))
+        return {"rows_out": sum(plan.targets.values()), "categories": len(plan.targets),
+                "bytes_read": _file_bytes_read(rt) - before, "files_read": len(frame.inputFiles())}
+
+    ours = measure("with predicate (reviewcat balance --categories)", config.rows, with_predicate,
+                   config.repeats, _remover(out), warmup=True)
+    plain = measure("without predicate (read all, then filter)", config.rows, without_predicate,
+                    config.repeats, _remover(out))
+    shutil.rmtree(out, ignore_errors=True)
+    table_bytes = sum(f.stat().st_size for f in path.rglob("*.parquet"))
+    return {"categories": picks, "table_bytes": table_bytes, "table_files": len(list(path.rglob("*.parquet"))),
+            "with": ours.to_dict(), "without": plain.to_dict(),
+            "bytes_ratio": round(plain.details["bytes_read"] / max(1, ours.details["bytes_read"]), 1),
+            "speedup": _ratio(plain, ours)}
+
+
+def _training_input(rt: Runtime, config: BenchConfig, rows: int) -> Path:
+    """A balanced table of about rows/10 reviews for prepare: categories of at least 1% of the
+    rows, each cut to rows/300 (so the categories are balanced and the text plentiful)."""
+    path, output = config.table(43, rows), config.data / f"balanced-{rows}"
+    if not output.exists():
+        _our_balance(rt, path, output, config.seed, min_category_size=rows // 100, per_category=rows // 300)
+    return output
+
+
+def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
+    """The prepare job and its tokenizing against row-at-a-time Spark and the machine's limit."""
+    _generate(config, 43)
+    balanced = _training_input(rt, config, config.rows)
+    rows = _written_rows(rt, balanced)
+    text = "review_body"
+    frame = rt.spark.read.parquet(str(balanced))
+    noop = lambda df: df.write.format("noop").mode("overwrite").save()  # noqa: E731 - runs, keeps nothing
+
+    def job() -> dict[str, Any]:
+        result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(balanced), output_path=str(config.prepared),
+                                           seed=config.seed, overwrite=True))
+        return {"rows_out": result.manifest["rows_out"]}
+
+    whole = measure("prepare job (read, clean, tokenize, dedupe, split, shuffle, write)", rows, job, config.repeats,
+                    warmup=True)
+    vectorised = measure("clean + tokenize: the job's Arrow UDF", rows,
+                         lambda: noop(frame.select(review_tokens(text, 1))), config.repeats)
+    rowwise = measure("clean + tokenize: rdd.map, row at a time", rows,
+                      lambda: noop(baselines.rowwise_tokens(frame, text)), config.repeats)
+    texts = ds.dataset(str(balanced), format="parquet", partitioning="hive").to_table(columns=[text]).column(0).to_pylist()
+    processes = os.cpu_count() or 1
+    limit = measure(f"clean + tokenize: {processes} plain Python processes, no Spark (machine limit)", rows,
+                    lambda: baselines.plain_python_tokens(texts, processes), config.repeats)
+    job_share = round(whole.rows_per_second / limit.rows_per_second, 3)
+    return {"rows": rows, "job": whole.to_dict(), "vectorised": vectorised.to_dict(), "rowwise": rowwise.to_dict(),
+            "limit": limit.to_dict(), "job_vs_limit": job_share, "vectorised_vs_rowwise": _ratio(rowwise, vectorised),
+            "targets": TARGETS}
+
+
+def bench_train(config: BenchConfig) -> dict[str, Any]:
+    """Our halving search, plain random search and fastText's autotune, one time budget, one set of splits."""
+    from .training import compare_searches
+    if not (config.prepared / prepare.MANIFEST).exists():
+        raise ReviewcatError(f"no prepared splits in {config.prepared}: run the prepare section first")
+    return compare_searches(config.prepared, config.data / "models", config.seed, TRAIN_MAX_JOBS, DEMO_SEARCH)
+
+
+def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:
+    env = {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "reviewcat.cli", *argv]
+
+    def step() -> None:
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ReviewcatError(f"{' '.join(argv[:1])} failed in the scale run: {done.stderr.strip()[-500:]}")
+
+    return measure(name, rows, step, 1, child_driver=True)
+
+
+def bench_scale(config: BenchConfig) -> dict[str, Any]:
+    """Each stage as its own CLI process at two sizes: time, and peak memory of driver and JVM."""
+    runs = []
+    for rows in (config.rows, config.scale_rows):
+        raw, balanced, prepared = (config.data / f"scale-{rows}-{name}" for name in ("raw", "balanced", "prepared"))
+        stages = [
+            _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--output-path", str(raw),
+                                          "--seed", str(config.seed), "--overwrite"], config),
+            _cli_stage("balance", rows, ["balance", "--input-path", str(raw), "--output-path", str(balanced),
+                                         "--min-category-size", str(rows // 100), "--per-category", str(rows // 300),
+                                         "--seed", str(config.seed), "--overwrite"], config),
+            _cli_stage("prepare", rows // 10, ["prepare", "--input-path", str(balanced), "--output-path", str(prepared),
+                                               "--seed", str(config.seed), "--overwrite"], config),
+        ]
+        runs.append({"rows": rows, "data_bytes": sum(f.stat().st_size for f in raw.rglob("*.parquet")),
+                     "stages": [s.to_dict() for s in stages]})
+        for path in (raw, balanced, prepared):
+            shutil.rmtree(path, ignore_errors=True)
+    return {"driver_memory": config.driver_memory, "runs": runs}
+
+
+# Sections that share the benchmark's SparkSession, and those that start their own processes.
+SPARK_SECTIONS = {"balance": bench_balance, "pushdown": bench_pushdown, "prepare": bench_prepare}
+PROCESS_SECTIONS = {"train": bench_train, "scale": bench_scale}
+
+
+def _shut_down(spark: SparkSession) -> None:
+    """Stop Spark and its JVM: an idle JVM would count in the memory of the sections that follow."""
+    gateway = spark.sparkContext._gateway
+    spark.stop()
+    gateway.shutdown()
+    gateway.proc.stdin.close()  # the JVM exits when its stdin closes
+    gateway.proc.wait()
+    SparkContext._gateway = SparkContext._jvm = None
+
+
+def machine() -> dict[str, Any]:
+    import nltk
+    import psutil
+    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 1024 ** 3, 1),
+            "platform": platform.platform(), "python": platform.python_version(), "pyspark": pyspark.__version__,
+            "nltk": nltk.__version__, "reviewcat": __version__}
+
+
+def run_bench(config: BenchConfig) -> Path:
+    """Run the chosen sections, writing ``results.json`` and ``results.md`` into the workdir after each."""
+    unknown = [s for s in config.sections if s not in SECTIONS]
+    if unknown:
+        raise ReviewcatError(f"unknown benchmark sections {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    config.data.mkdir(parents=True, exist_ok=True)
+    _quiet("reviewcat.balance", "reviewcat.prepare", "reviewcat.sampling", "reviewcat.sample_data",
+           "reviewcat.train.local_search")
+    results: dict[str, Any] = {"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows,
+                               "repeats": config.repeats, "seed": config.seed, "sections": {}}
+    spark_sections = [s for s in SECTIONS if s in config.sections and s in SPARK_SECTIONS]
+    if spark_sections:
+        rt = Runtime(spark_session(str(config.data / "warehouse"), app_name="reviewcat-bench"))
+        for name in spark_sections:
+            log.info("== %s", name)
+            results["sections"][name] = SPARK_SECTIONS[name](rt, config)
+            _write(config.workdir, results)
+        _shut_down(rt.spark)
+    for name in (s for s in SECTIONS if s in config.sections and s in PROCESS_SECTIONS):
+        log.info("== %s", name)
+        results["sections"][name] = PROCESS_SECTIONS[name](config)
+        _write(config.workdir, results)
+    return config.workdir / "results.md"
+
+
+def _write(workdir: Path, results: dict[str, Any]) -> None:
+    for name, text in (("results.json", json_text(results)), ("results.md", markdown(results))):
+        staged = workdir / f".{name}.tmp"
+        staged.write_text(text)
+        staged.replace(workdir / name)
+    log.info("results so far in %s", workdir / "results.md")

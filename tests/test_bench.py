@@ -1,0 +1,58 @@
+"""The benchmark's machinery on tiny data: what it counts and compares, never how fast anything is."""
+import subprocess
+import sys
+
+from reviewcat.bench.measure import MB, MemorySampler, measure
+from reviewcat.bench.report import markdown
+from reviewcat.bench.suite import PUSHDOWN_PICKS, BenchConfig, bench_prepare, bench_pushdown, machine
+from reviewcat.bench.training import compare_searches
+from reviewcat.demo import DEMO_SEARCH
+from reviewcat.sample_data import numbered_categories
+
+
+def test_memory_sampler_sees_a_child_process_and_measure_keeps_step_details():
+    allocate = "x = bytearray(300 * 2 ** 20); import time; time.sleep(0.6)"
+    with MemorySampler() as sampler:
+        subprocess.run([sys.executable, "-c", allocate], check=True)
+    assert sampler.peaks["workers"] >= 250 * MB
+    assert sampler.peaks["total"] >= sampler.peaks["driver"] + 250 * MB
+
+    calls = []
+    result = measure("step", 1000, lambda: calls.append(1) or {"seconds": 2.0, "rows_out": 7}, 3, warmup=True)
+    assert len(calls) == 4 and result.seconds == [2.0] * 3 and result.rows_per_second == 500
+    assert result.details == {"rows_out": 7}
+
+
+def test_pushdown_section_reads_only_the_chosen_partitions(rt, tmp_path):
+    config = BenchConfig(tmp_path, rows=4300, scale_rows=8600, repeats=1, seed=3)
+    result = bench_pushdown(rt, config)
+    pruned, full = result["with"]["details"], result["without"]["details"]
+    picks = [numbered_categories(43)[i] for i in PUSHDOWN_PICKS]
+    table = config.table(43)
+    assert result["categories"] == picks
+    assert pruned["files_read"] == sum(len(list((table / f"product_category={c}").glob("*.parquet"))) for c in picks)
+    assert full["files_read"] == result["table_files"] > pruned["files_read"]
+    assert full["bytes_read"] >= 0.9 * result["table_bytes"] > pruned["bytes_read"]
+    # Same plan and the same seeded sample either way: only the reading differs.
+    assert pruned["rows_out"] == full["rows_out"] and pruned["categories"] == full["categories"] == 3
+
+
+def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
+    config = BenchConfig(tmp_path, rows=8600, scale_rows=17200, repeats=1, seed=3)
+    prepare = bench_prepare(rt, config)
+    steps = [prepare[k] for k in ("job", "vectorised", "rowwise", "limit")]
+    assert len({s["rows"] for s in steps}) == 1 and prepare["rows"] == steps[0]["rows"] > 500
+    assert 0 < prepare["job"]["details"]["rows_out"] <= prepare["rows"]
+    assert prepare["limit"]["details"]["rows_out"] >= prepare["job"]["details"]["rows_out"]
+
+    training = compare_searches(config.prepared, tmp_path / "models", 3, 3, DEMO_SEARCH)
+    for name in ("halving", "random", "autotune"):
+        details = training[name]["details"]
+        assert 0 < details["validation_accuracy"] <= 1 and 0 < details["test_accuracy"] <= 1, name
+    assert training["random"]["details"]["trainings"] == 3
+    assert training["autotune"]["details"]["budget_seconds"] >= 1
+
+    text = markdown({"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows, "repeats": 1,
+                     "seed": 3, "sections": {"prepare": prepare, "train": training}})
+    assert "## Prepare" in text and "## Local training" in text and "(target 0.7:" in text
+    assert "## Balance" not in text

@@ -7,16 +7,13 @@ driver.
 """
 from __future__ import annotations
 
-import logging
 from typing import Sequence
 
-from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql import Column, DataFrame
 
 from .sampling import SAMPLE_RANK
 from .sources import CATEGORY
 from .storage import Storage
-
-log = logging.getLogger(__name__)
 
 
 def write_split_files(storage: Storage, lines: DataFrame, split_column: str, splits: Sequence[str],
@@ -44,10 +41,13 @@ def write_split_files(storage: Storage, lines: DataFrame, split_column: str, spl
 
 
 def write_balanced(sample: DataFrame, path: str, rows_per_file: int = 500_000) -> None:
-    """Parquet partitioned by category, files of at most ``rows_per_file`` rows in sample order."""
-    bucket = F.floor((F.col(SAMPLE_RANK) - 1) / F.lit(rows_per_file)).cast("int")
-    (sample.withColumn("__bucket", bucket)
-     .repartition(CATEGORY, "__bucket")
-     .sortWithinPartitions(CATEGORY, "__bucket", SAMPLE_RANK)
-     .drop("__bucket", SAMPLE_RANK)
-     .write.partitionBy(CATEGORY).parquet(path))
+    """Parquet partitioned by category, in sample order, files of at most ``rows_per_file`` rows.
+
+    The sample arrives partitioned by category (its ranking window put each category in one task),
+    so rows are written where they are, sorted by rank and cut into files by ``maxRecordsPerFile``:
+    a second shuffle to spread big categories over tasks cost more than it saved.
+    """
+    (sample.sortWithinPartitions(CATEGORY, SAMPLE_RANK)
+     .drop(SAMPLE_RANK)
+     .write.option("maxRecordsPerFile", rows_per_file)
+     .partitionBy(CATEGORY).parquet(path))

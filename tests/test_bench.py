@@ -1,10 +1,12 @@
 """The benchmark's machinery on tiny data: what it counts and compares, never how fast anything is."""
+import json
 import subprocess
 import sys
 
 from reviewcat.bench.measure import MB, MemorySampler, measure
 from reviewcat.bench.report import markdown
-from reviewcat.bench.suite import PUSHDOWN_PICKS, BenchConfig, bench_prepare, bench_pushdown, machine
+from reviewcat.bench.suite import (PUSHDOWN_PICKS, BenchConfig, _earlier_results, _write, bench_prepare, bench_pushdown,
+                                   machine)
 from reviewcat.bench.training import compare_searches
 from reviewcat.demo import DEMO_SEARCH
 from reviewcat.sample_data import numbered_categories
@@ -56,3 +58,15 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
                      "seed": 3, "sections": {"prepare": prepare, "train": training}})
     assert "## Prepare" in text and "## Local training" in text and "(target 0.7:" in text
     assert "## Balance" not in text
+
+
+def test_rerunning_a_section_keeps_the_others_only_for_the_same_setup(tmp_path):
+    config = BenchConfig(tmp_path, rows=1000, scale_rows=5000, repeats=2, seed=1)
+    assert _earlier_results(config)["sections"] == {}
+    _write(tmp_path, {**_earlier_results(config), "earlier": True})
+    assert json.loads((tmp_path / "results.json").read_text())["earlier"] is True
+    assert "# reviewcat benchmarks" in (tmp_path / "results.md").read_text()
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert _earlier_results(config)["earlier"] is True
+    other = BenchConfig(tmp_path, rows=2000, scale_rows=5000, repeats=2, seed=1)
+    assert "earlier" not in _earlier_results(other)

@@ -31,8 +31,8 @@ def _balance(section: dict[str, Any]) -> list[str]:
     rows = []
     for run in section["runs"]:
         ours, plain = run["ours"], run["straightforward"]
-        rows.append([run["categories"], _seconds(ours), _rate(ours), ours["details"].get("rows_out", ""),
-                     _seconds(plain), _rate(plain), plain["details"].get("rows_out", ""), f"{run['speedup']}x",
+        rows.append([run["categories"], _seconds(ours), _rate(ours), f"{ours['details']['rows_out']:,}",
+                     _seconds(plain), _rate(plain), f"{plain['details']['rows_out']:,}", f"{run['speedup']}x",
                      f"{ours['peak_mb']['total']:,.0f} / {plain['peak_mb']['total']:,.0f}"])
     return ["## Balance: reviewcat against count + filtered read and sample() per category + union", ""] + _table(
         ["categories", "reviewcat s", "rows/s", "rows kept", "straightforward s", "rows/s", "rows kept",

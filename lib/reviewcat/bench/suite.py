@@ -52,7 +52,7 @@ class BenchConfig:
     repeats: int
     seed: int
     sections: tuple[str, ...] = SECTIONS
-    driver_memory: str = "2g"
+    driver_memory: str = "1g"
 
     @property
     def data(self) -> Path:
@@ -276,8 +276,7 @@ def run_bench(config: BenchConfig) -> Path:
     config.data.mkdir(parents=True, exist_ok=True)
     _quiet("reviewcat.balance", "reviewcat.prepare", "reviewcat.sampling", "reviewcat.sample_data",
            "reviewcat.train.local_search")
-    results: dict[str, Any] = {"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows,
-                               "repeats": config.repeats, "seed": config.seed, "sections": {}}
+    results = _earlier_results(config)
     spark_sections = [s for s in SECTIONS if s in config.sections and s in SPARK_SECTIONS]
     if spark_sections:
         rt = Runtime(spark_session(str(config.data / "warehouse"), app_name="reviewcat-bench"))
@@ -291,6 +290,21 @@ def run_bench(config: BenchConfig) -> Path:
         results["sections"][name] = PROCESS_SECTIONS[name](config)
         _write(config.workdir, results)
     return config.workdir / "results.md"
+
+
+def _earlier_results(config: BenchConfig) -> dict[str, Any]:
+    """The workdir's results to add to: re-measuring one section keeps the others of the same setup.
+
+    Every ratio is measured within one section, so sections from separate runs stay comparable.
+    """
+    setup = {"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows,
+             "repeats": config.repeats, "seed": config.seed}
+    path = config.workdir / "results.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    if {k: earlier.get(k) for k in setup} == setup:
+        log.info("keeping the other sections of %s", path)
+        return earlier
+    return {**setup, "sections": {}}
 
 
 def _write(workdir: Path, results: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import pyarrow.dataset as ds
 import pyspark
 from pyspark import SparkContext
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from .. import __version__, balance, prepare, sources
 from ..demo import DEMO_SEARCH
@@ -165,6 +165,11 @@ def bench_pushdown(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
             "speedup": _ratio(plain, ours)}
 
 
+def _compute(frame: DataFrame) -> None:
+    """Compute every row and keep none: Spark's noop sink, so only the computing is timed."""
+    frame.write.format("noop").mode("overwrite").save()
+
+
 def _training_input(rt: Runtime, config: BenchConfig, rows: int) -> Path:
     """A balanced table of about rows/10 reviews for prepare: categories of at least 1% of the
     rows, each cut to rows/300 (so the categories are balanced and the text plentiful)."""
@@ -181,7 +186,6 @@ def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
     rows = _written_rows(rt, balanced)
     text = "review_body"
     frame = rt.spark.read.parquet(str(balanced))
-    noop = lambda df: df.write.format("noop").mode("overwrite").save()  # noqa: E731 - runs, keeps nothing
 
     def job() -> dict[str, Any]:
         result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(balanced), output_path=str(config.prepared),
@@ -191,9 +195,9 @@ def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
     whole = measure("prepare job (read, clean, tokenize, dedupe, split, shuffle, write)", rows, job, config.repeats,
                     warmup=True)
     vectorised = measure("clean + tokenize: the job's Arrow UDF", rows,
-                         lambda: noop(frame.select(review_tokens(text, 1))), config.repeats)
+                         lambda: _compute(frame.select(review_tokens(text, 1))), config.repeats)
     rowwise = measure("clean + tokenize: rdd.map, row at a time", rows,
-                      lambda: noop(baselines.rowwise_tokens(frame, text)), config.repeats)
+                      lambda: _compute(baselines.rowwise_tokens(frame, text)), config.repeats)
     texts = ds.dataset(str(balanced), format="parquet", partitioning="hive").to_table(columns=[text]).column(0).to_pylist()
     processes = os.cpu_count() or 1
     limit = measure(f"clean + tokenize: {processes} plain Python processes, no Spark (machine limit)", rows,

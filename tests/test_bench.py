@@ -42,10 +42,12 @@ def test_pushdown_section_reads_only_the_chosen_partitions(rt, tmp_path):
 def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
     config = BenchConfig(tmp_path, rows=8600, scale_rows=17200, repeats=1, seed=3)
     prepare = bench_prepare(rt, config)
-    steps = [prepare[k] for k in ("job", "vectorised", "rowwise", "limit")]
+    steps = [prepare[k] for k in ("job", "vectorised", "rowwise", "limit", "stock_nltk")]
     assert len({s["rows"] for s in steps}) == 1 and prepare["rows"] == steps[0]["rows"] > 500
     assert 0 < prepare["job"]["details"]["rows_out"] <= prepare["rows"]
     assert prepare["limit"]["details"]["rows_out"] >= prepare["job"]["details"]["rows_out"]
+    # Both plain-Python baselines tokenize every row, and find the same reviews with tokens.
+    assert prepare["stock_nltk"]["details"]["rows_out"] == prepare["limit"]["details"]["rows_out"]
 
     training = compare_searches(config.prepared, tmp_path / "models", 3, 3, DEMO_SEARCH)
     for name in ("halving", "random", "autotune"):

@@ -1,10 +1,15 @@
+import random
+import re
+import string
+
 import pytest
+import regex
 
 from nltk.tokenize import NLTKWordTokenizer
 
 from reviewcat.errors import ReviewcatError
 from reviewcat.sample_data import generate_category
-from reviewcat.text import _SENTENCE_END, _TOKENIZER, clean, label_for, label_map, normalize, tokenize, tokenize_batch
+from reviewcat.text import _FOLDS_TO_ASCII, _SENTENCE_END, _TOKENIZER, clean, label_for, label_map, normalize, tokenize, tokenize_batch
 
 
 def test_clean_strips_tags_decodes_entities_and_collapses_whitespace():
@@ -45,6 +50,50 @@ def test_tokenizers_match_stock_nltk_on_every_rule_and_generated_reviews():
     assert [" ".join(tokenize(t)) for t in texts] == reference
     assert tokenize_batch(texts) == reference
     assert tokenize_batch(["", texts[0], ""]) == ["", reference[0], ""] and tokenize_batch([]) == []
+
+
+def _stock_tokens(texts):
+    stock = NLTKWordTokenizer()
+    return [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
+
+
+# Pieces that hit the tokenizer's rules where they are most fragile: contractions and clitics at
+# word edges, quotes next to words and spaces, periods and brackets at line ends, characters that
+# case-folding maps to ASCII letters.
+PIECES = ["can", "not", "cannot", "gonna", "gimme", "gotta", "lemme", "wanna", "d'ye", "more'n", "'tis", "'twas",
+          "it's", "'s", "'m", "'d", "'ll", "'re", "'ve", "n't", "don't", "o'neil", "'", "''", '"', "`", "``", "...",
+          ".", ",", ":", ";", "!", "?", "(", ")", "[", "]", "{", "}", "<", ">", "--", "-", "–", "—", "*", "@", "#",
+          "$", "%", "&", "«", "»", "“", "”", "‘", "’", "„", "3.88", "3,36", "5:30", "a", "x", "ok", "ſ", "ı",
+          "İ", "\u212a", "tiſ", "can't", "wanna!", "na", "e.g."]
+
+
+def _same_word_characters(text):
+    # NLTK runs its rules with the regex module, whose \w also takes combining marks (the dot that
+    # lowercasing "İ" leaves); re's does not. There, and only there, reviewcat's tokens differ.
+    return all(bool(re.match(r"\w", c)) == bool(regex.match(r"\w", c)) for c in set(text.lower()))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_tokenizer_equals_nltk_on_random_rule_soup(seed):
+    # tokenize_batch rewrites some of NLTK's rules for speed; on any text they must give the tokens
+    # of the row-at-a-time tokenizer (prediction's), and NLTK's own.
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(1500):
+        pieces = [rng.choice(PIECES) for _ in range(rng.randint(1, 14))]
+        pieces = [p.upper() if rng.random() < 0.15 else p for p in pieces]
+        texts.append(clean("".join(p + rng.choice(["", " ", " ", " ", "  "]) for p in pieces)))
+    plain = [t for t in texts if not any(c in t.lower() for c in _FOLDS_TO_ASCII)]
+    assert 0 < len(plain) < len(texts)
+    for batch in (plain, texts):  # without and with the characters that force the exact slow path
+        assert tokenize_batch(batch) == [" ".join(tokenize(t)) for t in batch]
+    comparable = [t for t in texts if _same_word_characters(t)]
+    assert tokenize_batch(comparable) == _stock_tokens(comparable)
+
+
+def test_folds_to_ascii_are_all_characters_ignorecase_maps_to_ascii_letters():
+    everything = "".join(map(chr, range(0x110000)))
+    assert set(re.findall("(?i)[a-z]", everything)) - set(string.ascii_letters) == set(_FOLDS_TO_ASCII)
 
 
 def test_tokenize_batch_refuses_uncleaned_text():

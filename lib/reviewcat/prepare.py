@@ -6,14 +6,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import functions as F
+from pyspark.sql import Column, Observation, functions as F
 
 from . import __version__, sources
 from .balance import BALANCE_FILE
 from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, positive_int
 from .runtime import Runtime
-from .splits import SPLITS, assign_split, parse_split, shuffle_order
+from .splits import SHUFFLE_ORDER, SPLITS, assign_split, one_partition_per_split, parse_split
 from .storage import json_text
 from .text import label_map, to_lines
 from .writers import write_split_files
@@ -48,6 +48,20 @@ def _balance_summary(rt: Runtime, source: sources.Source) -> dict | None:
     return json.loads(rt.storage.read_text(path)) if rt.storage.exists(path) else None
 
 
+def _count_columns(labels: dict[str, str]) -> list[Column]:
+    """One row count per (split, label), named by their positions: computed while the files are written."""
+    return [F.count(F.when((F.col("split") == split) & (F.col("label") == label), True)).alias(f"n{i}_{j}")
+            for i, split in enumerate(SPLITS) for j, label in enumerate(labels)]
+
+
+def _observed_counts(metrics: dict[str, int], labels: dict[str, str], written: bool) -> dict[str, dict[str, int]]:
+    """Spark reports no metrics at all for a write of no rows."""
+    if not metrics and written:
+        raise RuntimeError("Spark wrote split files but reported no row counts for them")
+    return {split: {label: n for j, label in enumerate(labels) if (n := int(metrics.get(f"n{i}_{j}", 0)))}
+            for i, split in enumerate(SPLITS)}
+
+
 def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], args: Any) -> None:
     totals = {label: sum(per_split.get(label, 0) for per_split in counts.values()) for label in labels}
     empty = [labels[label] for label, n in totals.items() if n == 0]
@@ -77,24 +91,20 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     labels = _labels(rt, frame, args.label_column, categories)
     log.info("preparing %d reviews of %d labels from %s", rows_in, len(labels), source.describe())
 
-    lines = assign_split(to_lines(frame, labels, args.label_column, args.text_column, args.min_chars),
-                         fractions, args.seed)
+    tokenized = to_lines(frame, labels, args.label_column, args.text_column, args.min_chars)
+    lines = one_partition_per_split(assign_split(tokenized, fractions, args.seed), args.seed)
     with rt.storage.staged(output) as staging:
-        # Cleaning and tokenizing run once, into a staged copy that every split file is cut from.
-        stage_path = f"{staging}/stage"
-        lines.write.parquet(stage_path)
-        stage = rt.spark.read.parquet(stage_path)
-        counts: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
-        for row in stage.groupBy("split", "label").count().collect():
-            counts[row["split"]][row["label"]] = int(row["count"])
+        # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates and writes;
+        # the rows per split and label are counted on the way (a failed check deletes the staged files).
+        log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
+        observation = Observation("rows per split and label")
+        counted = lines.observe(observation, *_count_columns(labels))
+        paths = write_split_files(rt.storage, counted, "split", SPLITS, staging, SHUFFLE_ORDER)
+        counts = _observed_counts(observation.get, labels, bool(paths))
         _check_counts(counts, labels, args)
-
-        log.info("writing shuffled files: %s", ", ".join(f"{s} {sum(counts[s].values())} lines" for s in SPLITS))
-        paths = write_split_files(rt.storage, stage, "split", SPLITS, staging, shuffle_order(args.seed))
         files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
                          "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
                  for split in SPLITS}
-        rt.storage.delete(stage_path)
         manifest = {
             "created_by": f"reviewcat {__version__}",
             "source": source.describe(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 
 from .sampling import SAMPLE_RANK
 from .sources import CATEGORY
@@ -17,21 +17,24 @@ from .storage import Storage
 
 
 def write_split_files(storage: Storage, lines: DataFrame, split_column: str, splits: Sequence[str],
-                      folder: str, order: Sequence[Column]) -> dict[str, str]:
+                      folder: str, order: Sequence[str]) -> dict[str, str]:
     """Each split's ``line`` column as one file ``folder/<split>/<split>.txt``, rows sorted by ``order``.
 
-    One Spark job writes all the splits: rows are hashed by split, so each split lands in exactly
-    one task, which sorts it and writes it as one file (a file is written by one task whatever the
-    plan, so this costs no parallelism in writing). Returns split -> file path.
+    ``lines`` holds each split in one partition (``splits.one_partition_per_split``), so one Spark
+    job writes every split as one file from one task (a file is written by one task whatever the
+    plan, so this costs no parallelism in writing). Returns split -> file path for the splits that
+    have rows: an empty split has no file, which the caller reports.
     """
     spark_dir = f"{folder}/_spark"
-    (lines.repartition(len(splits), split_column)
-     .sortWithinPartitions(split_column, *order)
+    (lines.sortWithinPartitions(split_column, *order)
      .select(split_column, "line")
      .write.partitionBy(split_column).text(spark_dir))
     paths = {}
     for split in splits:
-        parts = [e for e in storage.list(f"{spark_dir}/{split_column}={split}") if e.name.startswith("part-")]
+        written = f"{spark_dir}/{split_column}={split}"
+        parts = [e for e in storage.list(written) if e.name.startswith("part-")] if storage.exists(written) else []
+        if not parts:
+            continue
         if len(parts) != 1:
             raise RuntimeError(f"expected one part file for split {split} in {spark_dir}, found {len(parts)}")
         paths[split] = f"{folder}/{split}/{split}.txt"

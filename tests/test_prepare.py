@@ -101,6 +101,8 @@ def test_manifest_describes_the_files(prepared):
         counted = Counter(line.split(" ", 1)[0] for line in data.decode().splitlines())
         assert counted == info["labels"] and sum(counted.values()) == info["rows"]
     assert manifest["rows_out"] == sum(info["rows"] for info in manifest["files"].values())
+    # Counted while the job read its input: every balanced review, kept or not.
+    assert manifest["rows_in"] == sum(manifest["balance"]["targets"].values())
 
 
 def test_reruns_are_byte_identical_and_the_seed_matters(rt, prepared, balanced_path, tmp_path):

@@ -85,7 +85,7 @@ _BATCH_EQUIVALENTS = {
 # for i, long s for s, ...). tests/test_text.py recomputes the set from all of Unicode.
 _FOLDS_TO_ASCII = "\u0130\u212a\u0131\u017f"
 # A rule that starts by checking the previous character, then a literal group: "\b(can)", "(?<!\w)(')".
-_CHECK_THEN_LITERAL = re.compile(r"(?P<flags>\(\?i\))?(?P<check>\\b|\(\?<!\\w\))\((?P<literal>(?:\\'|[a-z'])+)\)")
+_CHECK_THEN_LITERAL = re.compile(r"(?:\(\?i\))?(?P<check>\\b|\(\?<!\\w\))\((?P<literal>(?:\\'|[a-z'])+)\)")
 
 
 def _literal_first(rule: _BatchRule) -> _BatchRule:

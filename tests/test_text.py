@@ -38,6 +38,11 @@ TRICKY = [
 ]
 
 
+def _stock_tokens(texts):
+    stock = NLTKWordTokenizer()
+    return [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
+
+
 def test_tokenizers_match_stock_nltk_on_every_rule_and_generated_reviews():
     # Both run NLTK's own rule table through stdlib re for speed, the batch one over many sentences
     # at once: neither may differ from NLTK's tokenizer applied sentence by sentence.
@@ -46,15 +51,10 @@ def test_tokenizers_match_stock_nltk_on_every_rule_and_generated_reviews():
     texts = [clean(t) for t in TRICKY + [t.upper() for t in TRICKY] + reviews]
     for text in TRICKY + texts:
         assert _TOKENIZER.tokenize(text) == stock.tokenize(text), text
-    reference = [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
+    reference = _stock_tokens(texts)
     assert [" ".join(tokenize(t)) for t in texts] == reference
     assert tokenize_batch(texts) == reference
     assert tokenize_batch(["", texts[0], ""]) == ["", reference[0], ""] and tokenize_batch([]) == []
-
-
-def _stock_tokens(texts):
-    stock = NLTKWordTokenizer()
-    return [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
 
 
 # Pieces that hit the tokenizer's rules where they are most fragile: contractions and clitics at

@@ -10,11 +10,10 @@ from functools import reduce
 from multiprocessing import get_context
 from typing import Sequence
 
+from nltk.tokenize import NLTKWordTokenizer
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from ..sources import CATEGORY
-from nltk.tokenize import NLTKWordTokenizer
-
 from ..text import _SENTENCE_END, clean, normalize, tokenize_batch
 
 # Spark's spark.sql.execution.arrow.maxRecordsPerBatch default: the batch the job's UDF sees.

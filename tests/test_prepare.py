@@ -131,6 +131,8 @@ def test_bad_inputs_give_clear_errors_and_write_nothing(rt, balanced_path, tmp_p
         (dict(label_column="stars"), "has no column stars"),
         (dict(min_chars=100_000), "no reviews left for Books, Camera, Kitchen, Watches, Wireless after cleaning"),
         (dict(input_path=str(tmp_path / "nope")), "does not exist"),
+        # Nothing hashes into a 0.01% split: the split files written so far go with the staging folder.
+        (dict(split="0.9998,0.0001,0.0001"), "split test is empty: the input is too small for --split 0.9998,0.0001,0.0001"),
     ]
     for values, message in cases:
         with pytest.raises(ReviewcatError, match=message):

@@ -6,10 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from reviewcat import balance, prepare, sources
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
+from reviewcat.splits import SPLITS, assign_split, one_partition_per_split, parse_split
 from reviewcat.text import label_map, to_lines
 
 from helpers import leftovers
@@ -47,6 +49,20 @@ def test_layout_is_one_file_per_split_folder_plus_manifest(prepared):
         folder = root / name.split("/")[0]
         assert [p.name for p in folder.iterdir()] == [name.split("/")[1]]
     assert leftovers(str(root)) == []
+
+
+def test_each_split_is_ordered_and_written_by_a_task_of_its_own(rt, balanced_path):
+    """Two splits sharing a partition still give correct files, from one task ordering both while
+    the other cores idle: no check of the output can see it, so look at the partitions."""
+    source = sources.Source(path=balanced_path)
+    categories = sources.list_categories(rt, source)
+    tokenized = to_lines(sources.read(rt, source, categories), label_map(categories), "product_category",
+                         "review_body", 20)
+    lines = one_partition_per_split(assign_split(tokenized, parse_split("0.6,0.2,0.2"), 42), 42)
+    placed = lines.select("split", F.spark_partition_id().alias("partition")).distinct().collect()
+    partitions = sorted((row["split"], row["partition"]) for row in placed)
+    assert [split for split, _ in partitions] == sorted(SPLITS), partitions
+    assert len({partition for _, partition in partitions}) == len(SPLITS), partitions
 
 
 def test_every_line_is_a_fasttext_line(prepared):

@@ -47,6 +47,11 @@ def assign_split(frame: DataFrame, fractions: dict[str, float], seed: int) -> Da
 # label) first: the columns ``one_partition_per_split`` leaves its rows sorted by.
 SHUFFLE_ORDER = ("shuffle_key", "tokens", "review_id", "label")
 
+# Spark sends a row to partition pmod(hash(key), n). With n = 3 "train" and "test" hash to the same
+# partition, and one task ordered 80% of the rows while the other core idled; 6 is the smallest n
+# that gives every split name a partition of its own (tests/test_prepare.py checks).
+SPLIT_PARTITIONS = 6
+
 
 def one_partition_per_split(lines: DataFrame, seed: int) -> DataFrame:
     """Each split in one partition, sorted by ``SHUFFLE_ORDER``, every text once as a ``line``.
@@ -58,7 +63,7 @@ def one_partition_per_split(lines: DataFrame, seed: int) -> DataFrame:
     """
     previous = F.lag("tokens").over(Window.partitionBy("split").orderBy(*SHUFFLE_ORDER))
     return (lines.withColumn("shuffle_key", uniform_key(seed, "shuffle", "tokens"))
-            .repartition(len(SPLITS), "split")
+            .repartition(SPLIT_PARTITIONS, "split")
             .withColumn("__previous", previous)
             .where(F.col("__previous").isNull() | (F.col("__previous") != F.col("tokens")))
             .drop("__previous")

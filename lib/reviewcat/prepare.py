@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
-from pyspark.sql import DataFrame, Observation, functions as F
+from pyspark.sql import Observation, functions as F
 
-from . import __version__, sources
+from . import __version__, line_counts, sources
 from .balance import BALANCE_FILE
 from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, positive_int
@@ -47,21 +46,6 @@ def _labels(rt: Runtime, frame, label_column: str, categories: list[str]) -> dic
 def _balance_summary(rt: Runtime, source: sources.Source) -> dict | None:
     path = f"{sources.location(rt, source).rstrip('/')}/{BALANCE_FILE}"
     return json.loads(rt.storage.read_text(path)) if rt.storage.exists(path) else None
-
-
-def _count_lines(rt: Runtime, paths: dict[str, str]) -> dict[str, dict[str, int]]:
-    """Lines per split and label, counted in the written files by one small job: the manifest
-    describes what is there. (Counting with an Observation during the write cost twice as much:
-    90 count expressions to compile and evaluate on every line.)"""
-    counts: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
-    if not paths:
-        return counts
-    labelled = [rt.spark.read.text(path).select(F.lit(split).alias("split"),
-                                                F.substring_index("value", " ", 1).alias("label"))
-                for split, path in paths.items()]
-    for row in reduce(DataFrame.unionByName, labelled).groupBy("split", "label").count().collect():
-        counts[row["split"]][row["label"]] = int(row["count"])
-    return counts
 
 
 def _rows_read(rt: Runtime, read: Observation, source: sources.Source, categories: list[str]) -> int:
@@ -102,13 +86,14 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     read = Observation("rows read")
     tokenized = to_lines(frame.observe(read, F.count(F.lit(1)).alias("rows")), labels, args.label_column,
                          args.text_column, args.min_chars)
-    lines = one_partition_per_split(assign_split(tokenized, fractions, args.seed), args.seed)
+    lines, written = line_counts.observe(one_partition_per_split(assign_split(tokenized, fractions, args.seed),
+                                                                 args.seed), SPLITS, list(labels))
     with rt.storage.staged(output) as staging:
-        # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates and writes;
-        # a failed check of the written files deletes them with the staging folder.
+        # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
+        # counts; a failed check of the written files deletes them with the staging folder.
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
         paths = write_split_files(rt.storage, lines, "split", SPLITS, staging, SHUFFLE_ORDER)
-        counts = _count_lines(rt, paths)
+        counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
         rows_in = _rows_read(rt, read, source, categories)
         _check_counts(counts, labels, args)
         files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),

@@ -2,11 +2,12 @@
 import json
 import subprocess
 import sys
+import time
 
-from reviewcat.bench.measure import MB, MemorySampler, measure
+from reviewcat.bench.measure import MB, Measurement, MemorySampler, Step, measure, measure_in_turn
 from reviewcat.bench.report import markdown
-from reviewcat.bench.suite import (PUSHDOWN_PICKS, BenchConfig, _earlier_results, _write, bench_prepare, bench_pushdown,
-                                   machine)
+from reviewcat.bench.suite import (PUSHDOWN_PICKS, BenchConfig, _earlier_results, _per_row_and_fixed, _write,
+                                   bench_prepare, bench_pushdown, machine)
 from reviewcat.bench.training import compare_searches
 from reviewcat.demo import DEMO_SEARCH
 from reviewcat.sample_data import numbered_categories
@@ -19,10 +20,37 @@ def test_memory_sampler_sees_a_child_process_and_measure_keeps_step_details():
     assert sampler.peaks["workers"] >= 250 * MB
     assert sampler.peaks["total"] >= sampler.peaks["driver"] + 250 * MB
 
+    # A process that sits idle through the step (an idle Spark worker) is not the step's.
+    idle = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(300 * 2 ** 20); "
+                             "print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert idle.stdout.readline().strip() == "ready"
+        time.sleep(0.2)  # into its sleep
+        with MemorySampler() as sampler:
+            time.sleep(0.3)
+        assert sampler.peaks["workers"] < 100 * MB
+    finally:
+        idle.kill()
+        idle.communicate()
+
     calls = []
     result = measure("step", 1000, lambda: calls.append(1) or {"seconds": 2.0, "rows_out": 7}, 3, warmup=True)
     assert len(calls) == 4 and result.seconds == [2.0] * 3 and result.rows_per_second == 500
     assert result.details == {"rows_out": 7}
+
+
+def test_compared_steps_take_turns_after_their_warm_ups():
+    order = []
+    steps = [Step("ours", 10, lambda: order.append("ours"), setup=lambda: order.append("setup"), warmup=True),
+             Step("plain", 10, lambda: order.append("plain"))]
+    ours, plain = measure_in_turn(steps, 2)
+    assert order == ["setup", "ours", "setup", "ours", "plain", "setup", "ours", "plain"]
+    assert (ours.name, len(ours.seconds), plain.name, len(plain.seconds)) == ("ours", 2, "plain", 2)
+
+
+def test_fixed_cost_and_cost_per_row_come_from_two_sizes():
+    small, large = Measurement("job", 100, [3.0]), Measurement("job", 300, [7.0])
+    assert _per_row_and_fixed(small, large) == (0.02, 1.0)
 
 
 def test_pushdown_section_reads_only_the_chosen_partitions(rt, tmp_path):
@@ -48,6 +76,11 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
     assert prepare["limit"]["details"]["rows_out"] >= prepare["job"]["details"]["rows_out"]
     # Both plain-Python baselines tokenize every row, and find the same reviews with tokens.
     assert prepare["stock_nltk"]["details"]["rows_out"] == prepare["limit"]["details"]["rows_out"]
+    # The fixed-cost pair: the same job and limit on about 3x the rows.
+    larger = prepare["larger"]
+    assert larger["job"]["rows"] == larger["limit"]["rows"] == larger["rows"] > 2 * prepare["rows"]
+    assert prepare["job"]["details"]["rows_out"] < larger["job"]["details"]["rows_out"] <= larger["rows"]
+    assert not (tmp_path / "data" / "prepared-larger").exists()
 
     training = compare_searches(config.prepared, tmp_path / "models", 3, 3, DEMO_SEARCH)
     for name in ("halving", "random", "autotune"):
@@ -58,7 +91,7 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
 
     text = markdown({"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows, "repeats": 1,
                      "seed": 3, "sections": {"prepare": prepare, "train": training}})
-    assert "## Prepare" in text and "## Local training" in text and "(target 0.7:" in text
+    assert "## Prepare" in text and "## Local training" in text and "(target 0.7:" in text and "fixed cost" in text
     assert "## Balance" not in text
 
 
@@ -72,3 +105,6 @@ def test_rerunning_a_section_keeps_the_others_only_for_the_same_setup(tmp_path):
     assert _earlier_results(config)["earlier"] is True
     other = BenchConfig(tmp_path, rows=2000, scale_rows=5000, repeats=2, seed=1)
     assert "earlier" not in _earlier_results(other)
+    older = json.loads((tmp_path / "results.json").read_text())
+    (tmp_path / "results.json").write_text(json.dumps({**older, "format": older["format"] - 1}))
+    assert "earlier" not in _earlier_results(config)

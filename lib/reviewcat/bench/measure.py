@@ -4,6 +4,10 @@ Peak memory is sampled from the process tree by a thread, split three ways becau
 different questions: the driver's Python process (where a ``collect`` would land), the JVM (the
 Spark driver, and in local mode its executors too) and everything else below them (Spark's Python
 workers, training processes). Summing the parts at each sample gives the peak the machine needed.
+
+A worker counts only once it has used CPU during the step: Spark keeps idle Python workers alive
+between jobs, and when compared steps take turns, the workers another step left idle (a
+row-at-a-time step starts extra ones, 250 MB each) would otherwise be charged to the next step.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import psutil
 
@@ -29,6 +33,11 @@ def _is_jvm(process: psutil.Process) -> bool:
         return False
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    cpu = process.cpu_times()
+    return cpu.user + cpu.system
+
+
 class MemorySampler:
     """Peak resident memory of this process and its descendants while the ``with`` block runs.
 
@@ -42,6 +51,18 @@ class MemorySampler:
         self.peaks = dict.fromkeys(_PARTS + ("total",), 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self._cpu_before: dict[int, float] = {}  # pid -> CPU seconds of the workers there when the step began
+
+    def _worked(self, process: psutil.Process) -> bool:
+        return process.pid not in self._cpu_before or _cpu_seconds(process) > self._cpu_before[process.pid]
+
+    def _note_workers(self) -> None:
+        for process in psutil.Process().children(recursive=True):
+            try:
+                if not _is_jvm(process):
+                    self._cpu_before[process.pid] = _cpu_seconds(process)
+            except psutil.Error:
+                continue
 
     def _sample(self) -> None:
         root = psutil.Process()
@@ -59,7 +80,10 @@ class MemorySampler:
                 continue  # ended between the listing and the reading
             for process in descendants:
                 try:
-                    now["jvm" if _is_jvm(process) else "workers"] += process.memory_info().rss
+                    if _is_jvm(process):
+                        now["jvm"] += process.memory_info().rss
+                    elif self._worked(process):
+                        now["workers"] += process.memory_info().rss
                 except psutil.Error:
                     continue
         now["total"] = sum(now.values())
@@ -72,6 +96,7 @@ class MemorySampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "MemorySampler":
+        self._note_workers()
         self._sample()
         self._thread.start()
         return self
@@ -109,31 +134,58 @@ class Measurement:
                 "peak_mb": self.peak_mb, **({"details": self.details} if self.details else {})}
 
 
-def measure(name: str, rows: int, step: Callable[[], dict[str, Any] | None], repeats: int,
-            setup: Callable[[], None] | None = None, child_driver: bool = False, warmup: bool = False) -> Measurement:
-    """Run ``setup`` (untimed) then ``step`` (timed) ``repeats`` times.
+@dataclass
+class Step:
+    """A benchmark step: ``run`` is timed, ``setup`` (if any) runs untimed before it.
 
-    ``warmup`` adds a first, untimed run: the first Spark job of a session also pays for JIT
-    compilation and starting Python workers, which no later run does.
-
-    ``step`` may return details (row counts, accuracies) to keep from its last run; a step that
-    times only part of its work returns that time as ``seconds``.
+    ``run`` may return details (row counts, accuracies) to keep from its last run; a step that
+    times only part of its work returns that time as ``seconds``. ``warmup`` adds a first, untimed
+    run: the first Spark job of a session also pays for JIT compilation and starting Python workers,
+    which no later run does.
     """
-    result = Measurement(name, rows)
-    if warmup:
-        if setup:
-            setup()
-        step()
+
+    name: str
+    rows: int
+    run: Callable[[], dict[str, Any] | None]
+    setup: Callable[[], None] | None = None
+    child_driver: bool = False
+    warmup: bool = False
+
+
+def _run_once(step: Step, result: Measurement, attempt: int, repeats: int) -> None:
+    if step.setup:
+        step.setup()
+    with MemorySampler(step.child_driver) as sampler:
+        started = time.perf_counter()
+        details = dict(step.run() or {})
+        elapsed = details.pop("seconds", time.perf_counter() - started)
+    result.seconds.append(elapsed)
+    result.details = details
+    result.peak_mb = {k: max(v, result.peak_mb.get(k, 0.0)) for k, v in sampler.peaks_mb().items()}
+    log.info("%s: run %d/%d took %.1f s (%s rows/s)", step.name, attempt, repeats, elapsed,
+             f"{step.rows / elapsed:,.0f}" if elapsed else "-")
+
+
+def measure_in_turn(steps: Sequence[Step], repeats: int) -> list[Measurement]:
+    """Run every step once per round, ``repeats`` rounds, one Measurement per step.
+
+    Steps compared by a ratio take turns rather than running their repeats back to back: this
+    machine's speed drifts by 10-15% over minutes (shared host, CPU boost), and a drift between two
+    blocks of runs would show up in the ratio; taking turns spreads it over every step alike.
+    """
+    results = [Measurement(step.name, step.rows) for step in steps]
+    for step in steps:
+        if step.warmup:
+            if step.setup:
+                step.setup()
+            step.run()
     for attempt in range(1, repeats + 1):
-        if setup:
-            setup()
-        with MemorySampler(child_driver) as sampler:
-            started = time.perf_counter()
-            details = dict(step() or {})
-            elapsed = details.pop("seconds", time.perf_counter() - started)
-        result.seconds.append(elapsed)
-        result.details = details
-        result.peak_mb = {k: max(v, result.peak_mb.get(k, 0.0)) for k, v in sampler.peaks_mb().items()}
-        log.info("%s: run %d/%d took %.1f s (%s rows/s)", name, attempt, repeats, elapsed,
-                 f"{rows / elapsed:,.0f}" if elapsed else "-")
-    return result
+        for step, result in zip(steps, results):
+            _run_once(step, result, attempt, repeats)
+    return results
+
+
+def measure(name: str, rows: int, run: Callable[[], dict[str, Any] | None], repeats: int,
+            setup: Callable[[], None] | None = None, child_driver: bool = False, warmup: bool = False) -> Measurement:
+    """One step on its own, ``repeats`` times (see ``Step`` for the arguments)."""
+    return measure_in_turn([Step(name, rows, run, setup, child_driver, warmup)], repeats)[0]

@@ -51,13 +51,16 @@ def _pushdown(section: dict[str, Any]) -> list[str]:
 
 
 def _prepare(section: dict[str, Any]) -> list[str]:
-    targets = section["targets"]
-    rows = [[m["name"], f"{m['rows']:,}", _seconds(m), _rate(m), *_memory(m)]
-            for m in (section["job"], section["vectorised"], section["rowwise"], section["limit"], section["stock_nltk"])]
+    targets, larger = section["targets"], section["larger"]
+    steps = [section[k] for k in ("job", "vectorised", "rowwise", "limit", "stock_nltk")] + [larger["job"], larger["limit"]]
+    rows = [[m["name"], f"{m['rows']:,}", _seconds(m), _rate(m), *_memory(m)] for m in steps]
     return ["## Prepare: tokenizing and the whole job against row-at-a-time Spark and the machine's limit", ""] + _table(
         ["step", "rows", "median s", "rows/s", "driver MB", "JVM MB", "workers MB", "total MB"], rows) + [
         "",
         f"- whole job / machine limit (rows/s): {_verdict(section['job_vs_limit'], targets['prepare_job_vs_limit'])}",
+        f"- the same with {larger['rows']:,} rows: **{larger['job_vs_limit']:g}**; per row beyond the first "
+        f"{section['rows']:,}: **{section['marginal_job_vs_limit']:g}**; the job's fixed cost, whatever the "
+        f"rows: **{section['job_fixed_seconds']:g} s** per run",
         f"- whole job / NLTK's own tokenizer in plain processes (rows/s): **{section['job_vs_stock_nltk']:g}**",
         f"- Arrow UDFs / rdd.map (speed): "
         f"{_verdict(section['vectorised_vs_rowwise'], targets['vectorised_vs_rowwise'])}"]

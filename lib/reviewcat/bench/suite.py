@@ -32,7 +32,7 @@ from ..storage import json_text
 from ..text import review_tokens
 from ..writers import write_balanced
 from . import baselines
-from .measure import Measurement, measure
+from .measure import Measurement, Step, measure, measure_in_turn
 from .report import markdown
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43
 TRAIN_MAX_JOBS = 6
 SECTIONS = ("balance", "pushdown", "prepare", "train", "scale")
 TARGETS = {"prepare_job_vs_limit": 0.7, "vectorised_vs_rowwise": 3.0}
+FIXED_COST_SCALE = 3
+# Raised whenever a section's results change shape: older results are then measured again, not
+# rendered by code that expects the new shape.
+RESULTS_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,6 @@ class BenchConfig:
 
     def table(self, categories: int, rows: int | None = None) -> Path:
         return self.data / f"raw-{rows or self.rows}-{categories}cat"
-
-    @property
-    def training_table(self) -> Path:
-        return self.data / "balanced-for-prepare"
 
     @property
     def prepared(self) -> Path:
@@ -118,13 +118,12 @@ def bench_balance(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
     rows, out = [], config.data / "balance-out"
     for count in CATEGORY_COUNTS:
         path = _generate(config, count)
-        ours = measure(f"reviewcat balance, {count} categories", config.rows,
-                       lambda: _our_balance(rt, path, out, config.seed), config.repeats, _remover(out),
-                       warmup=count == CATEGORY_COUNTS[0])
-        plain = measure(f"straightforward balance, {count} categories", config.rows,
-                        lambda: {"categories": baselines.straightforward_balance(rt.spark, str(path), str(out),
-                                                                                  config.seed)},
-                        config.repeats, _remover(out))
+        ours, plain = measure_in_turn([
+            Step(f"reviewcat balance, {count} categories", config.rows,
+                 lambda: _our_balance(rt, path, out, config.seed), _remover(out), warmup=count == CATEGORY_COUNTS[0]),
+            Step(f"straightforward balance, {count} categories", config.rows,
+                 lambda: {"categories": baselines.straightforward_balance(rt.spark, str(path), str(out), config.seed)},
+                 _remover(out))], config.repeats)
         plain.details["rows_out"] = _written_rows(rt, out)
         rows.append({"categories": count, "ours": ours.to_dict(), "straightforward": plain.to_dict(),
                      "speedup": _ratio(plain, ours)})
@@ -153,10 +152,11 @@ def bench_pushdown(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
         return {"rows_out": sum(plan.targets.values()), "categories": len(plan.targets),
                 "bytes_read": _file_bytes_read(rt) - before, "files_read": len(frame.inputFiles())}
 
-    ours = measure("with predicate (reviewcat balance --categories)", config.rows, with_predicate,
-                   config.repeats, _remover(out), warmup=True)
-    plain = measure("without predicate (read all, then filter)", config.rows, without_predicate,
-                    config.repeats, _remover(out))
+    ours, plain = measure_in_turn([
+        Step("with predicate (reviewcat balance --categories)", config.rows, with_predicate, _remover(out),
+             warmup=True),
+        Step("without predicate (read all, then filter)", config.rows, without_predicate, _remover(out))],
+        config.repeats)
     shutil.rmtree(out, ignore_errors=True)
     table_bytes = sum(f.stat().st_size for f in path.rglob("*.parquet"))
     return {"categories": picks, "table_bytes": table_bytes, "table_files": len(list(path.rglob("*.parquet"))),
@@ -170,45 +170,78 @@ def _compute(frame: DataFrame) -> None:
     frame.write.format("noop").mode("overwrite").save()
 
 
-def _training_input(rt: Runtime, config: BenchConfig, rows: int) -> Path:
-    """A balanced table of about rows/10 reviews for prepare: categories of at least 1% of the
-    rows, each cut to rows/300 (so the categories are balanced and the text plentiful)."""
-    path, output = config.table(43, rows), config.data / f"balanced-{rows}"
+def _training_input(rt: Runtime, config: BenchConfig, scale: int = 1) -> Path:
+    """A balanced table of about scale * rows/10 reviews for prepare: categories of at least 1% of
+    the rows, each cut to scale * rows/300 (so the categories are balanced and the text plentiful)."""
+    path = config.table(43)
+    output = config.data / (f"balanced-{config.rows}" + (f"-x{scale}" if scale > 1 else ""))
     if not output.exists():
-        _our_balance(rt, path, output, config.seed, min_category_size=rows // 100, per_category=rows // 300)
+        _our_balance(rt, path, output, config.seed, min_category_size=config.rows // 100,
+                     per_category=scale * config.rows // 300)
     return output
 
 
+def _texts(path: Path, column: str) -> list[str | None]:
+    return ds.dataset(str(path), format="parquet", partitioning="hive").to_table(columns=[column]).column(0).to_pylist()
+
+
+def _per_row_and_fixed(small: Measurement, large: Measurement) -> tuple[float, float]:
+    """Seconds per row and fixed seconds per run, from the same step at two sizes."""
+    per_row = (large.median - small.median) / (large.rows - small.rows)
+    return per_row, small.median - small.rows * per_row
+
+
 def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
-    """The prepare job and its tokenizing against row-at-a-time Spark and the machine's limit."""
+    """The prepare job and its tokenizing against row-at-a-time Spark and the machine's limit.
+
+    The job and the limit are also measured on ``FIXED_COST_SCALE`` times the rows: the two sizes
+    separate what a run costs whatever its size (planning, scheduling, ordering each split in one
+    task, counting the files) from what each row costs.
+    """
     _generate(config, 43)
-    balanced = _training_input(rt, config, config.rows)
-    rows = _written_rows(rt, balanced)
-    text = "review_body"
+    balanced, larger = _training_input(rt, config), _training_input(rt, config, FIXED_COST_SCALE)
+    rows, larger_rows = _written_rows(rt, balanced), _written_rows(rt, larger)
+    text, processes = "review_body", os.cpu_count() or 1
     frame = rt.spark.read.parquet(str(balanced))
 
-    def job() -> dict[str, Any]:
-        result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(balanced), output_path=str(config.prepared),
-                                           seed=config.seed, overwrite=True))
-        return {"rows_out": result.manifest["rows_out"]}
+    def job(path: Path, output: Path) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(path), output_path=str(output),
+                                               seed=config.seed, overwrite=True))
+            return {"rows_out": result.manifest["rows_out"]}
+        return run
 
-    whole = measure("prepare job (read, clean, tokenize, dedupe, split, shuffle, write)", rows, job, config.repeats,
-                    warmup=True)
-    vectorised = measure("clean + tokenize: the job's Arrow UDF", rows,
-                         lambda: _compute(frame.select(review_tokens(text, 1))), config.repeats)
-    rowwise = measure("clean + tokenize: rdd.map, row at a time", rows,
-                      lambda: _compute(baselines.rowwise_tokens(frame, text)), config.repeats)
-    texts = ds.dataset(str(balanced), format="parquet", partitioning="hive").to_table(columns=[text]).column(0).to_pylist()
-    processes = os.cpu_count() or 1
-    limit = measure(f"clean + tokenize: {processes} plain Python processes, no Spark (machine limit)", rows,
-                    lambda: baselines.plain_python_tokens(texts, processes), config.repeats)
-    stock = measure(f"NLTK's own tokenizer, row by row: {processes} plain Python processes, no Spark", rows,
-                    lambda: baselines.plain_python_tokens(texts, processes, stock_nltk=True), config.repeats)
+    def limit(path: Path, stock_nltk: bool = False) -> Callable[[], dict[str, float]]:
+        # Reading the texts is not timed: the step reports the tokenizing's own seconds.
+        return lambda: baselines.plain_python_tokens(_texts(path, text), processes, stock_nltk)
+
+    job_name = "prepare job (read, clean, tokenize, dedupe, split, shuffle, write)"
+    limit_name = f"clean + tokenize: {processes} plain Python processes, no Spark (machine limit)"
+    larger_output = config.data / "prepared-larger"
+    whole, vectorised, rowwise, machine_limit, stock, whole_larger, limit_larger = measure_in_turn([
+        Step(job_name, rows, job(balanced, config.prepared), warmup=True),
+        Step("clean + tokenize: the job's Arrow UDF", rows, lambda: _compute(frame.select(review_tokens(text, 1)))),
+        Step("clean + tokenize: rdd.map, row at a time", rows,
+             lambda: _compute(baselines.rowwise_tokens(frame, text))),
+        Step(limit_name, rows, limit(balanced)),
+        Step(f"NLTK's own tokenizer, row by row: {processes} plain Python processes, no Spark", rows,
+             limit(balanced, stock_nltk=True)),
+        Step(f"{job_name}, {FIXED_COST_SCALE}x the rows", larger_rows, job(larger, larger_output)),
+        Step(f"{limit_name}, {FIXED_COST_SCALE}x the rows", larger_rows, limit(larger)),
+    ], config.repeats)
+    shutil.rmtree(larger_output, ignore_errors=True)
+    job_per_row, job_fixed = _per_row_and_fixed(whole, whole_larger)
+    limit_per_row, _ = _per_row_and_fixed(machine_limit, limit_larger)
     return {"rows": rows, "job": whole.to_dict(), "vectorised": vectorised.to_dict(), "rowwise": rowwise.to_dict(),
-            "limit": limit.to_dict(), "stock_nltk": stock.to_dict(),
-            "job_vs_limit": round(whole.rows_per_second / limit.rows_per_second, 3),
+            "limit": machine_limit.to_dict(), "stock_nltk": stock.to_dict(),
+            "job_vs_limit": round(whole.rows_per_second / machine_limit.rows_per_second, 3),
             "job_vs_stock_nltk": round(whole.rows_per_second / stock.rows_per_second, 3),
-            "vectorised_vs_rowwise": _ratio(rowwise, vectorised), "targets": TARGETS}
+            "vectorised_vs_rowwise": _ratio(rowwise, vectorised),
+            "larger": {"rows": larger_rows, "job": whole_larger.to_dict(), "limit": limit_larger.to_dict(),
+                       "job_vs_limit": round(whole_larger.rows_per_second / limit_larger.rows_per_second, 3)},
+            "job_fixed_seconds": round(job_fixed, 2),
+            "marginal_job_vs_limit": round(limit_per_row / job_per_row, 3) if job_per_row > 0 else 0.0,
+            "targets": TARGETS}
 
 
 def bench_train(config: BenchConfig) -> dict[str, Any]:
@@ -304,7 +337,7 @@ def _earlier_results(config: BenchConfig) -> dict[str, Any]:
 
     Every ratio is measured within one section, so sections from separate runs stay comparable.
     """
-    setup = {"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows,
+    setup = {"format": RESULTS_FORMAT, "machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows,
              "repeats": config.repeats, "seed": config.seed}
     path = config.workdir / "results.json"
     earlier = json.loads(path.read_text()) if path.exists() else {}

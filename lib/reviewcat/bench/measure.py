@@ -12,6 +12,7 @@ row-at-a-time step starts extra ones, 250 MB each) would otherwise be charged to
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import threading
 import time
@@ -27,8 +28,9 @@ _PARTS = ("driver", "jvm", "workers")
 
 
 def _is_jvm(process: psutil.Process) -> bool:
+    """By executable, not name: a process forked by the JVM is named after the forking thread."""
     try:
-        return process.name().startswith("java")
+        return os.path.basename(process.exe()).startswith("java")
     except psutil.Error:
         return False
 
@@ -78,9 +80,14 @@ class MemorySampler:
                 descendants = driver.children(recursive=True)
             except psutil.Error:
                 continue  # ended between the listing and the reading
+            jvms = {p.pid for p in descendants if _is_jvm(p)}
             for process in descendants:
                 try:
-                    if _is_jvm(process):
+                    if process.pid in jvms:
+                        if process.ppid() in jvms:
+                            # Hadoop's local file system runs `ls` and `chmod`: until it execs, the
+                            # JVM's fork shows the JVM's resident pages, which it only shares.
+                            continue
                         now["jvm"] += process.memory_info().rss
                     elif self._worked(process):
                         now["workers"] += process.memory_info().rss

@@ -86,8 +86,8 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     read = Observation("rows read")
     tokenized = to_lines(frame.observe(read, F.count(F.lit(1)).alias("rows")), labels, args.label_column,
                          args.text_column, args.min_chars)
-    lines, written = line_counts.observe(one_partition_per_split(assign_split(tokenized, fractions, args.seed),
-                                                                 args.seed), SPLITS, list(labels))
+    lines = one_partition_per_split(assign_split(tokenized, fractions, args.seed), args.seed)
+    lines, written = line_counts.observe(lines, SPLITS, list(labels))
     with rt.storage.staged(output) as staging:
         # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
         # counts; a failed check of the written files deletes them with the staging folder.

@@ -62,8 +62,8 @@ class BenchConfig:
     def data(self) -> Path:
         return self.workdir / "data"
 
-    def table(self, categories: int, rows: int | None = None) -> Path:
-        return self.data / f"raw-{rows or self.rows}-{categories}cat"
+    def table(self, categories: int) -> Path:
+        return self.data / f"raw-{self.rows}-{categories}cat"
 
     @property
     def prepared(self) -> Path:
@@ -83,11 +83,11 @@ def _remover(path: Path) -> Callable[[], None]:
     return remove
 
 
-def _generate(config: BenchConfig, categories: int, rows: int | None = None) -> Path:
-    path = config.table(categories, rows)
+def _generate(config: BenchConfig, categories: int) -> Path:
+    path = config.table(categories)
     if not path.exists():
-        log.info("generating %d reviews in %d categories -> %s", rows or config.rows, categories, path)
-        write_sample_data(str(path), rows or config.rows, config.seed,
+        log.info("generating %d reviews in %d categories -> %s", config.rows, categories, path)
+        write_sample_data(str(path), config.rows, config.seed,
                           categories=numbered_categories(categories), overwrite=True)
     return path
 
@@ -196,7 +196,7 @@ def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
 
     The job and the limit are also measured on ``FIXED_COST_SCALE`` times the rows: the two sizes
     separate what a run costs whatever its size (planning, scheduling, ordering each split in one
-    task, counting the files) from what each row costs.
+    task, moving the files into place) from what each row costs.
     """
     _generate(config, 43)
     balanced, larger = _training_input(rt, config), _training_input(rt, config, FIXED_COST_SCALE)

@@ -91,7 +91,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"PySpark {machine['pyspark']}, NLTK {machine['nltk']}, reviewcat {machine['reviewcat']}. "
              f"{results['rows']:,} generated reviews, medians of {results['repeats']} runs "
              "(training and scale: one run). Peak memory is resident memory: driver = the driver's Python "
-             "process, JVM = Spark's JVM (driver and, locally, executors), workers = Python worker processes."]
+             "process, JVM = Spark's JVM (driver and, locally, executors), workers = Python processes that worked during the step."]
     for name, render in RENDERERS.items():
         if name in results["sections"]:
             lines += [""] + render(results["sections"][name])

@@ -19,13 +19,15 @@ from typing import Any, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, functions as F
 
+from .columns import lookup
+
 log = logging.getLogger(__name__)
 
 Counts = dict[str, dict[str, int]]
 
 
 def _index(column: str, values: Sequence[str]) -> Column:
-    return F.create_map(*[F.lit(x) for i, value in enumerate(values) for x in (value, i)])[F.col(column)]
+    return lookup({value: i for i, value in enumerate(values)}, F.col(column))
 
 
 def observe(lines: DataFrame, splits: Sequence[str], labels: Sequence[str]) -> tuple[DataFrame, Observation]:

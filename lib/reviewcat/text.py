@@ -16,6 +16,7 @@ from nltk.tokenize import NLTKWordTokenizer
 from pyspark.sql import Column, DataFrame, functions as F
 from pyspark.sql.types import StringType
 
+from .columns import lookup
 from .errors import ReviewcatError
 
 LABEL_PREFIX = "__label__"
@@ -228,10 +229,10 @@ def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, tex
     shuffle that orders the split files, and joins label and tokens into lines after it (a line
     column before it would send every text through the shuffle twice).
     """
-    to_label = F.create_map(*[F.lit(x) for pair in ((c, l) for l, c in labels.items()) for x in pair])
+    to_label = {category: label for label, category in labels.items()}
     return (frame
             .where(F.col(label_column).isNotNull())
             .select(F.col(id_column).alias("review_id"),
-                    to_label[F.col(label_column).cast("string")].alias("label"),
+                    lookup(to_label, F.col(label_column).cast("string")).alias("label"),
                     review_tokens(text_column, min_chars).alias("tokens"))
             .where(F.col("tokens").isNotNull() & (F.col("tokens") != "")))

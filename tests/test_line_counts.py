@@ -11,7 +11,7 @@ LABELS = ["__label__a", "__label__b"]  # codes: train a 0, train b 1, validation
 
 
 def metrics(points, lines):
-    return {"lines": lines, "histogram": json.dumps([{"x": x, "y": y} for x, y in points])}
+    return {"rows": lines, "histogram": json.dumps([{"x": x, "y": y} for x, y in points])}
 
 
 def test_observed_counts_sum_a_code_split_over_bins_and_round_averaged_centres():

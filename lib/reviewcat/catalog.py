@@ -32,18 +32,23 @@ def register_table(spark: SparkSession, database: str, table: str, location: str
     check_identifier("table", table)
     qualified = f"`{database}`.`{table}`"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    if spark.catalog.tableExists(f"{database}.{table}"):
-        current = _table_location(spark, qualified)
-        if replace:
-            spark.sql(f"DROP TABLE {qualified}")
-        elif current.rstrip("/") != location.rstrip("/"):
-            raise ReviewcatError(f"table {database}.{table} already points at {current}: "
-                                 f"choose another --table, or drop it before crawling {location}")
+    if replace and spark.catalog.tableExists(f"{database}.{table}"):
+        spark.sql(f"DROP TABLE {qualified}")
+    check_table_target(spark, database, table, location)
     if not spark.catalog.tableExists(f"{database}.{table}"):
         # Schema and partition columns are inferred from the files, as a crawler would.
         spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
     # SYNC PARTITIONS adds new partition folders and forgets removed ones.
     spark.sql(f"MSCK REPAIR TABLE {qualified} SYNC PARTITIONS")
+
+
+def check_table_target(spark: SparkSession, database: str, table: str, location: str) -> None:
+    """Refuse to point an existing table elsewhere: another job's table is not ours to move."""
+    if spark.catalog.databaseExists(database) and spark.catalog.tableExists(f"{database}.{table}"):
+        current = _table_location(spark, f"`{database}`.`{table}`")
+        if current.rstrip("/") != location.rstrip("/"):
+            raise ReviewcatError(f"table {database}.{table} already points at {current}: "
+                                 f"choose another --table, or drop it before registering {location}")
 
 
 def _table_location(spark: SparkSession, qualified: str) -> str:

@@ -12,6 +12,8 @@ from .runtime import configure_logging, run_job
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
+    "import": ("reviewcat.importer", "turn review dumps (Amazon 2023, 2018, TSV) or a labelled table into the "
+               "partitioned review table"),
     "balance": ("reviewcat.balance", "equal (or capped) reviews per category, read through partition push-down"),
     "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
     "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
@@ -25,6 +27,8 @@ SAMPLE_DATA = [
     Option("category-count", "instead of --categories: the N largest categories, numbered copies past 43",
            positive_int),
     Option("overwrite", "replace --output-path if it exists", switch=True),
+    Option("format", "parquet (the retired public table's layout) or a dump for `reviewcat import`",
+           default="parquet", choices=("parquet", "amazon-2023", "amazon-2018", "amazon-tsv")),
 ]
 
 
@@ -35,7 +39,7 @@ def _sample_data(args: argparse.Namespace) -> None:
     if args.categories and args.category_count:
         raise ReviewcatError("give --categories or --category-count, not both")
     categories = numbered_categories(args.category_count) if args.category_count else args.categories
-    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories)
+    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories, args.format)
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -124,7 +128,8 @@ def _train_options(name: str) -> list[Option]:
 
 
 TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]] = {
-    "sample-data": ("generate a realistic stand-in for the Amazon reviews parquet table", SAMPLE_DATA, _sample_data),
+    "sample-data": ("generate realistic Amazon reviews: the retired parquet table or a dump to import",
+                    SAMPLE_DATA, _sample_data),
     "demo": ("the whole pipeline on generated data, locally",
              [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
               Option("rows", "reviews to generate", positive_int, 200_000),

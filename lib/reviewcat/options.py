@@ -23,6 +23,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {value:g}")
+    return value
+
+
 def name_list(text: str) -> list[str]:
     """Comma-separated names, as Glue job arguments cannot carry a list."""
     return [part.strip() for part in text.split(",") if part.strip()]

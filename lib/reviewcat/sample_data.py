@@ -195,9 +195,30 @@ def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
     return pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names})
 
 
+SAMPLE_FORMATS = ("parquet", "amazon-2023", "amazon-2018", "amazon-tsv")
+
+
+def _write_parquet(table: pa.Table, folder: Path, category: str) -> Path:
+    """The public parquet layout: ``product_category=<name>/part-*.parquet``, several files per category."""
+    target = folder / f"product_category={category}"
+    target.mkdir(parents=True)
+    n = table.num_rows
+    files = 1 if n < 2 else min(8, max(2, math.ceil(n / ROWS_PER_FILE)))
+    bounds = np.linspace(0, n, files + 1).astype(int)
+    for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        pq.write_table(table.slice(start, stop - start), target / f"part-{part:05d}.snappy.parquet",
+                       compression="snappy")
+    return target
+
+
 def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bool = False,
-                      categories: Sequence[str] | None = None) -> dict[str, int]:
-    """Write the sample table under ``output_path`` (a local folder); returns rows per category."""
+                      categories: Sequence[str] | None = None, fmt: str = "parquet") -> dict[str, int]:
+    """Write the sample reviews under ``output_path`` (a local folder) as the parquet table or as
+    one of the dumps ``reviewcat import`` reads; returns rows per category."""
+    from .sample_dumps import WRITERS
+    if fmt not in SAMPLE_FORMATS:
+        raise ReviewcatError(f"unknown --format {fmt!r}: use one of {', '.join(SAMPLE_FORMATS)}")
+    writer = WRITERS.get(fmt, _write_parquet)
     if "://" in output_path and not output_path.startswith("file://"):
         raise ReviewcatError(f"sample-data writes local folders only, not {output_path}: "
                              "generate locally, then upload (e.g. aws s3 sync)")
@@ -212,19 +233,14 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
         for done, (category, n) in enumerate(sizes.items(), 1):
             template, copy = _template(category, real)
             table = generate_category(template, n, seed, order.index(template) + copy * len(order))
-            folder = staging / f"product_category={category}"
-            folder.mkdir(parents=True)
-            files = 1 if n < 2 else min(8, max(2, math.ceil(n / ROWS_PER_FILE)))
-            bounds = np.linspace(0, n, files + 1).astype(int)
-            for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-                pq.write_table(table.slice(start, stop - start), folder / f"part-{part:05d}.snappy.parquet",
-                               compression="snappy")
-            log.info("[%d/%d] %s: %d reviews in %d files", done, len(sizes), category, n, files)
+            staging.mkdir(parents=True, exist_ok=True)
+            written = writer(table, staging, category)
+            log.info("[%d/%d] %s: %d reviews in %s", done, len(sizes), category, n, written.name)
         if final.exists():
             shutil.rmtree(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log.info("wrote %d reviews in %d categories to %s", sum(sizes.values()), len(sizes), final)
+    log.info("wrote %d reviews in %d categories to %s (%s)", sum(sizes.values()), len(sizes), final, fmt)
     return sizes

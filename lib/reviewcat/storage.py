@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -31,6 +32,10 @@ class Entry:
     name: str
     is_dir: bool
     size: int
+    uri: str = ""  # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
+
+
+_GLOB = re.compile(r"[*?\[{]")
 
 
 class Storage:
@@ -60,12 +65,7 @@ class Storage:
         return bool(fs.exists(p) and fs.getFileStatus(p).isDirectory())
 
     def list(self, path: str) -> list[Entry]:
-        statuses = self._fs(path).listStatus(self._path(path))
-        return sorted(
-            (Entry(str(s.getPath().toString()), str(s.getPath().getName()), bool(s.isDirectory()), int(s.getLen()))
-             for s in statuses),
-            key=lambda e: e.name,
-        )
+        return sorted((self._entry(s) for s in self._fs(path).listStatus(self._path(path))), key=lambda e: e.name)
 
     def has_files(self, path: str, suffix: str = "") -> bool:
         """Whether any file below ``path`` ends with ``suffix`` (hidden and ``_`` files aside).
@@ -79,6 +79,40 @@ class Storage:
             if not name.startswith(("_", ".")) and name.endswith(suffix):
                 return True
         return False
+
+    def files(self, path: str) -> list[Entry]:
+        """Every file that ``path`` (a file, a folder or a glob) names, folders searched recursively.
+
+        Names starting with ``_`` or ``.`` below a folder are left out, as Spark's readers do:
+        ``_SUCCESS`` markers, ``_rejected/`` and hidden files are never data.
+        """
+        fs = self._fs(path)
+        if _GLOB.search(path):
+            statuses = list(fs.globStatus(self._path(path)) or [])
+        elif fs.exists(self._path(path)):
+            statuses = [fs.getFileStatus(self._path(path))]
+        else:
+            statuses = []
+        found = []
+        for status in statuses:
+            if not status.isDirectory():
+                found.append(self._entry(status))
+                continue
+            root = str(status.getPath().toString()).rstrip("/") + "/"
+            it = fs.listFiles(status.getPath(), True)
+            while it.hasNext():
+                file = it.next()
+                below = str(file.getPath().toString())[len(root):]
+                if not any(part.startswith(("_", ".")) for part in below.split("/")):
+                    found.append(self._entry(file))
+        return sorted(found, key=lambda e: e.path)
+
+    def _entry(self, status) -> Entry:
+        path = str(status.getPath().toString())
+        # A listed file's URI can carry an empty authority (file:///x); parsed again from its text it
+        # has none (file:/x), as in the URIs Spark reports.
+        return Entry(path, str(status.getPath().getName()), bool(status.isDirectory()), int(status.getLen()),
+                     str(self._path(path).toUri().toString()))
 
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)
@@ -112,6 +146,27 @@ class Storage:
             return str(self._jvm.org.apache.commons.codec.digest.DigestUtils.sha256Hex(stream))
         finally:
             stream.close()
+
+    def unreadable(self, path: str) -> str | None:
+        """Why a file cannot be read to its end through the codec its name implies, or None.
+
+        The file streams through the JVM and is dropped there: nothing reaches Python.
+        """
+        p = self._path(path)
+        codec = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf).getCodec(p)
+        stream = None
+        try:
+            stream = self._fs(path).open(p)
+            if codec is not None:
+                stream = codec.createInputStream(stream)
+            self._jvm.org.apache.commons.io.IOUtils.consume(stream)
+        except Exception as exc:  # py4j raises the Java exception; its first line says what failed
+            java = getattr(exc, "java_exception", None)
+            return str(java.toString()) if java is not None else str(exc).splitlines()[0]
+        finally:
+            if stream is not None:
+                stream.close()
+        return None
 
     def staging_path(self, final: str) -> str:
         """A sibling of ``final`` to build output in, so a failed run never leaves a half-written result."""

@@ -43,14 +43,21 @@ def write_split_files(storage: Storage, lines: DataFrame, split_column: str, spl
     return paths
 
 
-def write_balanced(sample: DataFrame, path: str, rows_per_file: int = 500_000) -> None:
-    """Parquet partitioned by category, in sample order, files of at most ``rows_per_file`` rows.
+# Files of a review table: large enough to read efficiently, small enough that a big category is
+# several files, which Spark reads in parallel (500k reviews are about 100-200 MB of parquet).
+ROWS_PER_FILE = 500_000
+
+
+def write_partitioned(frame: DataFrame, path: str, rows_per_file: int = ROWS_PER_FILE) -> None:
+    """Parquet partitioned by category, written where the rows are, cut by ``maxRecordsPerFile``."""
+    frame.write.option("maxRecordsPerFile", rows_per_file).partitionBy(CATEGORY).parquet(path)
+
+
+def write_balanced(sample: DataFrame, path: str) -> None:
+    """The balanced table, in sample order.
 
     The sample arrives partitioned by category (its ranking window put each category in one task),
-    so rows are written where they are, sorted by rank and cut into files by ``maxRecordsPerFile``:
-    a second shuffle to spread big categories over tasks cost more than it saved.
+    so rows are written where they are, sorted by rank: a second shuffle to spread big categories
+    over tasks cost more than it saved.
     """
-    (sample.sortWithinPartitions(CATEGORY, SAMPLE_RANK)
-     .drop(SAMPLE_RANK)
-     .write.option("maxRecordsPerFile", rows_per_file)
-     .partitionBy(CATEGORY).parquet(path))
+    write_partitioned(sample.sortWithinPartitions(CATEGORY, SAMPLE_RANK).drop(SAMPLE_RANK), path)

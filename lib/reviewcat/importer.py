@@ -1,0 +1,346 @@
+"""The import job: review dumps or a labelled table -> the partitioned review table the other jobs read.
+
+Every record is accounted for: imported, or counted per input file and reason and written with
+both under ``<output>/_rejected/``. The counts are taken during the one pass that writes the
+table (``code_counts``); only files that had rejects are read a second time, for the rejected
+records themselves, after the check against ``--max-rejected-fraction`` has passed. A wrong
+``--format`` rejects nearly every record, so it ends in that check's one line, not in an empty
+table.
+
+An output that holds an earlier import grows by the categories it lacks; its other partitions
+are not rewritten. A category it has already is replaced only with ``--overwrite``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from pyspark.sql import DataFrame, functions as F
+
+from . import __version__, code_counts, dumps, sources
+from .catalog import check_table_target, crawl
+from .columns import lookup
+from .errors import ReviewcatError
+from .options import SOURCE, Option, fraction
+from .runtime import Runtime
+from .storage import json_text
+from .writers import write_partitioned
+
+log = logging.getLogger(__name__)
+
+IMPORT_FILE = "_import.json"
+REJECTED = "_rejected"
+# A table import shuffles rows by label so that each label lands in few files: one task per
+# this many input bytes per label keeps files near Spark's own 128 MB input splits.
+BYTES_PER_WRITER = 256 * 1024 * 1024
+_COMPRESSED = re.compile(r"\.(gz|bz2|deflate|zst|lz4|snappy)$")
+
+OPTIONS = [
+    Option("format", "the input's format", choices=tuple(dumps.FORMATS)),
+    Option("input-path", "a folder or glob of dump files or of a table's files (local, hdfs:// or s3://)"),
+    Option("output-path", "the review table to write or add to: product_category=<name>/*.parquet"),
+    Option("overwrite", "replace the categories of the output that this input holds again "
+           "(or an output folder that is not an import)", switch=True),
+    Option("database", "catalog database to register the table in (with --table)"),
+    Option("table", "catalog table to register, or to refresh after adding categories (with --database)"),
+    *[o for o in SOURCE if o.name == "warehouse"],
+    Option("id-column", "--format table: the column with each row's id"),
+    Option("text-column", "--format table: the text to classify"),
+    Option("label-column", "--format table: the label, which becomes the product_category partition"),
+    Option("max-rejected-fraction", "fail when more than this share of the records cannot be imported",
+           fraction, 0.01),
+]
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    """What became of one input file's records: outcome name -> records."""
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def rejected(self) -> int:
+        return self.records - self.outcomes.get("imported", 0)
+
+    def rejects(self) -> dict[str, int]:
+        return {reason: n for reason, n in sorted(self.outcomes.items()) if reason != "imported" and n}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    output_path: str
+    summary: dict
+    table: str | None
+
+
+def _table_spec(args: Any, fmt: dumps.Format, input_path: str, rt: Runtime) -> dumps.TableSpec | None:
+    given = {flag: getattr(args, flag.replace("-", "_")) for flag in ("id-column", "text-column", "label-column")}
+    if fmt.name != "table":
+        named = [f"--{flag}" for flag, value in given.items() if value]
+        if named:
+            raise ReviewcatError(f"{', '.join(named)} go with --format table: --format {fmt.name} has its own columns")
+        return None
+    missing = [f"--{flag}" for flag, value in given.items() if not value]
+    if missing:
+        raise ReviewcatError(f"--format table needs {', '.join(missing)}: name the columns with the id, "
+                             "the text and the label")
+    base = input_path if rt.storage.is_dir(input_path) else None
+    return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"], base)
+
+
+def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> list[dumps.InputFile]:
+    """The files of ``input_path`` named as ``fmt``'s are; the others are named in a warning."""
+    found = rt.storage.files(input_path)
+    if not found:
+        raise ReviewcatError(f"input path {input_path} does not exist or names no file: check --input-path")
+    matching = [e for e in found if fmt.pattern.fullmatch(e.name)]
+    other = [e.name for e in found if not fmt.pattern.fullmatch(e.name)]
+    if not matching:
+        raise ReviewcatError(f"no {fmt.name} files in {input_path}: expected {fmt.naming}, found "
+                             f"{', '.join(other[:5])}{' ...' if len(other) > 5 else ''}: check --format")
+    if other:
+        log.warning("leaving out %d files not named as %s files are: %s%s", len(other), fmt.name,
+                    ", ".join(other[:5]), " ..." if len(other) > 5 else "")
+    files = [dumps.InputFile(e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching]
+    log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
+    return files
+
+
+def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> dict | None:
+    """The summary of the import already at ``output``, None when there is none to add to."""
+    if not rt.storage.exists(output):
+        return None
+    summary_path = f"{output}/{IMPORT_FILE}"
+    if not rt.storage.exists(summary_path):
+        if overwrite:
+            return None
+        raise ReviewcatError(f"output path {output} already exists and holds no reviewcat import: "
+                             "choose another --output-path or pass --overwrite to replace it")
+    summary = json.loads(rt.storage.read_text(summary_path))
+    if (summary["format"] == "table") != (fmt.name == "table"):
+        raise ReviewcatError(f"{output} holds a {summary['format']} import, whose columns differ from a "
+                             f"{fmt.name} import's: choose another --output-path")
+    return summary
+
+
+def _check_replacements(existing: dict | None, categories: Sequence[str], overwrite: bool, output: str) -> list[str]:
+    """The categories this import replaces in ``output``: allowed only with ``--overwrite``."""
+    replaced = sorted(set(categories) & set(existing["categories"] if existing else {}))
+    if replaced and not overwrite:
+        raise ReviewcatError(f"{output} already holds {', '.join(replaced[:5])}{' ...' if len(replaced) > 5 else ''}: "
+                             "pass --overwrite to replace them, or leave their files out of --input-path")
+    return replaced
+
+
+def _record_code(files: Sequence[dumps.InputFile]) -> Any:
+    return code_counts.index(dumps.FILE, [f.path for f in files]) * len(dumps.OUTCOMES) + F.col(dumps.REASON)
+
+
+def _counts_from_metrics(metrics: dict, files: Sequence[dumps.InputFile]) -> dict[str, FileCounts] | None:
+    by_code = code_counts.from_metrics(metrics, len(files) * len(dumps.OUTCOMES))
+    if by_code is None:
+        return None
+    outcomes: dict[str, dict[str, int]] = {f.path: {} for f in files}
+    for code, n in by_code.items():
+        outcomes[files[code // len(dumps.OUTCOMES)].path][dumps.OUTCOMES[code % len(dumps.OUTCOMES)]] = n
+    return {path: FileCounts(o) for path, o in outcomes.items()}
+
+
+def _counts_by_query(frame: DataFrame, files: Sequence[dumps.InputFile]) -> dict[str, FileCounts]:
+    """The same counts from a group-by: a second read, taken only when the observed ones fail."""
+    outcomes: dict[str, dict[str, int]] = {f.path: {} for f in files}
+    for row in frame.groupBy(dumps.FILE, dumps.REASON).count().collect():
+        outcomes.setdefault(row[dumps.FILE], {})[dumps.OUTCOMES[row[dumps.REASON]]] = int(row["count"])
+    return {path: FileCounts(o) for path, o in outcomes.items()}
+
+
+def _check_rejects(counts: dict[str, FileCounts], files: Sequence[dumps.InputFile], limit: float) -> None:
+    names = {f.path: f.name for f in files}
+    records = sum(c.records for c in counts.values())
+    rejected = sum(c.rejected for c in counts.values())
+    if not records:
+        raise ReviewcatError("the input files hold no records: check --input-path")
+    for path, c in counts.items():
+        if c.rejected:
+            log.warning("%s: %d of %d records rejected (%s)", names.get(path, path), c.rejected, c.records,
+                        ", ".join(f"{reason} {n}" for reason, n in c.rejects().items()))
+    if rejected > limit * records or rejected == records:
+        worst_path = max(counts, key=lambda p: (counts[p].rejected / max(1, counts[p].records), counts[p].rejected))
+        worst = counts[worst_path]
+        reason, n = max(worst.rejects().items(), key=lambda item: item[1])
+        hint = dumps.HINTS.get(reason, "see the reasons in the log")
+        raise ReviewcatError(
+            f"{rejected:,} of {records:,} records ({rejected / records:.1%}) cannot be imported, above "
+            f"--max-rejected-fraction {limit:g}; worst file {names.get(worst_path, worst_path)}: "
+            f"{worst.rejected:,} of {worst.records:,} rejected, most for {reason} ({n:,}): {hint}")
+
+
+def _damaged_file(rt: Runtime, files: Sequence[dumps.InputFile], error: Exception) -> ReviewcatError | None:
+    """A compressed input that cannot be read to its end, when that is what failed the job.
+
+    Spark's error names the exception, not the file, so each compressed input is decompressed
+    through Hadoop (in the driver's JVM, no data through Python) until one fails.
+    """
+    text = str(error)
+    if not any(s in text for s in ("EOFException", "ZipException", "Not in GZIP format", "Unexpected end of input")):
+        return None
+    compressed = [f for f in files if _COMPRESSED.search(f.name)]
+    log.info("a compressed input could not be read: checking %d compressed files", len(compressed))
+    for f in compressed:
+        problem = rt.storage.unreadable(f.path)
+        if problem:
+            return ReviewcatError(f"{f.name} cannot be read to its end ({problem}): the file is truncated or "
+                                  "damaged; download it again or leave it out of --input-path")
+    return None
+
+
+def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequence[dumps.InputFile],
+                 staging: str) -> DataFrame:
+    """The imported rows as parquet under ``staging``, in files of at most ``ROWS_PER_FILE`` rows."""
+    good = frame.where(F.col(dumps.REASON) == 0).drop(dumps.FILE, dumps.REASON, dumps.RECORD)
+    if not fmt.sorted_by_category:
+        # One task per (label, spread) cell instead of a file per label in every input task.
+        spread = max(1, math.ceil(sum(f.size for f in files) / BYTES_PER_WRITER))
+        good = good.repartition(sources.CATEGORY, F.pmod(F.xxhash64("review_id"), F.lit(spread)))
+    try:
+        write_partitioned(good, staging)
+    except Exception as exc:  # a Java failure of the job, when it is a damaged input, becomes one line
+        damaged = _damaged_file(rt, files, exc)
+        if damaged:
+            raise damaged from None
+        raise
+    return good
+
+
+def _write_rejects(rt: Runtime, fmt: dumps.Format, files: Sequence[dumps.InputFile],
+                   counts: dict[str, FileCounts], spec: dumps.TableSpec | None, folder: str) -> None:
+    """Rejected records with their file and reason, a ``source=<file name>`` folder per input file."""
+    with_rejects = [f for f in files if counts[f.path].rejected]
+    if not with_rejects:
+        return
+    log.info("writing the rejected records of %d files to %s", len(with_rejects), folder)
+    names = lookup({f.path: f.name for f in with_rejects}, F.col(dumps.FILE))
+    (fmt.to_reviews(rt.spark, with_rejects, spec)
+     .where(F.col(dumps.REASON) != 0)
+     .select(F.col(dumps.FILE).alias("file"), dumps.reason_name(F.col(dumps.REASON)).alias("reason"),
+             F.col(dumps.RECORD).alias("record"), names.alias("source"))
+     .write.partitionBy("source").json(folder))
+
+
+def _file_summary(f: dumps.InputFile, counts: FileCounts) -> dict:
+    summary = {"records": counts.records, "imported": counts.outcomes.get("imported", 0), "rejected": counts.rejects()}
+    return {**summary, "category": f.category} if f.category else summary
+
+
+def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], categories: dict[str, int],
+             files: dict[str, dict]) -> dict:
+    """``_import.json``: rows per category of the whole table, and what became of each input file."""
+    old_files = {path: info for path, info in (existing or {}).get("files", {}).items()
+                 if info.get("category") not in replaced and path not in files}
+    all_files = {**old_files, **files}
+    merged = {**(existing or {}).get("categories", {}), **categories}
+    return {
+        "created_by": f"reviewcat {__version__}",
+        "format": fmt.name,
+        "categories": dict(sorted(merged.items())),
+        "rows": sum(merged.values()),
+        "rejected": sum(sum(info["rejected"].values()) for info in all_files.values()),
+        "files": dict(sorted(all_files.items())),
+    }
+
+
+def _merge_into(rt: Runtime, staging: str, output: str, summary: dict) -> None:
+    """Move the staged partitions and rejects into an existing import, replacing those it had."""
+    moved: list[tuple[str, str | None]] = []  # (target, backup of what it replaced)
+    try:
+        for sub in ("", f"/{REJECTED}"):
+            if not rt.storage.exists(f"{staging}{sub}"):
+                continue
+            if sub:
+                rt.storage.mkdirs(f"{output}{sub}")
+            for entry in rt.storage.list(f"{staging}{sub}"):
+                if not entry.is_dir or "=" not in entry.name:
+                    continue
+                target = f"{output}{sub}/{entry.name}"
+                backup = None
+                if rt.storage.exists(target):
+                    backup = f"{staging}/_replaced{sub.replace('/', '_')}-{entry.name}"
+                    rt.storage.rename(target, backup)
+                moved.append((target, backup))
+                rt.storage.rename(entry.path, target)
+    except Exception:
+        for target, backup in reversed(moved):
+            rt.storage.delete(target)
+            if backup:
+                rt.storage.rename(backup, target)
+        raise
+    rt.storage.write_text(f"{output}/{IMPORT_FILE}", json_text(summary))
+    rt.storage.delete(staging)
+    log.info("added %d partitions to %s", sum(1 for target, _ in moved if f"/{REJECTED}/" not in target), output)
+
+
+def _catalog_table(args: Any) -> tuple[str, str] | None:
+    if bool(args.database) != bool(args.table):
+        raise ReviewcatError("--database and --table go together: give both to register the table, or neither")
+    if not args.database:
+        return None
+    return sources.check_identifier("database", args.database), sources.check_identifier("table", args.table)
+
+
+def run(rt: Runtime, args: Any) -> ImportResult:
+    fmt = dumps.format_named(args.format)
+    if not args.input_path:
+        raise ReviewcatError("--input-path is required: the dump files or table to import")
+    if not args.output_path:
+        raise ReviewcatError("--output-path is required: where to write the review table")
+    output = rt.storage.qualify(args.output_path.rstrip("/"))
+    catalog_table = _catalog_table(args)
+    if catalog_table:
+        check_table_target(rt.spark, *catalog_table, output)
+    spec = _table_spec(args, fmt, args.input_path, rt)
+    existing = _existing_import(rt, output, args.overwrite, fmt)
+    files = input_files(rt, args.input_path, fmt)
+    named = {f.category for f in files if f.category}
+    _check_replacements(existing, sorted(named), args.overwrite, output)
+
+    frame = fmt.to_reviews(rt.spark, files, spec)
+    observed, observation = code_counts.observe(frame, _record_code(files), len(files) * len(dumps.OUTCOMES),
+                                                "records per file and outcome")
+    staging = rt.storage.staging_path(output)
+    try:
+        log.info("importing %s into %s", args.input_path, output)
+        _write_table(rt, observed, fmt, files, staging)
+        counts = _counts_from_metrics(observation.get, files)
+        if counts is None:
+            log.warning("the record counts observed during the import do not add up: counting them again")
+            counts = _counts_by_query(fmt.to_reviews(rt.spark, files, spec), files)
+        _check_rejects(counts, files, args.max_rejected_fraction)
+        _write_rejects(rt, fmt, files, counts, spec, f"{staging}/{REJECTED}")
+        staged = sources.list_categories(rt, sources.Source(path=staging))
+        replaced = _check_replacements(existing, staged, args.overwrite, output)
+        categories = sources.count_by_category(rt, sources.Source(path=staging), staged)
+        summary = _summary(fmt, existing, replaced, categories,
+                           {f.path: _file_summary(f, counts[f.path]) for f in files})
+        if existing:
+            _merge_into(rt, staging, output, summary)
+        else:
+            rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
+            rt.storage.publish(staging, output)
+    except BaseException:
+        rt.storage.delete(staging)
+        raise
+    for category, n in categories.items():
+        log.info("%-40s %12d reviews%s", category, n, " (replaced)" if category in replaced else "")
+    log.info("imported %d records into %d categories, rejected %d -> %s", sum(categories.values()),
+             len(categories), sum(c.rejected for c in counts.values()), output)
+    table = None
+    if catalog_table:
+        table = crawl(rt, output, *catalog_table).table
+    return ImportResult(output, summary, table)

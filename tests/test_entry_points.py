@@ -75,3 +75,23 @@ def test_cli_prepare_bad_split(raw_path, tmp_path):
     proc = run(REVIEWCAT + ["prepare", "--input-path", raw_path, "--output-path", tmp_path / "o", "--split", "1,1,1"],
                tmp_path)
     assert_one_line_error(proc, "reviewcat prepare", "sums to 3, not 1")
+
+
+def test_import_job_script_names_a_truncated_gzip_in_one_line(tmp_path):
+    import gzip
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    lines = "".join(f'{{"rating": 5.0, "text": "words {i} " , "timestamp": 1588687728923}}\n' for i in range(3000))
+    data = gzip.compress(lines.encode())
+    (dump / "Books.jsonl.gz").write_bytes(data[: len(data) // 2])
+    proc = run([sys.executable, ROOT / "glue_jobs" / "import_reviews.py", "--format", "amazon-2023",
+                "--input-path", dump, "--output-path", tmp_path / "out"], tmp_path)
+    assert_one_line_error(proc, "import_reviews", "Books.jsonl.gz cannot be read to its end")
+    assert len(proc.stderr.splitlines()) == 1 and "\tat " not in proc.stderr  # the Java traces went to the log
+    assert "EOFException" in (tmp_path / "cli-warehouse" / "spark.log").read_text()
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
+
+
+def test_import_cli_refuses_an_unknown_format(tmp_path):
+    proc = run(REVIEWCAT + ["import", "--format", "amazon-2024", "--input-path", "x", "--output-path", "y"], tmp_path)
+    assert proc.returncode == 2 and "argument --format: invalid choice: 'amazon-2024'" in proc.stderr

@@ -6,7 +6,7 @@ parsing is the real ``getResolvedOptions`` and catalog reads go through the real
 """
 import pytest
 
-from reviewcat import balance, prepare
+from reviewcat import balance, importer, prepare
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import from_resolved
 from reviewcat.runtime import run_job, running_on_glue
@@ -108,3 +108,18 @@ def test_resolved_glue_arguments_are_typed_with_defaults():
 
 def test_plain_runs_are_not_mistaken_for_glue():
     assert not running_on_glue(["balance_reviews.py", "--input-path", "x"])
+
+
+def test_import_job_on_glue_registers_the_table(glue, spark, tmp_path):
+    from reviewcat.sample_data import write_sample_data
+    dump, out = str(tmp_path / "dump"), str(tmp_path / "reviews")
+    write_sample_data(dump, 400, seed=2, categories=["Camera", "Watches"], fmt="amazon-tsv")
+    argv = ["import_reviews.py", "--JOB_NAME", "reviewcat-import", "--format", "amazon-tsv", "--input-path",
+            f"{dump}/*.tsv.gz", "--output-path", out, "--database", "gluedb", "--table", "imported",
+            "--max-rejected-fraction", "0.001"]
+    assert run_job(argv, importer.OPTIONS, "import_reviews", "", importer.run) == 0
+    assert glue["job"] == [("init", "reviewcat-import", out), ("commit",)]
+    counts = {r[0]: r[1] for r in spark.table("gluedb.imported").groupBy("product_category").count().collect()}
+    assert counts == read_categories(spark, out) and sum(counts.values()) == 400
+    with pytest.raises(ReviewcatError, match="unknown --format 'tsv'"):
+        run_job(argv[:4] + ["tsv"] + argv[5:], importer.OPTIONS, "import_reviews", "", importer.run)

@@ -57,6 +57,11 @@ def default_warehouse() -> str:
     return os.environ.get("REVIEWCAT_WAREHOUSE") or str(Path.home() / ".reviewcat" / "warehouse")
 
 
+def spark_log(warehouse: str) -> str:
+    """Where sessions reviewcat starts itself log the Java traces of failed tasks."""
+    return os.path.join(warehouse, "spark.log")
+
+
 def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> SparkSession:
     """A Hive-enabled session whose catalog persists in ``warehouse`` (an embedded Derby metastore).
 
@@ -70,7 +75,8 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> 
         "spark.sql.warehouse.dir": os.path.join(warehouse, "tables"),
         "spark.hadoop.javax.jdo.option.ConnectionURL":
             f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dlog4j.configurationFile={_LOG4J}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dlog4j.configurationFile={_LOG4J} "
+                                         f"-Dreviewcat.spark.log={spark_log(warehouse)}",
         # Category names are labels, never numbers or dates.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.sql.session.timeZone": "UTC",

@@ -1,0 +1,329 @@
+"""reviewcat import: each dump format with its quirks, rejects, re-import identity and incremental adds."""
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from reviewcat import balance, importer, prepare
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import namespace
+from reviewcat.sample_data import SCHEMA
+
+from helpers import leftovers, read_categories
+
+
+def run_import(rt, **values):
+    return importer.run(rt, namespace(importer.OPTIONS, **values))
+
+
+def write(path: Path, lines, gz=False):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(line + "\n" for line in lines)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def review_2023(i, **changes):
+    record = {"rating": float(1 + i % 5), "title": f"Title {i}", "text": f"Review number {i} of this book",
+              "images": [], "asin": f"B{i:09d}", "parent_asin": f"P{i:09d}", "user_id": f"U{i}",
+              "timestamp": 1588687728923 + i * 1000, "helpful_vote": i % 3, "verified_purchase": i % 2 == 0}
+    record.update(changes)
+    return json.dumps({k: v for k, v in record.items() if v is not ...}, ensure_ascii=False)
+
+
+def dump_2023(root: Path) -> Path:
+    """Books: 12 good records with every quirk, 5 malformed ones; Camera: 10 good, gzipped."""
+    good = [review_2023(i) for i in range(8)] + [
+        review_2023(8, text="Fine &amp; dandy<br /><br />second line &quot;quoted&quot;"),
+        review_2023(9, text="Größe passt, très bien 👍 — 日本語", title="Ünïcode"),
+        review_2023(10, helpful_vote=..., title=..., verified_purchase=...),  # fields left out
+        review_2023(0),  # the same record posted twice
+    ]
+    bad = ['{"rating": 5.0, "title": "cut off', review_2023(11, rating=7.0), review_2023(12, rating=...),
+           review_2023(13, timestamp=1588687728), review_2023(14, timestamp="yesterday")]
+    write(root / "Books.jsonl", good[:6] + bad + ["", "   "] + good[6:])
+    write(root / "Camera.jsonl.gz", [review_2023(100 + i) for i in range(10)], gz=True)
+    write(root / "meta_Books.jsonl", ['{"parent_asin": "P1", "title": "item metadata, not reviews"}'])
+    return root
+
+
+def table(spark, path):
+    return spark.read.parquet(str(path))
+
+
+def test_amazon_2023_rows_types_ids_and_rejects(rt, spark, tmp_path):
+    out = tmp_path / "reviews"
+    result = run_import(rt, format="amazon-2023", input_path=str(dump_2023(tmp_path / "dump")), output_path=str(out),
+                        max_rejected_fraction=0.5)
+    assert read_categories(spark, str(out)) == {"Books": 12, "Camera": 10}
+    file_schema = pq.read_schema(next(out.glob("product_category=Books/*.parquet")))
+    assert [(f.name, f.type) for f in file_schema] == [(f.name, f.type) for f in SCHEMA]
+    rows = {r["review_headline"]: r for r in table(spark, out).collect()}
+    assert rows["Title 8"]["review_body"] == "Fine &amp; dandy<br /><br />second line &quot;quoted&quot;"
+    assert rows["Ünïcode"]["review_body"] == "Größe passt, très bien 👍 — 日本語"
+    one = rows["Title 1"]
+    assert (one["star_rating"], one["product_id"], one["product_parent"], one["customer_id"], one["marketplace"],
+            one["helpful_votes"], one["verified_purchase"], str(one["review_date"]), one["year"]) == \
+        (2, "B000000001", "P000000001", "U1", "US", 1, "N", "2020-05-05", 2020)
+    sparse = table(spark, out).where("review_body = 'Review number 10 of this book'").first()
+    assert sparse["review_headline"] is None and sparse["helpful_votes"] is None and sparse["verified_purchase"] is None
+    ids = [r["review_id"] for r in table(spark, out).where("product_category = 'Books'").collect()]
+    assert all(i.startswith("R") and len(i) == 21 for i in ids)
+    assert len(ids) == 12 and len(set(ids)) == 11  # the record posted twice shares its id
+
+    summary = json.loads((out / "_import.json").read_text())
+    assert summary == result.summary and summary["rows"] == 22 and summary["rejected"] == 5
+    books = next(info for path, info in summary["files"].items() if path.endswith("/Books.jsonl"))
+    assert books == {"category": "Books", "records": 17, "imported": 12, "rejected": {
+        "malformed record": 2, "rating not 1-5": 1, "missing rating": 1, "date out of range": 1}}
+    assert not any("meta_" in path for path in summary["files"])
+    rejected = spark.read.json(str(out / "_rejected")).collect()
+    assert {r["source"] for r in rejected} == {"Books.jsonl"}
+    assert sorted(r["reason"] for r in rejected) == ["date out of range", "malformed record", "malformed record",
+                                                     "missing rating", "rating not 1-5"]
+    assert '{"rating": 5.0, "title": "cut off' in [r["record"] for r in rejected]
+    assert all(r["file"].endswith("/Books.jsonl") for r in rejected)
+
+
+def test_same_input_same_table_and_new_categories_are_added(rt, spark, tmp_path):
+    dump = dump_2023(tmp_path / "dump")
+    first, again = tmp_path / "first", tmp_path / "again"
+    for out in (first, again):
+        run_import(rt, format="amazon-2023", input_path=str(dump / "Books.jsonl"), output_path=str(out),
+                   max_rejected_fraction=0.5)
+    rows = lambda out: sorted(tuple(r) for r in table(spark, out).collect())  # noqa: E731
+    assert rows(first) == rows(again)
+    assert (first / "_import.json").read_text() == (again / "_import.json").read_text()
+
+    books_files = sorted(p.name for p in (first / "product_category=Books").iterdir())
+    added = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera.jsonl.gz"), output_path=str(first))
+    assert sorted(p.name for p in (first / "product_category=Books").iterdir()) == books_files  # not rewritten
+    assert read_categories(spark, str(first)) == {"Books": 12, "Camera": 10}
+    assert added.summary["categories"] == {"Books": 12, "Camera": 10} and len(added.summary["files"]) == 2
+    assert added.summary["rejected"] == 5  # Books' rejects are still accounted for
+
+    with pytest.raises(ReviewcatError, match="already holds Books, Camera: pass --overwrite to replace them"):
+        run_import(rt, format="amazon-2023", input_path=str(dump), output_path=str(first), max_rejected_fraction=0.5)
+    replaced = run_import(rt, format="amazon-2023", input_path=str(dump), output_path=str(first),
+                          max_rejected_fraction=0.5, overwrite=True)
+    assert rows(first) == sorted(rows(again) + [r for r in rows(first) if r[-1] == "Camera"])
+    assert replaced.summary["rows"] == 22 and not leftovers(str(first))
+    assert sorted(p.name for p in (first / "_rejected").glob("source=*")) == ["source=Books.jsonl"]
+
+
+def test_amazon_2018_votes_dates_missing_fields_and_5_core_files(rt, spark, tmp_path):
+    def review(i, **changes):
+        record = {"overall": 4.0, "verified": True, "reviewTime": "09 13, 2009", "reviewerID": f"A{i}",
+                  "asin": f"000{i}", "style": {"Format:": " Hardcover"}, "reviewerName": "Jo", "summary": f"S{i}",
+                  "reviewText": f"Text {i}", "unixReviewTime": 1252800000, "vote": "3", "image": ["x.jpg"]}
+        record.update(changes)
+        return json.dumps({k: v for k, v in record.items() if v is not ...})
+    write(tmp_path / "d" / "Books.json.gz", [review(1, vote="1,234"), review(2, vote=...), review(3, reviewText=...),
+                                             review(4, unixReviewTime=..., reviewTime="02 29, 2016"),
+                                             review(5, unixReviewTime=..., reviewTime="13 45, 2009"),
+                                             review(6, vote="lots")], gz=True)
+    write(tmp_path / "d" / "Books_5.json.gz", [review(7)], gz=True)
+    out = tmp_path / "t"
+    result = run_import(rt, format="amazon-2018", input_path=str(tmp_path / "d"), output_path=str(out),
+                        max_rejected_fraction=0.5)
+    rows = {r["customer_id"]: r for r in table(spark, out).collect()}
+    assert sorted(rows) == ["A1", "A2", "A3", "A4", "A7"] and {r["product_category"] for r in rows.values()} == {"Books"}
+    assert (rows["A1"]["helpful_votes"], rows["A2"]["helpful_votes"]) == (1234, 0)
+    assert rows["A3"]["review_body"] is None and rows["A1"]["star_rating"] == 4
+    assert (str(rows["A1"]["review_date"]), str(rows["A4"]["review_date"])) == ("2009-09-13", "2016-02-29")
+    books = next(i for p, i in result.summary["files"].items() if p.endswith("/Books.json.gz"))
+    assert books["rejected"] == {"invalid number": 1, "unparsable date": 1}
+
+
+TSV_HEADER = ("marketplace\tcustomer_id\treview_id\tproduct_id\tproduct_parent\tproduct_title\tproduct_category\t"
+              "star_rating\thelpful_votes\ttotal_votes\tvine\tverified_purchase\treview_headline\treview_body\treview_date")
+
+
+def tsv_row(i, body='He said "this is great and then', rating="5", date="2015-08-31", category="Books", votes="2"):
+    return "\t".join(["US", str(10_000 + i), f"R{i:013d}", f"B{i:09d}", "123", 'Title "one', category, rating, votes,
+                      "3", "N", "Y", f'Head "{i}', body, date])
+
+
+def test_amazon_tsv_bare_quotes_stay_inside_their_row(rt, spark, tmp_path):
+    lines = [TSV_HEADER] + [tsv_row(i) for i in range(6)] + [
+        tsv_row(6, body='ends with a quote"'), tsv_row(7, body='"starts with one'),
+        tsv_row(8, rating="6"), tsv_row(9, date="2015-02-30"), tsv_row(10, votes="two"),
+        "US\t1\tR1\tB1\ttoo few fields", tsv_row(11, category="Wireless")]
+    write(tmp_path / "d" / "amazon_reviews_us_Books_v1_00.tsv.gz", lines, gz=True)
+    out = tmp_path / "t"
+    result = run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "d" / "*.tsv.gz"), output_path=str(out),
+                        max_rejected_fraction=0.5)
+    assert read_categories(spark, str(out)) == {"Books": 8, "Wireless": 1}
+    rows = {r["review_id"]: r for r in table(spark, out).collect()}
+    assert rows["R0000000000006"]["review_body"] == 'ends with a quote"'
+    assert rows["R0000000000007"]["review_body"] == '"starts with one'
+    assert rows["R0000000000001"]["product_title"] == 'Title "one' and rows["R0000000000001"]["total_votes"] == 3
+    assert str(rows["R0000000000001"]["review_date"]) == "2015-08-31" and rows["R0000000000001"]["year"] == 2015
+    (info,) = result.summary["files"].values()
+    assert info["records"] == 13 and info["rejected"] == {
+        "rating not 1-5": 1, "unparsable date": 1, "invalid number": 1, "wrong number of fields": 1}
+
+
+def ticket_csv(path: Path) -> Path:
+    write(path, ["ticket_id,description,queue,priority",
+                 'T1,"Card was charged twice, please refund",Billing & Payments,high',
+                 'T2,"Cannot log in.\nThe app says ""invalid token"" every time",Login / Access,low',
+                 "T3,Refund still missing after a week,Billing & Payments,low",
+                 "T4,Password reset mail never arrives,Login / Access,high",
+                 "T5,No queue on this one,,low",
+                 ",Ticket without an id,Billing & Payments,low",
+                 'T6,"unterminated quote,Login / Access,low'])
+    return path
+
+
+def test_table_csv_maps_id_text_and_label_and_keeps_other_columns(rt, spark, tmp_path):
+    out = tmp_path / "t"
+    result = run_import(rt, format="table", input_path=str(ticket_csv(tmp_path / "d" / "tickets.csv")),
+                        output_path=str(out), id_column="ticket_id", text_column="description", label_column="queue",
+                        max_rejected_fraction=0.5)
+    assert read_categories(spark, str(out)) == {"Billing & Payments": 2, "Login / Access": 2}
+    rows = {r["review_id"]: r for r in table(spark, out).collect()}
+    assert rows["T2"]["review_body"] == 'Cannot log in.\nThe app says "invalid token" every time'
+    assert rows["T1"]["priority"] == "high" and "description" not in table(spark, out).columns
+    (info,) = result.summary["files"].values()
+    assert info["rejected"] == {"empty label": 1, "missing id": 1, "malformed record": 1}
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "parquet"])
+def test_table_json_lines_and_parquet(rt, spark, tmp_path, kind):
+    rows = [{"id": i, "body": f"ticket text number {i}", "team": ["Network", "Billing"][i % 2], "n": i}
+            for i in range(10)]
+    source = tmp_path / "d"
+    if kind == "jsonl":
+        write(source / "part-1.jsonl", [json.dumps(r) for r in rows[:5]] + ["{broken"])
+        write(source / "part-2.jsonl.gz", [json.dumps(r) for r in rows[5:]], gz=True)
+    else:
+        spark.createDataFrame(rows).write.parquet(str(source))
+    out = tmp_path / "t"
+    run_import(rt, format="table", input_path=str(source), output_path=str(out), id_column="id", text_column="body",
+               label_column="team", max_rejected_fraction=0.2)
+    assert read_categories(spark, str(out)) == {"Network": 5, "Billing": 5}
+    imported = table(spark, out)
+    assert sorted(r["review_id"] for r in imported.collect()) == sorted(str(i) for i in range(10))
+    assert dict(imported.dtypes)["n"] == "bigint"
+
+
+def test_imported_tickets_balance_and_prepare_with_the_users_label_names(rt, spark, tmp_path):
+    rows = [f"T{i},{text} number {i} please help,{queue},low" for i in range(60)
+            for queue, text in [(["Billing & Payments", "Login / Access", "Shipping"][i % 3],
+                                 ["my invoice shows a wrong amount", "i cannot sign in to my account",
+                                  "the parcel has not arrived yet"][i % 3])]]
+    write(tmp_path / "d" / "tickets.csv", ["id,text,queue,priority"] + rows)
+    imported, balanced, prepared = (str(tmp_path / n) for n in ("imported", "balanced", "prepared"))
+    run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=imported, id_column="id",
+               text_column="text", label_column="queue")
+    balance.run(rt, namespace(balance.OPTIONS, input_path=imported, output_path=balanced))
+    manifest = prepare.run(rt, namespace(prepare.OPTIONS, input_path=balanced, output_path=prepared)).manifest
+    assert manifest["labels"] == {"__label__billing_payments": "Billing & Payments",
+                                  "__label__login_access": "Login / Access", "__label__shipping": "Shipping"}
+    assert sum(manifest["files"]["train"]["labels"].values()) == manifest["files"]["train"]["rows"] > 0
+
+
+@pytest.mark.parametrize("fmt", ["amazon-2023", "amazon-2018", "amazon-tsv"])
+def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, fmt):
+    from reviewcat.sample_data import write_sample_data
+    dump, imported = str(tmp_path / "dump"), str(tmp_path / "imported")
+    sizes = write_sample_data(dump, 3000, seed=4, categories=["Camera", "Watches", "Kitchen"], fmt=fmt)
+    result = run_import(rt, format=fmt, input_path=dump, output_path=imported)
+    assert result.summary["categories"] == sizes and result.summary["rejected"] == 0
+    balance.run(rt, namespace(balance.OPTIONS, input_path=imported, output_path=str(tmp_path / "b")))
+    manifest = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(tmp_path / "b"),
+                                         output_path=str(tmp_path / "p"))).manifest
+    assert set(manifest["labels"].values()) == set(sizes)
+    assert all(manifest["files"][split]["rows"] > 0 for split in ("train", "validation", "test"))
+
+
+def test_the_generated_dumps_carry_the_generated_reviews(rt, spark, tmp_path):
+    from reviewcat.sample_data import write_sample_data
+    write_sample_data(str(tmp_path / "parquet"), 500, seed=9, categories=["Camera"])
+    write_sample_data(str(tmp_path / "tsv"), 500, seed=9, categories=["Camera"], fmt="amazon-tsv")
+    run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "tsv"), output_path=str(tmp_path / "t"))
+    columns = ["review_id", "star_rating", "review_date", "review_headline"]
+    assert sorted(table(spark, tmp_path / "parquet").select(columns).collect()) == \
+        sorted(table(spark, tmp_path / "t").select(columns).collect())
+
+
+# Bad input: one line, exit 2 (tests/test_entry_points.py checks the CLI form), nothing written.
+
+def bad(rt, tmp_path, message, **values):
+    out = tmp_path / "out"
+    values.setdefault("output_path", str(out))
+    with pytest.raises(ReviewcatError, match=message):
+        run_import(rt, **values)
+    assert not out.exists() and not leftovers(str(out))
+
+
+def test_unknown_format_and_no_matching_files(rt, tmp_path):
+    dump = dump_2023(tmp_path / "dump")
+    bad(rt, tmp_path, "unknown --format 'amazon-2024': use one of amazon-2023, amazon-2018, amazon-tsv, table",
+        format="amazon-2024", input_path=str(dump))
+    bad(rt, tmp_path, r"no amazon-2018 files in .*: expected <Category>.json.gz .* found Books.jsonl, Camera.jsonl.gz",
+        format="amazon-2018", input_path=str(dump))
+    bad(rt, tmp_path, "does not exist or names no file", format="amazon-2023", input_path=str(tmp_path / "nope"))
+
+
+def test_a_file_of_another_format_fails_the_reject_check_naming_it(rt, tmp_path):
+    write(tmp_path / "d" / "Books.jsonl", [tsv_row(i) for i in range(5)])
+    write(tmp_path / "d" / "Camera.jsonl", [review_2023(i) for i in range(50)])
+    bad(rt, tmp_path, r"5 of 55 records \(9.1%\) cannot be imported, above --max-rejected-fraction 0.01; worst file "
+        r"Books.jsonl: 5 of 5 rejected, most for malformed record \(5\): check --format",
+        format="amazon-2023", input_path=str(tmp_path / "d"))
+
+
+def test_a_truncated_gzip_is_named(rt, tmp_path):
+    write(tmp_path / "d" / "Books.jsonl.gz", [review_2023(i, text="words " * 50 + str(i)) for i in range(2000)], gz=True)
+    data = (tmp_path / "d" / "Books.jsonl.gz").read_bytes()
+    (tmp_path / "d" / "Books.jsonl.gz").write_bytes(data[: len(data) // 2])
+    write(tmp_path / "d" / "Camera.jsonl.gz", [review_2023(i) for i in range(5)], gz=True)
+    bad(rt, tmp_path, r"Books.jsonl.gz cannot be read to its end \(java.io.EOFException: Unexpected end of input "
+        r"stream\): the file is truncated or damaged", format="amazon-2023", input_path=str(tmp_path / "d"))
+
+
+def test_table_inputs_missing_columns_or_labels(rt, tmp_path):
+    csv = str(ticket_csv(tmp_path / "d" / "tickets.csv"))
+    bad(rt, tmp_path, r"no column for --text-column body \(columns: ticket_id, description, queue, priority\)",
+        format="table", input_path=csv, id_column="ticket_id", text_column="body", label_column="queue")
+    bad(rt, tmp_path, "--format table needs --label-column", format="table", input_path=csv, id_column="ticket_id",
+        text_column="description")
+    bad(rt, tmp_path, "--id-column go with --format table", format="amazon-2023", input_path=csv, id_column="x")
+    write(tmp_path / "e" / "t.csv", ["id,text,queue", "1,some text,", "2,more text,  "])
+    bad(rt, tmp_path, "2 of 2 records .* most for empty label \\(2\\): check --label-column", format="table",
+        input_path=str(tmp_path / "e"), id_column="id", text_column="text", label_column="queue",
+        max_rejected_fraction=1.0)
+
+
+def test_an_existing_output_that_is_not_an_import_needs_overwrite(rt, spark, tmp_path):
+    dump = str(dump_2023(tmp_path / "dump") / "Camera.jsonl.gz")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("someone's data")
+    with pytest.raises(ReviewcatError, match="already exists and holds no reviewcat import: .* --overwrite"):
+        run_import(rt, format="amazon-2023", input_path=dump, output_path=str(out))
+    assert (out / "keep.txt").exists() and not leftovers(str(out))
+    run_import(rt, format="amazon-2023", input_path=dump, output_path=str(out), overwrite=True)
+    assert not (out / "keep.txt").exists() and read_categories(spark, str(out)) == {"Camera": 10}
+
+
+def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):
+    dump = dump_2023(tmp_path / "dump")
+    out = str(tmp_path / "lake")
+    first = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera.jsonl.gz"), output_path=out,
+                       database="importdb", table="reviews")
+    assert first.table == "importdb.reviews"
+    assert spark.table("importdb.reviews").count() == 10
+    run_import(rt, format="amazon-2023", input_path=str(dump / "Books.jsonl"), output_path=out,
+               database="importdb", table="reviews", max_rejected_fraction=0.5)
+    counts = {r[0]: r[1] for r in spark.table("importdb.reviews").groupBy("product_category").count().collect()}
+    assert counts == {"Books": 12, "Camera": 10}
+    bad(rt, tmp_path, "table importdb.reviews already points at .*lake", format="amazon-2023",
+        input_path=str(dump / "Camera.jsonl.gz"), database="importdb", table="reviews")

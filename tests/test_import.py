@@ -47,7 +47,8 @@ def dump_2023(root: Path) -> Path:
     bad = ['{"rating": 5.0, "title": "cut off', review_2023(11, rating=7.0), review_2023(12, rating=...),
            review_2023(13, timestamp=1588687728), review_2023(14, timestamp="yesterday")]
     write(root / "Books.jsonl", good[:6] + bad + ["", "   "] + good[6:])
-    write(root / "Camera.jsonl.gz", [review_2023(100 + i) for i in range(10)], gz=True)
+    write(root / "Camera.jsonl.gz", [review_2023(100 + i) for i in range(6)], gz=True)
+    write(root / "Camera.01.jsonl.gz", [review_2023(106 + i) for i in range(4)], gz=True)  # a part of a split file
     write(root / "meta_Books.jsonl", ['{"parent_asin": "P1", "title": "item metadata, not reviews"}'])
     return root
 
@@ -101,10 +102,10 @@ def test_same_input_same_table_and_new_categories_are_added(rt, spark, tmp_path)
     assert (first / "_import.json").read_text() == (again / "_import.json").read_text()
 
     books_files = sorted(p.name for p in (first / "product_category=Books").iterdir())
-    added = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera.jsonl.gz"), output_path=str(first))
+    added = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera*"), output_path=str(first))
     assert sorted(p.name for p in (first / "product_category=Books").iterdir()) == books_files  # not rewritten
     assert read_categories(spark, str(first)) == {"Books": 12, "Camera": 10}
-    assert added.summary["categories"] == {"Books": 12, "Camera": 10} and len(added.summary["files"]) == 2
+    assert added.summary["categories"] == {"Books": 12, "Camera": 10} and len(added.summary["files"]) == 3
     assert added.summary["rejected"] == 5  # Books' rejects are still accounted for
 
     with pytest.raises(ReviewcatError, match="already holds Books, Camera: pass --overwrite to replace them"):
@@ -267,7 +268,7 @@ def test_unknown_format_and_no_matching_files(rt, tmp_path):
     dump = dump_2023(tmp_path / "dump")
     bad(rt, tmp_path, "unknown --format 'amazon-2024': use one of amazon-2023, amazon-2018, amazon-tsv, table",
         format="amazon-2024", input_path=str(dump))
-    bad(rt, tmp_path, r"no amazon-2018 files in .*: expected <Category>.json.gz .* found Books.jsonl, Camera.jsonl.gz",
+    bad(rt, tmp_path, r"no amazon-2018 files in .*: expected <Category>\[_5\]\[.<part>\].json.gz .* found Books.jsonl, Camera.01.jsonl.gz, Camera.jsonl.gz",
         format="amazon-2018", input_path=str(dump))
     bad(rt, tmp_path, "does not exist or names no file", format="amazon-2023", input_path=str(tmp_path / "nope"))
 
@@ -303,7 +304,7 @@ def test_table_inputs_missing_columns_or_labels(rt, tmp_path):
 
 
 def test_an_existing_output_that_is_not_an_import_needs_overwrite(rt, spark, tmp_path):
-    dump = str(dump_2023(tmp_path / "dump") / "Camera.jsonl.gz")
+    dump = str(dump_2023(tmp_path / "dump") / "Camera*.jsonl.gz")
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("someone's data")
@@ -317,7 +318,7 @@ def test_an_existing_output_that_is_not_an_import_needs_overwrite(rt, spark, tmp
 def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):
     dump = dump_2023(tmp_path / "dump")
     out = str(tmp_path / "lake")
-    first = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera.jsonl.gz"), output_path=out,
+    first = run_import(rt, format="amazon-2023", input_path=str(dump / "Camera*.gz"), output_path=out,
                        database="importdb", table="reviews")
     assert first.table == "importdb.reviews"
     assert spark.table("importdb.reviews").count() == 10
@@ -326,4 +327,4 @@ def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):
     counts = {r[0]: r[1] for r in spark.table("importdb.reviews").groupBy("product_category").count().collect()}
     assert counts == {"Books": 12, "Camera": 10}
     bad(rt, tmp_path, "table importdb.reviews already points at .*lake", format="amazon-2023",
-        input_path=str(dump / "Camera.jsonl.gz"), database="importdb", table="reviews")
+        input_path=str(dump / "Camera*.gz"), database="importdb", table="reviews")

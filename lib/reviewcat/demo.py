@@ -1,12 +1,15 @@
-"""``make demo``: the whole pipeline on generated data, local Spark, embedded defaults."""
+"""``make demo``: the whole pipeline on generated data, local Spark, embedded defaults.
+
+It starts where a user following the talk starts today: from a dump in the Amazon Reviews 2023
+format (the public parquet bucket is gone), which it imports and registers in the catalog.
+"""
 from __future__ import annotations
 
 import json
 import logging
 import os
 
-from . import balance, prepare
-from .catalog import crawl
+from . import balance, importer, prepare
 from .options import namespace
 from .runtime import Runtime, spark_session
 from .sample_data import write_sample_data
@@ -29,12 +32,13 @@ DEMO_SEARCH = dict(backend="local", max_jobs=6, range=["learning_rate=0.1:1.0"],
 def run_demo(workdir: str, rows: int, seed: int) -> str:
     """Run every stage into ``workdir`` (replacing an earlier demo) and return a summary to print."""
     workdir = os.path.abspath(workdir)
-    raw, balanced, prepared = (os.path.join(workdir, name) for name in ("raw", "balanced", "prepared"))
-    log.info("1/5 generating %d sample reviews in %s", rows, raw)
-    sizes = write_sample_data(raw, rows, seed, overwrite=True)
+    dump, raw, balanced, prepared = (os.path.join(workdir, name) for name in ("dump", "raw", "balanced", "prepared"))
+    log.info("1/5 generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
+    sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
     rt = Runtime(spark_session(os.path.join(workdir, "warehouse"), app_name="reviewcat-demo"))
-    log.info("2/5 crawling %s", raw)
-    crawl(rt, raw, DATABASE, "reviews")
+    log.info("2/5 importing the dump into %s and the catalog", raw)
+    imported = importer.run(rt, namespace(importer.OPTIONS, format="amazon-2023", input_path=dump, output_path=raw,
+                                          database=DATABASE, table="reviews", overwrite=True))
     log.info("3/5 balancing")
     balanced_result = balance.run(rt, namespace(balance.OPTIONS, database=DATABASE, table="reviews",
                                                 output_path=balanced, seed=seed, overwrite=True,
@@ -53,8 +57,10 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
     return "\n".join([
         "",
         "reviewcat demo finished",
-        f"  raw reviews:       {sum(sizes.values()):>9,} in {len(sizes)} categories "
+        f"  dump:              {sum(sizes.values()):>9,} reviews in {len(sizes)} Amazon Reviews 2023 files "
         f"({largest} {sizes[largest]:,} ... {smallest} {sizes[smallest]:,})",
+        f"  imported:          {imported.summary['rows']:>9,} ({imported.summary['rejected']:,} rejected)  "
+        f"{imported.output_path}",
         f"  balanced:          {sum(plan.targets.values()):>9,} = {len(plan.targets)} categories x "
         f"{min(plan.targets.values()):,} ({len(plan.dropped)} categories under "
         f"{int(rows * MIN_CATEGORY_SHARE):,} reviews left out)",

@@ -289,10 +289,11 @@ def _table(spark: SparkSession, files: Sequence[InputFile], columns: TableSpec |
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in [
-    Format("amazon-2023", "<Category>.jsonl or <Category>.jsonl.gz (Amazon Reviews 2023)",
-           re.compile(r"(?!meta_)(?P<category>.+?)\.jsonl(\.gz)?"), _amazon_2023, True),
-    Format("amazon-2018", "<Category>.json.gz or <Category>_5.json.gz (Amazon Reviews 2018)",
-           re.compile(r"(?P<category>.+?)(_5)?\.json(\.gz)?"), _amazon_2018, True),
+    # A big category split into parts keeps its name before the first dot: Books.03.jsonl.gz.
+    Format("amazon-2023", "<Category>[.<part>].jsonl or .jsonl.gz (Amazon Reviews 2023)",
+           re.compile(r"(?!meta_)(?P<category>[^.]+)(\.[^.]+)?\.jsonl(\.gz)?"), _amazon_2023, True),
+    Format("amazon-2018", "<Category>[_5][.<part>].json.gz (Amazon Reviews 2018)",
+           re.compile(r"(?P<category>[^.]+?)(_5)?(\.[^.]+)?\.json(\.gz)?"), _amazon_2018, True),
     Format("amazon-tsv", "amazon_reviews_<marketplace>_<Category>_v1_00.tsv.gz (the retired amazon-reviews-pds TSV)",
            re.compile(r"amazon_reviews_.+_v1_\d+\.tsv(\.gz)?"), _amazon_tsv, True),
     Format("table", "*.parquet, *.csv[.gz] or *.jsonl/*.json[.gz] (a table with id, text and label columns)",

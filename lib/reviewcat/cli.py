@@ -107,7 +107,7 @@ BENCH = [
     Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
     Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
     Option("seed", "random seed", int, 42),
-    Option("sections", "comma-separated subset of balance,pushdown,prepare,train,scale (default: all); "
+    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,scale (default: all); "
            "results of the other sections already in --workdir are kept", name_list),
     Option("driver-memory", "Spark driver memory of the scale section's jobs", default="1g"),
 ]
@@ -122,12 +122,16 @@ def _bench(args: argparse.Namespace) -> None:
     print(run_bench(config).read_text())
 
 
-def _train_options(name: str) -> list[Option]:
-    from .train import commands
-    return getattr(commands, name)
+def _train_options(name: str) -> Callable[[], list[Option]]:
+    """The training commands' options, imported only when one of them runs: they bring NLTK, and
+    with it SciPy, 1.3 s of imports that every other command would pay at start."""
+    def load() -> list[Option]:
+        from .train import commands
+        return getattr(commands, name)
+    return load
 
 
-TOOLS: dict[str, tuple[str, list[Option], Callable[[argparse.Namespace], None]]] = {
+TOOLS: dict[str, tuple[str, list[Option] | Callable[[], list[Option]], Callable[[argparse.Namespace], None]]] = {
     "sample-data": ("generate realistic Amazon reviews: the retired parquet table or a dump to import",
                     SAMPLE_DATA, _sample_data),
     "demo": ("the whole pipeline on generated data, locally",
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(JOBS[command][0])
         return run_job([prog] + rest, module.OPTIONS, prog, JOBS[command][1], module.run)
     description, options, body = TOOLS[command]
+    options = options() if callable(options) else options
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_options(parser, options)
     if command == "predict":

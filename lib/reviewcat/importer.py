@@ -234,6 +234,19 @@ def _write_rejects(rt: Runtime, fmt: dumps.Format, files: Sequence[dumps.InputFi
      .write.partitionBy("source").json(folder))
 
 
+def _category_rows(rt: Runtime, files: Sequence[dumps.InputFile], counts: dict[str, FileCounts],
+                   staging: str) -> dict[str, int]:
+    """Rows per imported category: from the file counts where a file name gives the category, else
+    from the written files' footers (one small Spark job)."""
+    if all(f.category for f in files):
+        rows: dict[str, int] = {}
+        for f in files:
+            rows[f.category] = rows.get(f.category, 0) + counts[f.path].outcomes.get("imported", 0)
+        return {c: n for c, n in sorted(rows.items()) if n}
+    source = sources.Source(path=staging)
+    return sources.count_by_category(rt, source, sources.list_categories(rt, source))
+
+
 def _file_summary(f: dumps.InputFile, counts: FileCounts) -> dict:
     summary = {"records": counts.records, "imported": counts.outcomes.get("imported", 0), "rejected": counts.rejects()}
     return {**summary, "category": f.category} if f.category else summary
@@ -323,9 +336,8 @@ def run(rt: Runtime, args: Any) -> ImportResult:
             counts = _counts_by_query(fmt.to_reviews(rt.spark, files, spec), files)
         _check_rejects(counts, files, args.max_rejected_fraction)
         _write_rejects(rt, fmt, files, counts, spec, f"{staging}/{REJECTED}")
-        staged = sources.list_categories(rt, sources.Source(path=staging))
-        replaced = _check_replacements(existing, staged, args.overwrite, output)
-        categories = sources.count_by_category(rt, sources.Source(path=staging), staged)
+        categories = _category_rows(rt, files, counts, staging)
+        replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
                            {f.path: _file_summary(f, counts[f.path]) for f in files})
         if existing:

@@ -80,13 +80,17 @@ def write_amazon_2018(table: pa.Table, folder: Path, category: str) -> Path:
 
 def write_amazon_tsv(table: pa.Table, folder: Path, category: str) -> Path:
     """``amazon_reviews_us_<Category>_v1_00.tsv.gz``: a header row, tabs, no quoting. The retired
-    files held no tab or line break inside a field, so the generator's become spaces."""
+    files held no tab or line break inside a field, so the generator's become spaces, and their
+    quotes stood bare in the text, as the generator's ``&quot;`` do here."""
     path = folder / f"amazon_reviews_us_{category}_v1_00.tsv.gz"
     clean = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
+    def field(value: object) -> str:
+        return "" if value is None else str(value).translate(clean).replace("&quot;", '"')
+
     def line(row: dict) -> str:
         values = {**row, CATEGORY: category}
-        return "\t".join("" if values[name] is None else str(values[name]).translate(clean) for name in TSV_HEADER)
+        return "\t".join(field(values[name]) for name in TSV_HEADER)
     _write_lines(path, itertools.chain(["\t".join(TSV_HEADER)], (line(row) for row in _rows(table))))
     return path
 

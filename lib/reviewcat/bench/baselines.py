@@ -86,3 +86,49 @@ def plain_python_tokens(texts: list[str | None], processes: int, stock_nltk: boo
         started = time.perf_counter()
         kept = sum(pool.map(_stock_nltk_all if stock_nltk else _tokenize_all, chunks, chunksize=1))
         return {"seconds": time.perf_counter() - started, "rows_out": kept}
+
+
+def _renamed(frame: DataFrame, names: dict[str, str]) -> DataFrame:
+    for old, new in names.items():
+        frame = frame.withColumnRenamed(old, new)
+    return frame
+
+
+def handwritten_import(spark: SparkSession, fmt: str, path: str, output: str) -> None:
+    """A dump into the partitioned review table as a notebook would do it: the reader with its
+    defaults, ``withColumn`` casts, the category from the file name, the table written partitioned.
+
+    JSON schemas are inferred (a pass over every file before the read); the TSV goes through the
+    CSV reader with its default quoting, so a bare ``"`` in a body joins the rows up to the next
+    one. Malformed records become rows of nulls: nothing counts them.
+    """
+    if fmt == "amazon-tsv":
+        frame = spark.read.csv(path, sep="\t", header=True)
+        for column in ("star_rating", "helpful_votes", "total_votes"):
+            frame = frame.withColumn(column, F.col(column).cast("int"))
+        frame = frame.withColumn("review_date", F.col("review_date").cast("date"))
+    else:
+        frame = spark.read.json(path)
+        name = F.regexp_extract(F.input_file_name(), r"([^/.]+?)(_5)?\.json", 1)
+        if fmt == "amazon-2023":
+            frame = (_renamed(frame, {"user_id": "customer_id", "asin": "product_id", "parent_asin": "product_parent",
+                                      "title": "review_headline", "text": "review_body", "helpful_vote": "helpful_votes"})
+                     .withColumn("star_rating", F.col("rating").cast("int"))
+                     .withColumn("review_date", F.to_date(F.from_unixtime(F.col("timestamp") / 1000))))
+        else:
+            frame = (_renamed(frame, {"reviewerID": "customer_id", "asin": "product_id", "summary": "review_headline",
+                                      "reviewText": "review_body"})
+                     .withColumn("star_rating", F.col("overall").cast("int"))
+                     .withColumn("helpful_votes", F.regexp_replace("vote", ",", "").cast("int"))
+                     .withColumn("review_date", F.to_date(F.from_unixtime("unixReviewTime"))))
+        frame = (frame.withColumn(CATEGORY, name)
+                 .withColumn("review_id", F.monotonically_increasing_id().cast("string")))
+    frame.withColumn("year", F.year("review_date")).write.mode("overwrite").partitionBy(CATEGORY).parquet(output)
+
+
+if __name__ == "__main__":  # the hand-written import as its own script: python -m reviewcat.bench.baselines FMT IN OUT
+    import sys
+    session = SparkSession.builder.master("local[*]").config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    handwritten_import(session, *sys.argv[1:4])
+    session.stop()

@@ -27,6 +27,21 @@ def _verdict(value: float, target: float) -> str:
     return f"**{value:g}** (target {target:g}: {'met' if value >= target else 'missed'})"
 
 
+def _import(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for run in section["runs"]:
+        for key in ("ours", "plain", "cold_ours", "cold_plain"):
+            m = run[key]
+            rows.append([run["format"], m["name"], _seconds(m), _rate(m),
+                         f"{run['dump_bytes'] / 1e6 / m['median_seconds']:,.1f}", f"{m['details']['rows_out']:,}"
+                         if m.get("details") else "-", f"{m['peak_mb']['total']:,.0f}"])
+    speedups = ", ".join(f"{run['format']} {run['speedup']}x in one session, {run['cold_speedup']}x as processes"
+                         for run in section["runs"])
+    return ["## Import: reviewcat against the hand-written read (reader defaults + withColumn casts)", ""] + _table(
+        ["format", "step", "median s", "rows/s", "MB/s (compressed input)", "rows written", "peak MB"], rows) + [
+        "", f"Speed-up over the hand-written read: {speedups}."]
+
+
 def _balance(section: dict[str, Any]) -> list[str]:
     rows = []
     for run in section["runs"]:
@@ -81,7 +96,7 @@ def _scale(section: dict[str, Any]) -> list[str]:
         ["reviews", "stage", "stage input rows", "s", "rows/s", "driver MB", "JVM MB", "workers MB", "total MB"], rows)
 
 
-RENDERERS = {"balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale}
+RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale}
 
 
 def markdown(results: dict[str, Any]) -> str:

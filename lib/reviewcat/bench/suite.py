@@ -21,7 +21,7 @@ import pyspark
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
-from .. import __version__, balance, prepare, sources
+from .. import __version__, balance, importer, prepare, sources
 from ..demo import DEMO_SEARCH
 from ..errors import ReviewcatError
 from ..options import namespace
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_MAX_JOBS = 6
-SECTIONS = ("balance", "pushdown", "prepare", "train", "scale")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "scale")
+IMPORT_FORMATS = ("amazon-2023", "amazon-2018", "amazon-tsv")
 TARGETS = {"prepare_job_vs_limit": 0.7, "vectorised_vs_rowwise": 3.0}
 FIXED_COST_SCALE = 3
 # Raised whenever a section's results change shape: older results are then measured again, not
@@ -244,6 +245,61 @@ def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
             "targets": TARGETS}
 
 
+def _dump(config: BenchConfig, fmt: str) -> Path:
+    path = config.data / f"dump-{config.rows}-{fmt}"
+    if not path.exists():
+        log.info("generating %d reviews as a %s dump -> %s", config.rows, fmt, path)
+        write_sample_data(str(path), config.rows, config.seed, categories=numbered_categories(43), overwrite=True,
+                          fmt=fmt)
+    return path
+
+
+def _process_step(name: str, rows: int, argv: list[str], config: BenchConfig, setup: Callable[[], None]) -> Step:
+    """A step that runs ``python argv`` as its own process: a cold start, as a user runs a job."""
+    env = {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
+           "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse")}
+
+    def run() -> None:
+        done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ReviewcatError(f"{name} failed: {done.stderr.strip()[-500:]}")
+    return Step(name, rows, run, setup, child_driver=True)
+
+
+def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
+    """Each dump format imported by reviewcat and by the hand-written read, in this session and as
+    cold processes (JVM start included), with the rows each wrote."""
+    runs, out = [], config.data / "import-out"
+    for fmt in IMPORT_FORMATS:
+        dump = _dump(config, fmt)
+        dump_bytes = sum(f.stat().st_size for f in dump.iterdir())
+
+        def ours() -> dict[str, Any]:
+            result = importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=str(dump),
+                                                output_path=str(out), overwrite=True))
+            return {"rows_out": result.summary["rows"], "rejected": result.summary["rejected"]}
+
+        def plain() -> dict[str, Any]:
+            baselines.handwritten_import(rt.spark, fmt, str(dump), str(out))
+            return {"rows_out": _written_rows(rt, out)}
+
+        cli = ["-m", "reviewcat.cli", "import", "--format", fmt, "--input-path", str(dump), "--output-path", str(out)]
+        script = ["-m", "reviewcat.bench.baselines", fmt, str(dump), str(out)]
+        session_ours, session_plain, cold_ours, cold_plain = measure_in_turn([
+            Step(f"reviewcat import --format {fmt}", config.rows, ours, _remover(out), warmup=True),
+            Step(f"hand-written {'spark.read.csv' if fmt == 'amazon-tsv' else 'spark.read.json'} + casts",
+                 config.rows, plain, _remover(out)),
+            _process_step(f"reviewcat import --format {fmt} (cold process)", config.rows, cli, config, _remover(out)),
+            _process_step("hand-written script (cold process)", config.rows, script, config, _remover(out)),
+        ], config.repeats)
+        runs.append({"format": fmt, "dump_bytes": dump_bytes, "ours": session_ours.to_dict(),
+                     "plain": session_plain.to_dict(), "cold_ours": cold_ours.to_dict(),
+                     "cold_plain": cold_plain.to_dict(), "speedup": _ratio(session_plain, session_ours),
+                     "cold_speedup": _ratio(cold_plain, cold_ours)})
+    shutil.rmtree(out, ignore_errors=True)
+    return {"runs": runs}
+
+
 def bench_train(config: BenchConfig) -> dict[str, Any]:
     """Our halving search, plain random search and fastText's autotune, one time budget, one set of splits."""
     from .training import compare_searches
@@ -286,7 +342,8 @@ def bench_scale(config: BenchConfig) -> dict[str, Any]:
 
 
 # Sections that share the benchmark's SparkSession, and those that start their own processes.
-SPARK_SECTIONS = {"balance": bench_balance, "pushdown": bench_pushdown, "prepare": bench_prepare}
+SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
+                  "prepare": bench_prepare}
 PROCESS_SECTIONS = {"train": bench_train, "scale": bench_scale}
 
 
@@ -314,7 +371,7 @@ def run_bench(config: BenchConfig) -> Path:
     if unknown:
         raise ReviewcatError(f"unknown benchmark sections {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
     config.data.mkdir(parents=True, exist_ok=True)
-    _quiet("reviewcat.balance", "reviewcat.prepare", "reviewcat.sampling", "reviewcat.sample_data",
+    _quiet("reviewcat.importer", "reviewcat.balance", "reviewcat.prepare", "reviewcat.sampling", "reviewcat.sample_data",
            "reviewcat.train.local_search")
     results = _earlier_results(config)
     spark_sections = [s for s in SECTIONS if s in config.sections and s in SPARK_SECTIONS]

@@ -6,8 +6,9 @@ import time
 
 from reviewcat.bench.measure import MB, Measurement, MemorySampler, Step, measure, measure_in_turn
 from reviewcat.bench.report import markdown
+from reviewcat.bench import suite
 from reviewcat.bench.suite import (PUSHDOWN_PICKS, BenchConfig, _earlier_results, _per_row_and_fixed, _write,
-                                   bench_prepare, bench_pushdown, machine)
+                                   bench_import, bench_prepare, bench_pushdown, machine)
 from reviewcat.bench.training import compare_searches
 from reviewcat.demo import DEMO_SEARCH
 from reviewcat.sample_data import numbered_categories
@@ -65,6 +66,20 @@ def test_pushdown_section_reads_only_the_chosen_partitions(rt, tmp_path):
     assert full["bytes_read"] >= 0.9 * result["table_bytes"] > pruned["bytes_read"]
     # Same plan and the same seeded sample either way: only the reading differs.
     assert pruned["rows_out"] == full["rows_out"] and pruned["categories"] == full["categories"] == 3
+
+
+def test_import_section_times_both_reads_in_session_and_as_cold_processes(rt, tmp_path, monkeypatch):
+    monkeypatch.setattr(suite, "IMPORT_FORMATS", ("amazon-2023",))
+    config = BenchConfig(tmp_path, rows=2150, scale_rows=4300, repeats=1, seed=3)
+    [run] = bench_import(rt, config)["runs"]
+    assert run["format"] == "amazon-2023" and run["dump_bytes"] > 0
+    # Both wrote every generated review; the cold runs are processes of their own, timed whole.
+    assert run["ours"]["details"] == {"rows_out": 2150, "rejected": 0} and run["plain"]["details"]["rows_out"] == 2150
+    assert run["cold_ours"]["seconds"] and run["cold_plain"]["seconds"] and run["cold_ours"]["peak_mb"]["jvm"] > 0
+    assert not (tmp_path / "data" / "import-out").exists()
+    text = markdown({"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows, "repeats": 1,
+                     "seed": 3, "sections": {"import": {"runs": [run]}}})
+    assert "## Import" in text and "(cold process)" in text and "as processes" in text
 
 
 def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):

@@ -59,8 +59,9 @@ def table(spark, path):
 
 def test_amazon_2023_rows_types_ids_and_rejects(rt, spark, tmp_path):
     out = tmp_path / "reviews"
-    result = run_import(rt, format="amazon-2023", input_path=str(dump_2023(tmp_path / "dump")), output_path=str(out),
-                        max_rejected_fraction=0.5)
+    # A folder name that URIs encode: the rows' files must still be recognised.
+    result = run_import(rt, format="amazon-2023", input_path=str(dump_2023(tmp_path / "my dumps & more %")),
+                        output_path=str(out), max_rejected_fraction=0.5)
     assert read_categories(spark, str(out)) == {"Books": 12, "Camera": 10}
     file_schema = pq.read_schema(next(out.glob("product_category=Books/*.parquet")))
     assert [(f.name, f.type) for f in file_schema] == [(f.name, f.type) for f in SCHEMA]
@@ -80,7 +81,7 @@ def test_amazon_2023_rows_types_ids_and_rejects(rt, spark, tmp_path):
     summary = json.loads((out / "_import.json").read_text())
     assert summary == result.summary and summary["rows"] == 22 and summary["rejected"] == 5
     books = next(info for path, info in summary["files"].items() if path.endswith("/Books.jsonl"))
-    assert books == {"category": "Books", "records": 17, "imported": 12, "rejected": {
+    assert books == {"categories": {"Books": 12}, "records": 17, "imported": 12, "rejected": {
         "malformed record": 2, "rating not 1-5": 1, "missing rating": 1, "date out of range": 1}}
     assert not any("meta_" in path for path in summary["files"])
     rejected = spark.read.json(str(out / "_rejected")).collect()
@@ -88,7 +89,7 @@ def test_amazon_2023_rows_types_ids_and_rejects(rt, spark, tmp_path):
     assert sorted(r["reason"] for r in rejected) == ["date out of range", "malformed record", "malformed record",
                                                      "missing rating", "rating not 1-5"]
     assert '{"rating": 5.0, "title": "cut off' in [r["record"] for r in rejected]
-    assert all(r["file"].endswith("/Books.jsonl") for r in rejected)
+    assert all(r["file"].endswith("/my%20dumps%20&%20more%20%25/Books.jsonl") for r in rejected)
 
 
 def test_same_input_same_table_and_new_categories_are_added(rt, spark, tmp_path):
@@ -212,6 +213,22 @@ def test_table_json_lines_and_parquet(rt, spark, tmp_path, kind):
     imported = table(spark, out)
     assert sorted(r["review_id"] for r in imported.collect()) == sorted(str(i) for i in range(10))
     assert dict(imported.dtypes)["n"] == "bigint"
+    other = tmp_path / "other.csv"
+    write(other, ["id,body,team", "99,a ticket with fewer columns,Sales"])
+    with pytest.raises(ReviewcatError, match=r"columns differ from this input's in n: import into another --output-path"):
+        run_import(rt, format="table", input_path=str(other), output_path=str(out), id_column="id",
+                   text_column="body", label_column="team")
+
+
+def test_a_table_spread_over_many_files_becomes_a_few_files_per_label(rt, spark, tmp_path):
+    for part in range(12):
+        write(tmp_path / "d" / f"part-{part:02d}.csv",
+              ["id,text,queue"] + [f"{part}-{i},text {i},{['Billing', 'Access', 'Shipping'][i % 3]}" for i in range(30)])
+    out = tmp_path / "t"
+    run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=str(out), id_column="id",
+               text_column="text", label_column="queue")
+    files = {p.parent.name: len(list(p.parent.glob("*.parquet"))) for p in out.glob("product_category=*/*.parquet")}
+    assert files == {"product_category=Access": 1, "product_category=Billing": 1, "product_category=Shipping": 1}
 
 
 def test_imported_tickets_balance_and_prepare_with_the_users_label_names(rt, spark, tmp_path):
@@ -328,3 +345,41 @@ def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):
     assert counts == {"Books": 12, "Camera": 10}
     bad(rt, tmp_path, "table importdb.reviews already points at .*lake", format="amazon-2023",
         input_path=str(dump / "Camera*.gz"), database="importdb", table="reviews")
+
+
+def test_counts_come_from_the_write_and_a_query_gives_the_same(rt, spark, tmp_path, monkeypatch):
+    from reviewcat import code_counts, record_counts
+    lines = [TSV_HEADER] + [tsv_row(i, category=["Books", "Music", "Video"][i % 3]) for i in range(30)] + [
+        tsv_row(30, rating="9"), "US\tshort"]
+    write(tmp_path / "d" / "amazon_reviews_us_Mixed_v1_00.tsv", lines)
+
+    def forbidden(*args):
+        raise AssertionError("the observed counts should have been used")
+    monkeypatch.setattr(record_counts, "by_query", forbidden)
+    observed = run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "d"), output_path=str(tmp_path / "a"),
+                          max_rejected_fraction=0.1).summary
+    (info,) = observed["files"].values()
+    assert info["categories"] == {"Books": 10, "Music": 10, "Video": 10} == observed["categories"]
+    assert info["rejected"] == {"rating not 1-5": 1, "wrong number of fields": 1}
+
+    monkeypatch.undo()
+    monkeypatch.setattr(code_counts, "from_metrics", lambda *args: None)  # as if they did not add up
+    queried = run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "d"), output_path=str(tmp_path / "b"),
+                         max_rejected_fraction=0.1).summary
+    assert queried == observed
+
+
+def test_category_hashes_that_collide_are_refused():
+    from reviewcat.dumps import InputFile
+    from reviewcat.record_counts import category_hash, from_metrics
+    files = [InputFile("file:/a", "file:/a", "a", 1)]
+    metrics = {"rows": 2, "histogram": json.dumps([{"x": category_hash("Books") * 11, "y": 2.0}])}
+    assert from_metrics(metrics, files, ["Books"])["file:/a"].categories == {"Books": 2}
+    assert from_metrics(metrics, files, ["Music"]) is None  # a category that was not written
+    seen: dict[int, str] = {}
+    for i in range(1 << 21):  # more names than hashes: two of them must share one
+        name = f"Category {i}"
+        if category_hash(name) in seen:
+            break
+        seen[category_hash(name)] = name
+    assert from_metrics(metrics, files, [seen[category_hash(name)], name]) is None

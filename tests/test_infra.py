@@ -17,7 +17,7 @@ import pytest
 import yaml
 from awsglue.utils import getResolvedOptions
 
-from reviewcat import balance, prepare
+from reviewcat import balance, importer, prepare
 from reviewcat.options import from_resolved, glue_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +29,11 @@ BUCKET = "databucket"  # what Ref DataBucket evaluates to here (the real name is
 PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
           "AWS::StackName": "reviewcat"}
 
-PARAMETERS = {"ProjectName", "GlueWorkerType", "GlueNumberOfWorkers", "LibraryKey", "MinCategorySize", "Seed", "Split"}
-OUTPUTS = {"BucketName", "DatabaseName", "WorkflowName", "RawPath", "BalancedPath", "PreparedPath",
+PARAMETERS = {"ProjectName", "GlueWorkerType", "GlueNumberOfWorkers", "LibraryKey", "MinCategorySize", "Seed", "Split",
+              "DumpFormat"}
+OUTPUTS = {"BucketName", "DatabaseName", "WorkflowName", "DumpsPath", "RawPath", "BalancedPath", "PreparedPath",
            "TrainingOutputPath", "ArtifactsPath", "LibraryPath", "GlueRoleArn", "SageMakerRoleArn",
-           "BalanceJobName", "PrepareJobName", "RawCrawlerName", "BalancedCrawlerName"}
+           "ImportJobName", "BalanceJobName", "PrepareJobName", "RawCrawlerName", "BalancedCrawlerName"}
 # Arguments every job gets, whatever the script.
 COMMON_ARGUMENTS = {
     "--extra-py-files": f"s3://{BUCKET}/artifacts/reviewcat.zip",
@@ -43,6 +44,8 @@ COMMON_ARGUMENTS = {
     "--enable-continuous-cloudwatch-log": "true",
 }
 JOBS = {
+    "ImportJob": ("import_reviews.py", importer.OPTIONS, {
+        "--format": "amazon-2023", "--input-path": f"s3://{BUCKET}/dumps/", "--output-path": f"s3://{BUCKET}/raw/"}),
     "BalanceJob": ("balance_reviews.py", balance.OPTIONS, {
         "--database": "reviewcat", "--table": "raw", "--output-path": f"s3://{BUCKET}/balanced/",
         "--min-category-size": "100000", "--seed": "42", "--overwrite": "true"}),
@@ -273,8 +276,15 @@ def test_glue_job(template, stack, job):
     argv = [script, "--JOB_NAME", job] + [item for pair in arguments.items() for item in pair]
     resolved = getResolvedOptions(argv, ["JOB_NAME"] + glue_names(options, argv))
     args = from_resolved(options, resolved)
+    assert args.output_path == flags["--output-path"]
+    if job == "ImportJob":
+        # Adds new categories to raw/ run after run; replacing one takes --overwrite true on that run.
+        # The raw crawler, first step of the workflow, registers the table.
+        assert (args.format, args.input_path, args.overwrite, args.database) == (
+            "amazon-2023", f"s3://{BUCKET}/dumps/", False, None)
+        return
     assert args.overwrite is True and args.seed == 42
-    assert (args.database, args.table, args.output_path) == (flags["--database"], flags["--table"], flags["--output-path"])
+    assert (args.database, args.table) == (flags["--database"], flags["--table"])
     if job == "BalanceJob":
         assert args.min_category_size == 100000
     else:
@@ -288,6 +298,8 @@ def test_job_numbers_follow_the_parameters(template):
     assert (balance_args["--min-category-size"], balance_args["--seed"]) == ("5000", "7")
     assert (prepare_args["--split"], prepare_args["--seed"]) == ("0.8,0.1,0.1", "7")
     assert balance_args["--extra-py-files"] == prepare_args["--extra-py-files"] == f"s3://{BUCKET}/libs/rc-1.zip"
+    import_args = Stack(template, DumpFormat="amazon-tsv").eval(template["Resources"]["ImportJob"]["Properties"]["DefaultArguments"])
+    assert import_args["--format"] == "amazon-tsv"
 
 
 def test_crawlers(template, stack):
@@ -299,6 +311,8 @@ def test_crawlers(template, stack):
         [target] = stack.eval(props["Targets"]["S3Targets"])
         assert target["Path"] == f"s3://{BUCKET}/{folder}/"
         assert {"**/_*", "**/.*"} <= set(target["Exclusions"])
+    raw_exclusions = set(stack.eval(crawlers["RawCrawler"]["Properties"]["Targets"]["S3Targets"])[0]["Exclusions"])
+    assert "_*/**" in raw_exclusions  # the import's _rejected/ folder
         assert props["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
         assert props["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
         configuration = json.loads(props["Configuration"])
@@ -362,12 +376,14 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(template, stack):
 
 def test_roles_are_scoped(template, stack):
     roles = resources(template, "AWS::IAM::Role")
-    assert set(roles) == {"GlueRole", "SageMakerRole"}
+    assert set(roles) == {"ImportRole", "GlueRole", "SageMakerRole"}
     trusted = {name: r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
                for name, r in roles.items()}
-    assert trusted == {"GlueRole": "glue.amazonaws.com", "SageMakerRole": "sagemaker.amazonaws.com"}
-    assert stack.eval(roles["GlueRole"]["Properties"]["ManagedPolicyArns"]) == [
-        "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"]
+    assert trusted == {"ImportRole": "glue.amazonaws.com", "GlueRole": "glue.amazonaws.com",
+                       "SageMakerRole": "sagemaker.amazonaws.com"}
+    for glue_role in ("ImportRole", "GlueRole"):
+        assert stack.eval(roles[glue_role]["Properties"]["ManagedPolicyArns"]) == [
+            "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"]
     assert "ManagedPolicyArns" not in roles["SageMakerRole"]["Properties"]
     # Actions that have no resource-level permissions are the only ones allowed on "*".
     unscoped = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
@@ -384,7 +400,11 @@ def test_roles_are_scoped(template, stack):
                     for resource in as_list(statement["Resource"]):
                         granted.setdefault(name, {}).setdefault(action, set()).add(resource)
     objects = f"arn:aws:s3:::{BUCKET}"
-    glue, sagemaker = granted["GlueRole"], granted["SageMakerRole"]
+    glue, sagemaker, importing = granted["GlueRole"], granted["SageMakerRole"], granted["ImportRole"]
+    # Only the import job writes raw/, and it writes nothing else but its temp files.
+    assert f"{objects}/dumps/*" in importing["s3:GetObject"]
+    assert importing["s3:PutObject"] == importing["s3:DeleteObject"] == {f"{objects}/raw*", f"{objects}/glue-temp*"}
+    assert not any("/dumps" in r for r in glue["s3:GetObject"])
     assert {f"{objects}/raw/*", f"{objects}/artifacts/*"} <= glue["s3:GetObject"]
     for prefix in ("balanced", "prepared", "glue-temp"):
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):

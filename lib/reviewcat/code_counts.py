@@ -1,4 +1,4 @@
-"""Exact counts per small integer code, taken while an action runs instead of in a second job.
+"""Exact counts per integer code, taken while an action runs instead of in a second job.
 
 Prepare counts its lines per split and label, import its records per input file and reason, both
 during the write they do anyway: reading the output back for the counts was a second Spark job
@@ -10,12 +10,13 @@ than the job it replaced.
 closest bins when it runs out. With a bin for every possible code, no two codes are ever merged;
 copies of one code from different tasks may stay as separate bins (they are summed here), and
 their centre is averaged in floating point (rounded here). The counts are still checked against
-a plain count of the rows, and a caller whose counts do not add up counts another way.
+a plain count of the rows, and a caller whose counts do not add up counts another way. A code need
+not be small, only exact as a double (below 2**53) and one of those the caller expects.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Container, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Observation, functions as F
 
@@ -27,22 +28,24 @@ def index(column: str, values: Sequence[str]) -> Column:
     return lookup({value: i for i, value in enumerate(values)}, F.col(column))
 
 
-def observe(frame: DataFrame, code: Column, codes: int, name: str) -> tuple[DataFrame, Observation]:
-    """``frame`` counted per ``code`` (0 <= code < ``codes``) by whatever action runs it."""
+def observe(frame: DataFrame, code: Column, bins: int, name: str) -> tuple[DataFrame, Observation]:
+    """``frame`` counted per ``code`` by whatever action runs it: exact for up to ``bins`` codes."""
     observation = Observation(name)
     counted = frame.observe(observation, F.count(F.lit(1)).alias("rows"),
-                            F.to_json(F.histogram_numeric(code, F.lit(codes))).alias("histogram"))
+                            F.to_json(F.histogram_numeric(code, F.lit(bins))).alias("histogram"))
     return counted, observation
 
 
-def from_metrics(metrics: Mapping[str, Any], codes: int) -> dict[int, int] | None:
-    """Rows per code, or None when the metrics are missing or do not add up to the rows counted."""
+def from_metrics(metrics: Mapping[str, Any], codes: int | Container[int]) -> dict[int, int] | None:
+    """Rows per code, or None when the metrics are missing, hold a code not in ``codes`` (a number
+    n stands for 0..n-1) or do not add up to the rows counted."""
+    expected = range(codes) if isinstance(codes, int) else codes
     if not metrics.get("rows") or not metrics.get("histogram"):
         return None
     by_code: dict[int, int] = {}
     for point in json.loads(metrics["histogram"]):
         code = round(point["x"])
-        if abs(point["x"] - code) > 1e-6 or not 0 <= code < codes:
+        if abs(point["x"] - code) > 1e-6 or code not in expected:
             return None
         by_code[code] = by_code.get(code, 0) + round(point["y"])
     if sum(by_code.values()) != metrics["rows"]:

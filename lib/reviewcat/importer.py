@@ -16,17 +16,18 @@ import json
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from pyspark.sql import DataFrame, functions as F
 
-from . import __version__, code_counts, dumps, sources
+from . import __version__, dumps, record_counts, sources
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
 from .options import SOURCE, Option, fraction
 from .runtime import Runtime
+from .record_counts import FileCounts
 from .storage import json_text
 from .writers import write_partitioned
 
@@ -37,6 +38,7 @@ REJECTED = "_rejected"
 # A table import shuffles rows by label so that each label lands in few files: one task per
 # this many input bytes per label keeps files near Spark's own 128 MB input splits.
 BYTES_PER_WRITER = 256 * 1024 * 1024
+_GLOB = re.compile(r"[*?\[{]")
 _COMPRESSED = re.compile(r"\.(gz|bz2|deflate|zst|lz4|snappy)$")
 
 OPTIONS = [
@@ -54,23 +56,6 @@ OPTIONS = [
     Option("max-rejected-fraction", "fail when more than this share of the records cannot be imported",
            fraction, 0.01),
 ]
-
-
-@dataclass(frozen=True)
-class FileCounts:
-    """What became of one input file's records: outcome name -> records."""
-    outcomes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def records(self) -> int:
-        return sum(self.outcomes.values())
-
-    @property
-    def rejected(self) -> int:
-        return self.records - self.outcomes.get("imported", 0)
-
-    def rejects(self) -> dict[str, int]:
-        return {reason: n for reason, n in sorted(self.outcomes.items()) if reason != "imported" and n}
 
 
 @dataclass(frozen=True)
@@ -95,7 +80,7 @@ def _table_spec(args: Any, fmt: dumps.Format, input_path: str, rt: Runtime) -> d
     return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"], base)
 
 
-def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> list[dumps.InputFile]:
+def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSet:
     """The files of ``input_path`` named as ``fmt``'s are; the others are named in a warning."""
     found = rt.storage.files(input_path)
     if not found:
@@ -108,9 +93,10 @@ def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> list[dumps.I
     if other:
         log.warning("leaving out %d files not named as %s files are: %s%s", len(other), fmt.name,
                     ", ".join(other[:5]), " ..." if len(other) > 5 else "")
-    files = [dumps.InputFile(e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching]
+    files = tuple(dumps.InputFile(e.path, e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching)
     log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
-    return files
+    folder = input_path if rt.storage.is_dir(input_path) and not _GLOB.search(input_path) else None
+    return dumps.FileSet(files, folder)
 
 
 def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> dict | None:
@@ -139,30 +125,20 @@ def _check_replacements(existing: dict | None, categories: Sequence[str], overwr
     return replaced
 
 
-def _record_code(files: Sequence[dumps.InputFile]) -> Any:
-    return code_counts.index(dumps.FILE, [f.path for f in files]) * len(dumps.OUTCOMES) + F.col(dumps.REASON)
-
-
-def _counts_from_metrics(metrics: dict, files: Sequence[dumps.InputFile]) -> dict[str, FileCounts] | None:
-    by_code = code_counts.from_metrics(metrics, len(files) * len(dumps.OUTCOMES))
-    if by_code is None:
-        return None
-    outcomes: dict[str, dict[str, int]] = {f.path: {} for f in files}
-    for code, n in by_code.items():
-        outcomes[files[code // len(dumps.OUTCOMES)].path][dumps.OUTCOMES[code % len(dumps.OUTCOMES)]] = n
-    return {path: FileCounts(o) for path, o in outcomes.items()}
-
-
-def _counts_by_query(frame: DataFrame, files: Sequence[dumps.InputFile]) -> dict[str, FileCounts]:
-    """The same counts from a group-by: a second read, taken only when the observed ones fail."""
-    outcomes: dict[str, dict[str, int]] = {f.path: {} for f in files}
-    for row in frame.groupBy(dumps.FILE, dumps.REASON).count().collect():
-        outcomes.setdefault(row[dumps.FILE], {})[dumps.OUTCOMES[row[dumps.REASON]]] = int(row["count"])
-    return {path: FileCounts(o) for path, o in outcomes.items()}
+def _check_columns(rt: Runtime, output: str, frame: DataFrame) -> None:
+    """An import adds to a table only rows of its columns: a table import with other columns would
+    leave partitions that Spark reads with one of the two schemas and nulls for the other."""
+    kept = [c for c in frame.columns if c not in (dumps.FILE, dumps.REASON, dumps.RECORD)]
+    new = {f.name: f.dataType.simpleString() for f in frame.select(*kept).schema}
+    old = {f.name: f.dataType.simpleString() for f in rt.spark.read.parquet(output).schema}
+    if new != old:
+        differ = sorted(name for name in set(new) | set(old) if new.get(name) != old.get(name))
+        raise ReviewcatError(f"{output} holds a table whose columns differ from this input's in {', '.join(differ)}: "
+                             "import into another --output-path")
 
 
 def _check_rejects(counts: dict[str, FileCounts], files: Sequence[dumps.InputFile], limit: float) -> None:
-    names = {f.path: f.name for f in files}
+    names = {f.uri: f.name for f in files}
     records = sum(c.records for c in counts.values())
     rejected = sum(c.rejected for c in counts.values())
     if not records:
@@ -202,9 +178,9 @@ def _damaged_file(rt: Runtime, files: Sequence[dumps.InputFile], error: Exceptio
 
 
 def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequence[dumps.InputFile],
-                 staging: str) -> DataFrame:
+                 staging: str) -> None:
     """The imported rows as parquet under ``staging``, in files of at most ``ROWS_PER_FILE`` rows."""
-    good = frame.where(F.col(dumps.REASON) == 0).drop(dumps.FILE, dumps.REASON, dumps.RECORD)
+    good = frame.where(F.col(dumps.REASON) == 0).drop(dumps.FILE, dumps.REASON)
     if not fmt.sorted_by_category:
         # One task per (label, spread) cell instead of a file per label in every input task.
         spread = max(1, math.ceil(sum(f.size for f in files) / BYTES_PER_WRITER))
@@ -216,47 +192,33 @@ def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequen
         if damaged:
             raise damaged from None
         raise
-    return good
 
 
-def _write_rejects(rt: Runtime, fmt: dumps.Format, files: Sequence[dumps.InputFile],
+def _write_rejects(rt: Runtime, fmt: dumps.Format, files: dumps.FileSet,
                    counts: dict[str, FileCounts], spec: dumps.TableSpec | None, folder: str) -> None:
     """Rejected records with their file and reason, a ``source=<file name>`` folder per input file."""
-    with_rejects = [f for f in files if counts[f.path].rejected]
+    with_rejects = [f for f in files.files if counts[f.uri].rejected]
     if not with_rejects:
         return
     log.info("writing the rejected records of %d files to %s", len(with_rejects), folder)
-    names = lookup({f.path: f.name for f in with_rejects}, F.col(dumps.FILE))
-    (fmt.to_reviews(rt.spark, with_rejects, spec)
+    names = lookup({f.uri: f.name for f in with_rejects}, F.col(dumps.FILE))
+    (fmt.to_reviews(rt.spark, files.only(with_rejects), spec)
      .where(F.col(dumps.REASON) != 0)
      .select(F.col(dumps.FILE).alias("file"), dumps.reason_name(F.col(dumps.REASON)).alias("reason"),
              F.col(dumps.RECORD).alias("record"), names.alias("source"))
      .write.partitionBy("source").json(folder))
 
 
-def _category_rows(rt: Runtime, files: Sequence[dumps.InputFile], counts: dict[str, FileCounts],
-                   staging: str) -> dict[str, int]:
-    """Rows per imported category: from the file counts where a file name gives the category, else
-    from the written files' footers (one small Spark job)."""
-    if all(f.category for f in files):
-        rows: dict[str, int] = {}
-        for f in files:
-            rows[f.category] = rows.get(f.category, 0) + counts[f.path].outcomes.get("imported", 0)
-        return {c: n for c, n in sorted(rows.items()) if n}
-    source = sources.Source(path=staging)
-    return sources.count_by_category(rt, source, sources.list_categories(rt, source))
-
-
-def _file_summary(f: dumps.InputFile, counts: FileCounts) -> dict:
-    summary = {"records": counts.records, "imported": counts.outcomes.get("imported", 0), "rejected": counts.rejects()}
-    return {**summary, "category": f.category} if f.category else summary
+def _file_summary(counts: FileCounts) -> dict:
+    return {"records": counts.records, "imported": counts.outcomes.get("imported", 0), "rejected": counts.rejects(),
+            "categories": dict(sorted(counts.categories.items()))}
 
 
 def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], categories: dict[str, int],
              files: dict[str, dict]) -> dict:
     """``_import.json``: rows per category of the whole table, and what became of each input file."""
     old_files = {path: info for path, info in (existing or {}).get("files", {}).items()
-                 if info.get("category") not in replaced and path not in files}
+                 if not set(info["categories"]) & set(replaced) and path not in files}
     all_files = {**old_files, **files}
     merged = {**(existing or {}).get("categories", {}), **categories}
     return {
@@ -319,27 +281,31 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         check_table_target(rt.spark, *catalog_table, output)
     spec = _table_spec(args, fmt, args.input_path, rt)
     existing = _existing_import(rt, output, args.overwrite, fmt)
-    files = input_files(rt, args.input_path, fmt)
+    inputs = input_files(rt, args.input_path, fmt)
+    files = inputs.files
     named = {f.category for f in files if f.category}
     _check_replacements(existing, sorted(named), args.overwrite, output)
 
-    frame = fmt.to_reviews(rt.spark, files, spec)
-    observed, observation = code_counts.observe(frame, _record_code(files), len(files) * len(dumps.OUTCOMES),
-                                                "records per file and outcome")
+    frame = fmt.to_reviews(rt.spark, inputs, spec)
+    if existing:
+        _check_columns(rt, output, frame)
+    # The raw record is for _rejected/, which its own pass writes: not carried through this one.
+    observed, observation = record_counts.observe(frame.drop(dumps.RECORD), files)
     staging = rt.storage.staging_path(output)
     try:
         log.info("importing %s into %s", args.input_path, output)
         _write_table(rt, observed, fmt, files, staging)
-        counts = _counts_from_metrics(observation.get, files)
+        written = sources.partition_folders(rt, staging) if rt.storage.exists(staging) else {}
+        counts = record_counts.from_metrics(observation.get, files, sorted(written))
         if counts is None:
             log.warning("the record counts observed during the import do not add up: counting them again")
-            counts = _counts_by_query(fmt.to_reviews(rt.spark, files, spec), files)
+            counts = record_counts.by_query(fmt.to_reviews(rt.spark, inputs, spec), files)
         _check_rejects(counts, files, args.max_rejected_fraction)
-        _write_rejects(rt, fmt, files, counts, spec, f"{staging}/{REJECTED}")
-        categories = _category_rows(rt, files, counts, staging)
+        _write_rejects(rt, fmt, inputs, counts, spec, f"{staging}/{REJECTED}")
+        categories = record_counts.category_rows(counts)
         replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
-                           {f.path: _file_summary(f, counts[f.path]) for f in files})
+                           {f.uri: _file_summary(counts[f.uri]) for f in files})
         if existing:
             _merge_into(rt, staging, output, summary)
         else:

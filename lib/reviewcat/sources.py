@@ -61,6 +61,12 @@ def partition_predicate(categories: Sequence[str], column: str = CATEGORY) -> st
     return f"{column} IN ({quoted})"
 
 
+def partition_folders(rt: Runtime, root: str) -> dict[str, str]:
+    """Category -> ``product_category=<name>`` folder directly under ``root``; none is an empty dict."""
+    return {unquote(e.name.split("=", 1)[1]): e.path
+            for e in rt.storage.list(root) if e.is_dir and e.name.startswith(f"{CATEGORY}=")}
+
+
 def _partition_dirs(rt: Runtime, source: Source) -> dict[str, str]:
     """Category -> partition folder, from a listing of the top folder (no file is opened)."""
     root = source.path
@@ -68,8 +74,7 @@ def _partition_dirs(rt: Runtime, source: Source) -> dict[str, str]:
         raise ReviewcatError(f"input path {root} does not exist: check --input-path")
     if not rt.storage.is_dir(root):
         raise ReviewcatError(f"input path {root} is a file: give the folder that holds {CATEGORY}=<name> folders")
-    dirs = {unquote(e.name.split("=", 1)[1]): e.path
-            for e in rt.storage.list(root) if e.is_dir and e.name.startswith(f"{CATEGORY}=")}
+    dirs = partition_folders(rt, root)
     if not dirs:
         if rt.storage.has_files(root, ".parquet"):
             raise ReviewcatError(f"{root} has parquet files but no {CATEGORY}=<name> partition folders: "

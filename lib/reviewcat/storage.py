@@ -44,9 +44,11 @@ class Storage:
     def __init__(self, spark: SparkSession):
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        # Each step of ``jvm.org.apache...`` is a round trip to the JVM: look the class up once.
+        self._path_class = self._jvm.org.apache.hadoop.fs.Path
 
     def _path(self, path: str):
-        return self._jvm.org.apache.hadoop.fs.Path(path)
+        return self._path_class(path)
 
     def _fs(self, path: str):
         return self._path(path).getFileSystem(self._conf)
@@ -101,18 +103,21 @@ class Storage:
             root = str(status.getPath().toString()).rstrip("/") + "/"
             it = fs.listFiles(status.getPath(), True)
             while it.hasNext():
-                file = it.next()
-                below = str(file.getPath().toString())[len(root):]
-                if not any(part.startswith(("_", ".")) for part in below.split("/")):
-                    found.append(self._entry(file))
+                file = self._entry(it.next(), is_dir=False)
+                if not any(part.startswith(("_", ".")) for part in file.path[len(root):].split("/")):
+                    found.append(file)
         return sorted(found, key=lambda e: e.path)
 
-    def _entry(self, status) -> Entry:
-        path = str(status.getPath().toString())
-        # A listed file's URI can carry an empty authority (file:///x); parsed again from its text it
-        # has none (file:/x), as in the URIs Spark reports.
-        return Entry(path, str(status.getPath().getName()), bool(status.isDirectory()), int(status.getLen()),
-                     str(self._path(path).toUri().toString()))
+    @staticmethod
+    def _entry(status, is_dir: bool | None = None) -> Entry:
+        """An Entry in five calls to the JVM: a listing of thousands of files makes them count."""
+        path = status.getPath()
+        text = str(path.toString())
+        uri = str(path.toUri().toString())
+        # A listed file's URI can carry an empty authority (file:///x), where Spark's has none (file:/x).
+        uri = "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
+        return Entry(text, text.rstrip("/").rsplit("/", 1)[-1], bool(status.isDirectory()) if is_dir is None else is_dir,
+                     int(status.getLen()), uri)
 
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from pyspark.sql import DataFrame, functions as F
 
-from . import __version__, dumps, record_counts, sources
+from . import __version__, code_counts, dumps, record_counts, sources
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
@@ -296,7 +296,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         log.info("importing %s into %s", args.input_path, output)
         _write_table(rt, observed, fmt, files, staging)
         written = sources.partition_folders(rt, staging) if rt.storage.exists(staging) else {}
-        counts = record_counts.from_metrics(observation.get, files, sorted(written))
+        counts = record_counts.from_metrics(code_counts.metrics(observation), files, sorted(written))
         if counts is None:
             log.warning("the record counts observed during the import do not add up: counting them again")
             counts = record_counts.by_query(fmt.to_reviews(rt.spark, inputs, spec), files)

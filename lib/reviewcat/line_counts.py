@@ -51,7 +51,7 @@ def written(observation: Observation, spark: SparkSession, paths: Mapping[str, s
     """The counts observed during the write of ``paths``, or, should they not add up, counted in the files."""
     if not paths:
         return {split: {} for split in splits}  # nothing written, and Spark reports nothing
-    counts = from_metrics(observation.get, splits, labels)
+    counts = from_metrics(code_counts.metrics(observation), splits, labels)
     if counts is None:
         log.warning("the line counts observed during the write do not add up: counting the written files")
         return in_files(spark, paths, splits)

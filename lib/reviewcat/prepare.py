@@ -8,7 +8,7 @@ from typing import Any
 
 from pyspark.sql import Observation, functions as F
 
-from . import __version__, line_counts, sources
+from . import __version__, code_counts, line_counts, sources
 from .balance import BALANCE_FILE
 from .errors import ReviewcatError
 from .options import OUTPUT, SOURCE, Option, positive_int
@@ -51,7 +51,7 @@ def _balance_summary(rt: Runtime, source: sources.Source) -> dict | None:
 def _rows_read(rt: Runtime, read: Observation, source: sources.Source, categories: list[str]) -> int:
     """The input's rows, counted while the job read them. Spark reports nothing when the job wrote
     no rows at all; then the parquet footers answer (a separate job the normal run saves)."""
-    rows = read.get.get("rows")
+    rows = code_counts.metrics(read).get("rows")
     return int(rows) if rows is not None else sum(sources.count_by_category(rt, source, categories).values())
 
 

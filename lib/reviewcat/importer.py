@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from pyspark.sql import DataFrame, functions as F
+from pyspark.sql import DataFrame, Observation, functions as F
 
 from . import __version__, code_counts, dumps, record_counts, sources
 from .catalog import check_table_target, crawl
@@ -261,6 +261,26 @@ def _merge_into(rt: Runtime, staging: str, output: str, summary: dict) -> None:
     log.info("added %d partitions to %s", sum(1 for target, _ in moved if f"/{REJECTED}/" not in target), output)
 
 
+def _counted(rt: Runtime, fmt: dumps.Format, inputs: dumps.FileSet, spec: dumps.TableSpec | None,
+             observation: Observation, staging: str) -> dict[str, FileCounts]:
+    """What became of each input record: as observed during the write, or, should that not add
+    up, from a query that reads the input again."""
+    written = sources.partition_folders(rt, staging) if rt.storage.exists(staging) else {}
+    counts = record_counts.from_metrics(code_counts.metrics(observation), inputs.files, sorted(written))
+    if counts is None:
+        log.warning("the record counts observed during the import do not add up: counting them again")
+        counts = record_counts.by_query(fmt.to_reviews(rt.spark, inputs, spec), inputs.files)
+    return counts
+
+
+def _publish(rt: Runtime, staging: str, output: str, existing: dict | None, summary: dict) -> None:
+    if existing:
+        _merge_into(rt, staging, output, summary)
+    else:
+        rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
+        rt.storage.publish(staging, output)
+
+
 def _catalog_table(args: Any) -> tuple[str, str] | None:
     if bool(args.database) != bool(args.table):
         raise ReviewcatError("--database and --table go together: give both to register the table, or neither")
@@ -295,22 +315,14 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     try:
         log.info("importing %s into %s", args.input_path, output)
         _write_table(rt, observed, fmt, files, staging)
-        written = sources.partition_folders(rt, staging) if rt.storage.exists(staging) else {}
-        counts = record_counts.from_metrics(code_counts.metrics(observation), files, sorted(written))
-        if counts is None:
-            log.warning("the record counts observed during the import do not add up: counting them again")
-            counts = record_counts.by_query(fmt.to_reviews(rt.spark, inputs, spec), files)
+        counts = _counted(rt, fmt, inputs, spec, observation, staging)
         _check_rejects(counts, files, args.max_rejected_fraction)
         _write_rejects(rt, fmt, inputs, counts, spec, f"{staging}/{REJECTED}")
         categories = record_counts.category_rows(counts)
         replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
                            {f.uri: _file_summary(counts[f.uri]) for f in files})
-        if existing:
-            _merge_into(rt, staging, output, summary)
-        else:
-            rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
-            rt.storage.publish(staging, output)
+        _publish(rt, staging, output, existing, summary)
     except BaseException:
         rt.storage.delete(staging)
         raise

@@ -331,6 +331,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
 
 
 def format_named(name: str | None) -> Format:
+    if not name:
+        raise ReviewcatError(f"--format is required: one of {', '.join(FORMATS)}")
     if name not in FORMATS:
         raise ReviewcatError(f"unknown --format {name!r}: use one of {', '.join(FORMATS)}")
     return FORMATS[name]

@@ -125,8 +125,8 @@ def _try_cast(sql: str, spark_type: str) -> Column:
 
 def derived_id(fields: Sequence[Column]) -> Column:
     """``R`` + 20 hex digits of a SHA-256 of the record's fields: the dumps since 2018 carry no
-    review id. The same record always gets the same id; 80 bits keep a collision among the 571M
-    reviews of the 2023 dump at odds of about 1 in 10^8."""
+    review id. The same record always gets the same id; with 80 bits, the odds that any two of the
+    571M reviews of the 2023 dump share one are about 1 in 7 million (n^2 / 2^81)."""
     digest = F.sha2(F.to_json(F.struct(*fields)), 256)
     return F.concat(F.lit("R"), F.upper(F.substring(digest, 1, 20)))
 

@@ -13,7 +13,7 @@ import pytest
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
 from reviewcat.train.commands import TRAIN, predict, train
-from reviewcat.train.evaluate import classification_metrics, evaluate, wilson_interval
+from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
 from reviewcat.train.local_search import plan_rungs, sample_configs
 from reviewcat.train.model import load_model, top_k
 from reviewcat.train.space import DEFAULT_SPACE, build_space
@@ -42,8 +42,11 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
     best = max((r for r in rows if r["rung"] == "1"), key=lambda r: float(r["validation_accuracy"]))
     assert search["best"]["accuracy"] == pytest.approx(float(best["validation_accuracy"]), abs=1e-6)
     assert search["best"]["hyperparameters"]["buckets"] == 20000
+    top = metrics["top_k"]
+    assert top["k"] == 3 and metrics["accuracy"] < top["accuracy"] <= 1 and top["ci95"][0] < top["accuracy"]
     report = (trained / "report.md").read_text()
     assert f"{metrics['accuracy']:.4f}" in report and "Pet_Products" in report and "learning_rate=" in report
+    assert f"top-3 accuracy: **{top['accuracy']:.4f}**" in report
     assert (trained / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -99,6 +102,15 @@ def test_metrics_match_a_hand_computed_confusion_matrix():
     # Wilson interval of 4/6 at z=1.96, worked out by hand.
     assert metrics["accuracy_ci95"] == pytest.approx([0.3000, 0.9032], abs=1e-4)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+def test_top_k_accuracy_counts_the_true_label_among_the_first_k():
+    true = ["a", "b", "c", "a"]
+    ranked = [["a", "b", "c"], ["a", "b", "c"], ["a", "b", "c"], ["b"]]
+    assert top_k_accuracy(true, ranked, 1)["accuracy"] == 0.25
+    assert top_k_accuracy(true, ranked, 2)["accuracy"] == 0.5
+    three = top_k_accuracy(true, ranked, 3)
+    assert three["accuracy"] == 0.75 and three["ci95"] == pytest.approx(list(wilson_interval(3, 4)))
 
 
 def test_unseen_test_labels_are_counted_and_warned(trained, tmp_path, caplog):

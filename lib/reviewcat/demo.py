@@ -73,6 +73,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         f"  test accuracy:     {metrics['accuracy']:.3f} (95% CI {metrics['accuracy_ci95'][0]:.3f}-"
         f"{metrics['accuracy_ci95'][1]:.3f}; majority class {_majority_share(files):.3f}), "
         f"macro F1 {metrics['macro_f1']:.3f}",
+        f"  top-3 accuracy:    {metrics['top_k']['accuracy']:.3f} (the true category among the model's 3 best guesses)",
         f"  confusion matrix:  {model_dir / MATRIX_PNG}",
         f"  report:            {model_dir / REPORT_FILE}",
     ])

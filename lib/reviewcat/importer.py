@@ -218,7 +218,7 @@ def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], 
              files: dict[str, dict]) -> dict:
     """``_import.json``: rows per category of the whole table, and what became of each input file."""
     old_files = {path: info for path, info in (existing or {}).get("files", {}).items()
-                 if not set(info["categories"]) & set(replaced) and path not in files}
+                 if not set(info.get("categories", {})) & set(replaced) and path not in files}
     all_files = {**old_files, **files}
     merged = {**(existing or {}).get("categories", {}), **categories}
     return {

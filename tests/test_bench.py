@@ -105,7 +105,8 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
     assert training["autotune"]["details"]["budget_seconds"] >= 1
 
     text = markdown({"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows, "repeats": 1,
-                     "seed": 3, "sections": {"prepare": prepare, "train": training}})
+                     "seed": 3, "sections": {"prepare": prepare,
+                                              "train": {"corpora": {"generated reviews": training}}}})
     assert "## Prepare" in text and "## Local training" in text and "(target 0.7:" in text and "fixed cost" in text
     assert "## Balance" not in text
 
@@ -123,3 +124,32 @@ def test_rerunning_a_section_keeps_the_others_only_for_the_same_setup(tmp_path):
     older = json.loads((tmp_path / "results.json").read_text())
     (tmp_path / "results.json").write_text(json.dumps({**older, "format": older["format"] - 1}))
     assert "earlier" not in _earlier_results(config)
+
+
+def test_real_text_corpora_are_labelled_deduplicated_and_split(tmp_path):
+    from reviewcat.bench.corpora import docstring_corpus, man_corpus
+    import gzip
+    man = tmp_path / "man"
+    for section, count in (("1", 120), ("3", 110), ("5", 3)):
+        (man / f"man{section}").mkdir(parents=True)
+        for i in range(count):
+            page = f'.TH X\n.SH "NAME"\nprog{i} \\- \\fBdoes\\fR thing number {i} of section {section}\n.SH SYNOPSIS\n'
+            with gzip.open(man / f"man{section}" / f"prog{i}.{section}.gz", "wt") as f:
+                f.write(page)
+    (man / "man1" / "copy.1").write_text(".SH NAME\ncopy \\- does thing number 0 of section 1\n")  # a repeat
+    manifest = man_corpus(tmp_path / "man-corpus", root=man, per_class=100)
+    assert manifest["labels"] == {"__label__1": "1", "__label__3": "3"}  # section 5 has too few pages
+    files = manifest["files"]
+    assert sum(f["rows"] for f in files.values()) == 200 and files["train"]["rows"] > files["test"]["rows"] > 0
+    train = (tmp_path / "man-corpus" / "train" / "train.txt").read_text().splitlines()
+    assert all(line.startswith("__label__") and "\\f" not in line for line in train)
+    assert any(line.startswith("__label__1 does thing number") for line in train)
+
+    site = tmp_path / "site"
+    for package in ("alpha", "beta"):
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text("\n".join(
+            f'def f{i}():\n    """{package} helper number {i} does work.\n\n    More."""\n' for i in range(60)))
+    manifest = docstring_corpus(tmp_path / "doc-corpus", site_packages=site, packages=2, per_class=50)
+    assert manifest["labels"] == {"__label__alpha": "alpha", "__label__beta": "beta"}
+    assert sum(f["rows"] for f in manifest["files"].values()) == 100

@@ -82,11 +82,13 @@ def _prepare(section: dict[str, Any]) -> list[str]:
 
 
 def _train(section: dict[str, Any]) -> list[str]:
-    rows = [[m["name"], _seconds(m), m["details"]["validation_accuracy"], m["details"]["test_accuracy"],
-             m["details"].get("trainings", "-"), f"{m['peak_mb']['total']:,.0f}"]
-            for m in (section["halving"], section["random"], section["autotune"])]
-    return [f"## Local training: same splits ({section['train_lines']:,} training lines), same time budget", ""] + \
-        _table(["search", "wall s", "best validation accuracy", "test accuracy", "trainings", "peak MB"], rows)
+    rows = [[corpus, f"{run['train_lines']:,}", len(run.get("labels", [])) or "-", m["name"], _seconds(m),
+             m["details"]["validation_accuracy"], m["details"]["test_accuracy"], m["details"].get("trainings", "-"),
+             f"{m['peak_mb']['total']:,.0f}"]
+            for corpus, run in section["corpora"].items() for m in (run["halving"], run["random"], run["autotune"])]
+    return ["## Local training: per corpus, same splits and the same time budget for each search", ""] + _table(
+        ["corpus", "training lines", "labels", "search", "wall s", "best validation accuracy", "test accuracy",
+         "trainings", "peak MB"], rows)
 
 
 def _scale(section: dict[str, Any]) -> list[str]:

@@ -46,7 +46,7 @@ TARGETS = {"prepare_job_vs_limit": 0.7, "vectorised_vs_rowwise": 3.0}
 FIXED_COST_SCALE = 3
 # Raised whenever a section's results change shape: older results are then measured again, not
 # rendered by code that expects the new shape.
-RESULTS_FORMAT = 2
+RESULTS_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -301,11 +301,23 @@ def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
 
 
 def bench_train(config: BenchConfig) -> dict[str, Any]:
-    """Our halving search, plain random search and fastText's autotune, one time budget, one set of splits."""
+    """Our halving search, plain random search and fastText's autotune, one time budget per corpus:
+    the generated reviews (with the demo's search space) and two corpora of real text found on
+    this machine (with the default space, as a user would start)."""
+    from .corpora import docstring_corpus, man_corpus
     from .training import compare_searches
     if not (config.prepared / prepare.MANIFEST).exists():
         raise ReviewcatError(f"no prepared splits in {config.prepared}: run the prepare section first")
-    return compare_searches(config.prepared, config.data / "models", config.seed, TRAIN_MAX_JOBS, DEMO_SEARCH)
+    corpora = {"generated reviews": (config.prepared, DEMO_SEARCH)}
+    for name, build in (("man pages by section", man_corpus), ("docstrings by package", docstring_corpus)):
+        folder = config.data / "corpora" / name.split()[0]
+        if not (folder / prepare.MANIFEST).exists():
+            log.info("building the %s corpus from this machine's text -> %s", name, folder)
+            build(folder)
+        corpora[name] = (folder, {"range": [], "static": []})
+    return {"corpora": {name: compare_searches(folder, config.data / "models" / name.split()[0], config.seed,
+                                               TRAIN_MAX_JOBS, search)
+                        for name, (folder, search) in corpora.items()}}
 
 
 def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:

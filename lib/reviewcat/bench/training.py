@@ -47,5 +47,6 @@ def compare_searches(prepared_dir: Path, output: Path, seed: int, max_jobs: int,
         return {"validation_accuracy": _accuracy(model, validation), "test_accuracy": _accuracy(model, test),
                 "budget_seconds": budget}
     results["autotune"] = measure("fastText autotune", train_lines, autotune, 1)
-    return {"train_lines": train_lines, "max_jobs": max_jobs, "space": space.to_dict(),
+    labels = sorted(json.loads((prepared_dir / MANIFEST).read_text())["files"]["train"]["labels"])
+    return {"train_lines": train_lines, "labels": labels, "max_jobs": max_jobs, "space": space.to_dict(),
             **{name: m.to_dict() for name, m in results.items()}}

@@ -28,7 +28,7 @@ from .errors import ReviewcatError
 from .options import SOURCE, Option, fraction
 from .runtime import Runtime
 from .record_counts import FileCounts
-from .storage import json_text
+from .storage import is_glob, json_text
 from .writers import write_partitioned
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ REJECTED = "_rejected"
 # A table import shuffles rows by label so that each label lands in few files: one task per
 # this many input bytes per label keeps files near Spark's own 128 MB input splits.
 BYTES_PER_WRITER = 256 * 1024 * 1024
-_GLOB = re.compile(r"[*?\[{]")
 _COMPRESSED = re.compile(r"\.(gz|bz2|deflate|zst|lz4|snappy)$")
 
 OPTIONS = [
@@ -95,7 +94,7 @@ def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSe
                     ", ".join(other[:5]), " ..." if len(other) > 5 else "")
     files = tuple(dumps.InputFile(e.path, e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching)
     log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
-    folder = input_path if rt.storage.is_dir(input_path) and not _GLOB.search(input_path) else None
+    folder = input_path if rt.storage.is_dir(input_path) and not is_glob(input_path) else None
     return dumps.FileSet(files, folder)
 
 

@@ -32,10 +32,15 @@ class Entry:
     name: str
     is_dir: bool
     size: int
-    uri: str = ""  # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
+    uri: str  # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
 
 
 _GLOB = re.compile(r"[*?\[{]")
+
+
+def is_glob(path: str) -> bool:
+    """Whether Hadoop would expand ``path`` as a pattern."""
+    return bool(_GLOB.search(path))
 
 
 class Storage:
@@ -89,7 +94,7 @@ class Storage:
         ``_SUCCESS`` markers, ``_rejected/`` and hidden files are never data.
         """
         fs = self._fs(path)
-        if _GLOB.search(path):
+        if is_glob(path):
             statuses = list(fs.globStatus(self._path(path)) or [])
         elif fs.exists(self._path(path)):
             statuses = [fs.getFileStatus(self._path(path))]

@@ -67,7 +67,8 @@ class FileSet:
 
     Given more than 32 files one by one, Spark lists them in a job of its own (0.3 s for 43 local
     files, and one request per file on S3); a folder read with a filter on the files' names is
-    listed in one call (0.02 s). The filter names every file, so the same files are read.
+    listed in one call (0.02 s). The filter names every file, so the same files are read. A table
+    import names its files one by one and discovers partition folders below the folder.
     """
     files: tuple[InputFile, ...]
     folder: str | None = None
@@ -85,12 +86,10 @@ class FileSet:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A ``table`` import: the user's columns that become review_id, review_body and the category,
-    and the folder its partition columns (``queue=<name>/``) are discovered below, if any."""
+    """A ``table`` import: the user's columns that become review_id, review_body and the category."""
     id: str
     text: str
     label: str
-    base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,14 +266,14 @@ def table_kind(files: Sequence[InputFile]) -> str:
     return kinds.pop()
 
 
-def _read_table(spark: SparkSession, files: Sequence[InputFile], base: str | None) -> DataFrame:
+def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
     """The user's table with a ``__corrupt`` column (null for parquet, which has no bad rows).
 
-    Files are named one by one, below ``base`` as the root of partition folders (``queue=<name>/``):
-    a folder read of the table would not discover them."""
-    paths = [f.path for f in files]
-    kind = table_kind(files)
-    reader = spark.read.option("basePath", base) if base else spark.read
+    Files are named one by one, below the input folder as the root of partition folders
+    (``queue=<name>/``): a recursive folder read would not discover them."""
+    paths = [f.path for f in files.files]
+    kind = table_kind(files.files)
+    reader = spark.read.option("basePath", files.folder) if files.folder else spark.read
     if kind == "parquet":
         return reader.parquet(*paths).withColumn(_CORRUPT, F.lit(None).cast("string"))
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
@@ -293,7 +292,7 @@ def _table(spark: SparkSession, files: FileSet, columns: TableSpec | None) -> Da
     """The user's columns, with the id, text and label columns renamed to review_id, review_body
     and product_category, so balance, prepare and train read a ticket table as they read reviews."""
     assert columns is not None, "a table import names its columns"
-    frame = _read_table(spark, files.files, columns.base)
+    frame = _read_table(spark, files)
     own = [c for c in frame.columns if c != _CORRUPT]
     missing = [f"--{flag}-column {name}" for flag, name in (("id", columns.id), ("text", columns.text),
                                                           ("label", columns.label)) if name not in own]

@@ -64,7 +64,12 @@ class ImportResult:
     table: str | None
 
 
-def _table_spec(args: Any, fmt: dumps.Format, input_path: str, rt: Runtime) -> dumps.TableSpec | None:
+def _few(names: Sequence[str]) -> str:
+    """The first five names, and a mark that there are more: for one-line messages."""
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+
+
+def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
     given = {flag: getattr(args, flag.replace("-", "_")) for flag in ("id-column", "text-column", "label-column")}
     if fmt.name != "table":
         named = [f"--{flag}" for flag, value in given.items() if value]
@@ -75,8 +80,7 @@ def _table_spec(args: Any, fmt: dumps.Format, input_path: str, rt: Runtime) -> d
     if missing:
         raise ReviewcatError(f"--format table needs {', '.join(missing)}: name the columns with the id, "
                              "the text and the label")
-    base = input_path if rt.storage.is_dir(input_path) else None
-    return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"], base)
+    return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"])
 
 
 def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSet:
@@ -88,10 +92,9 @@ def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSe
     other = [e.name for e in found if not fmt.pattern.fullmatch(e.name)]
     if not matching:
         raise ReviewcatError(f"no {fmt.name} files in {input_path}: expected {fmt.naming}, found "
-                             f"{', '.join(other[:5])}{' ...' if len(other) > 5 else ''}: check --format")
+                             f"{_few(other)}: check --format")
     if other:
-        log.warning("leaving out %d files not named as %s files are: %s%s", len(other), fmt.name,
-                    ", ".join(other[:5]), " ..." if len(other) > 5 else "")
+        log.warning("leaving out %d files not named as %s files are: %s", len(other), fmt.name, _few(other))
     files = tuple(dumps.InputFile(e.path, e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching)
     log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
     folder = input_path if rt.storage.is_dir(input_path) and not is_glob(input_path) else None
@@ -119,7 +122,7 @@ def _check_replacements(existing: dict | None, categories: Sequence[str], overwr
     """The categories this import replaces in ``output``: allowed only with ``--overwrite``."""
     replaced = sorted(set(categories) & set(existing["categories"] if existing else {}))
     if replaced and not overwrite:
-        raise ReviewcatError(f"{output} already holds {', '.join(replaced[:5])}{' ...' if len(replaced) > 5 else ''}: "
+        raise ReviewcatError(f"{output} already holds {_few(replaced)}: "
                              "pass --overwrite to replace them, or leave their files out of --input-path")
     return replaced
 
@@ -298,7 +301,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     catalog_table = _catalog_table(args)
     if catalog_table:
         check_table_target(rt.spark, *catalog_table, output)
-    spec = _table_spec(args, fmt, args.input_path, rt)
+    spec = _table_spec(args, fmt)
     existing = _existing_import(rt, output, args.overwrite, fmt)
     inputs = input_files(rt, args.input_path, fmt)
     files = inputs.files

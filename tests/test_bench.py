@@ -10,7 +10,6 @@ from reviewcat.bench import suite
 from reviewcat.bench.suite import (PUSHDOWN_PICKS, BenchConfig, _earlier_results, _per_row_and_fixed, _write,
                                    bench_import, bench_prepare, bench_pushdown, machine)
 from reviewcat.bench.training import compare_searches
-from reviewcat.demo import DEMO_SEARCH
 from reviewcat.sample_data import numbered_categories
 
 
@@ -97,12 +96,20 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
     assert prepare["job"]["details"]["rows_out"] < larger["job"]["details"]["rows_out"] <= larger["rows"]
     assert not (tmp_path / "data" / "prepared-larger").exists()
 
-    training = compare_searches(config.prepared, tmp_path / "models", 3, 3, DEMO_SEARCH)
-    for name in ("halving", "random", "autotune"):
-        details = training[name]["details"]
-        assert 0 < details["validation_accuracy"] <= 1 and 0 < details["test_accuracy"] <= 1, name
-    assert training["random"]["details"]["trainings"] == 3
-    assert training["autotune"]["details"]["budget_seconds"] >= 1
+    training = compare_searches(config.prepared, tmp_path / "models", 3, budgets=(6,), default_budget=10)
+    runs = training["runs"]
+    assert set(runs) == {"ours (default)", "ours (6 s)", "autotune (6 s)", f"autotune ({training['our_wall_seconds']} s)"}
+    for name, run in runs.items():
+        details = run["details"]
+        if details["test_accuracy"] is None:  # a budget that fit no training: recorded as the user saw it
+            assert "raise --time-budget" in details["error"] or "enough time" in details["error"], name
+        else:
+            assert 0 < details["validation_accuracy"] <= 1 and 0 < details["test_accuracy"] <= 1, name
+    assert runs["ours (6 s)"]["details"]["budget_seconds"] == 6 and runs["ours (default)"]["details"]["trainings"] > 1
+    assert runs["ours (default)"]["details"]["test_accuracy"] > 0
+    assert training["space"]["derived_from"]["lines"] == training["train_lines"]
+    rung = training["first_rung"]
+    assert rung["configurations"] == 18 and -1 <= rung["spearman"] <= 1
 
     text = markdown({"machine": machine(), "rows": config.rows, "scale_rows": config.scale_rows, "repeats": 1,
                      "seed": 3, "sections": {"prepare": prepare,

@@ -14,6 +14,7 @@ from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
 from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.commands import TRAIN, predict, train
+from reviewcat.train.data import read_labeled
 from reviewcat.train.space import build_space
 
 from conftest import BUCKET, REGION
@@ -37,11 +38,11 @@ def test_tuning_request_is_exactly_the_search_space(aws_env):
     assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:accuracy"}
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 12, "MaxParallelTrainingJobs": 3}
     assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
-        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.08", "ScalingType": "Auto"}]
+        {"Name": "learning_rate", "MinValue": "0.01", "MaxValue": "0.08", "ScalingType": "Linear"}]
     assert sorted(config["ParameterRanges"]["IntegerParameterRanges"], key=lambda r: r["Name"]) == [
-        {"Name": "epochs", "MinValue": "5", "MaxValue": "15", "ScalingType": "Auto"},
-        {"Name": "vector_dim", "MinValue": "100", "MaxValue": "200", "ScalingType": "Auto"},
-        {"Name": "word_ngrams", "MinValue": "1", "MaxValue": "3", "ScalingType": "Auto"}]
+        {"Name": "epochs", "MinValue": "5", "MaxValue": "15", "ScalingType": "Linear"},
+        {"Name": "vector_dim", "MinValue": "100", "MaxValue": "200", "ScalingType": "Linear"},
+        {"Name": "word_ngrams", "MinValue": "1", "MaxValue": "3", "ScalingType": "Linear"}]
     definition = request["TrainingJobDefinition"]
     assert definition["AlgorithmSpecification"] == {"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"}
     assert definition["StaticHyperParameters"] == {"mode": "supervised", "min_count": "2", "buckets": "2000000"}
@@ -52,6 +53,36 @@ def test_tuning_request_is_exactly_the_search_space(aws_env):
         {"ChannelName": name, "ContentType": "text/plain", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/data/{name}/", "S3DataDistributionType": "FullyReplicated"}}}
         for name in ("train", "validation")]
+
+
+def _sent_ranges(config: dict) -> dict:
+    ranges = config["ParameterRanges"]
+    return {r["Name"]: (float(r["MinValue"]), float(r["MaxValue"]), r["ScalingType"])
+            for kind in ("ContinuousParameterRanges", "IntegerParameterRanges") for r in ranges.get(kind, [])}
+
+
+def _expected_ranges(space) -> dict:
+    return {n: (float(r.low), float(r.high), "Logarithmic" if r.log else "Linear")
+            for n, r in space.ranges.items() if n != "subwords"}
+
+
+def test_the_tuner_gets_the_space_derived_from_the_data(aws_env, prepared_dir):
+    """Small data: large learning rates and many epochs, on a log scale, and no local-only subwords."""
+    stats = read_labeled(Path(prepared_dir) / "train" / "train.txt", keep_text=False).stats()
+    space = build_space(stats=stats)
+    assert "subwords" in space.ranges and space.ranges["learning_rate"].high > 1
+    captured = []
+    session = boto3.Session(region_name=REGION)
+    session.events.register("provide-client-params.sagemaker.CreateHyperParameterTuningJob",
+                            lambda params, **_: captured.append(params))
+    channels = {s: f"s3://{BUCKET}/data/{s}/" for s in ("train", "validation", "test")}
+    sm.start_tuning(space, sm.AwsTarget(REGION, ROLE, f"s3://{BUCKET}/run4", True), channels, "ml.c5.4xlarge",
+                    "rc-derived-1", boto_session=session)
+    config = captured[0]["HyperParameterTuningJobConfig"]
+    assert _sent_ranges(config) == _expected_ranges(space)
+    assert _sent_ranges(config)["learning_rate"][2] == _sent_ranges(config)["epochs"][2] == "Logarithmic"
+    static = captured[0]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static == {"mode": "supervised", "min_count": "1", "buckets": "100000"}
 
 
 def _blazingtext_archive(trained) -> bytes:
@@ -98,6 +129,10 @@ def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained,
         [f"s3://{BUCKET}/run2/data/prepared/train/", f"s3://{BUCKET}/run2/data/prepared/validation/"]
     search = json.loads((out / "search.json").read_text())
     assert search["best"]["name"] == "FakeTrainingJobName" and search["endpoint"] == "reviewcat-test"
+    # The local search would search the same ranges: derived from the same training split.
+    stats = read_labeled(Path(prepared_dir) / "train" / "train.txt", keep_text=False).stats()
+    assert _sent_ranges(job["HyperParameterTuningJobConfig"]) == _expected_ranges(build_space(stats=stats))
+    assert search["space"]["derived_from"]["lines"] == stats.lines
     metrics = json.loads((out / "metrics.json").read_text())
     local = json.loads((trained / "metrics.json").read_text())
     assert metrics["accuracy"] == local["accuracy"]  # the downloaded model.tar.gz is the one we uploaded
@@ -185,3 +220,8 @@ def test_an_s3_prepare_output_is_used_as_is(aws_env, best_job, prepared_dir, tmp
     assert not any(key.startswith("run3/data/") for key in after - before)  # nothing uploaded again
     assert json.loads((out / "metrics.json").read_text())["examples"] > 0
     assert json.loads((out / "labels.json").read_text())["__label__books"] == "Books"
+    # Lines and labels from the manifest on S3, tokens from the train file's size: the same space.
+    local = read_labeled(root / "train" / "train.txt", keep_text=False).stats()
+    derived = json.loads((out / "search.json").read_text())["space"]["derived_from"]
+    assert (derived["lines"], derived["labels"]) == (local.lines, local.labels)
+    assert _sent_ranges(job["HyperParameterTuningJobConfig"]) == _expected_ranges(build_space(stats=local))

@@ -4,6 +4,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 import tarfile
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
 from reviewcat.train.commands import TRAIN, predict, train
 from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
-from reviewcat.train.local_search import plan_rungs, sample_configs
+from reviewcat.train.local_search import (_fitting_fraction, _OutOfTime, _run_rung, estimate_seconds, jobs_for_budget,
+                                         plan_rungs, sample_configs)
 from reviewcat.train.model import load_model, top_k
-from reviewcat.train.space import DEFAULT_SPACE, build_space
+from reviewcat.train.space import DEFAULT_SPACE, DataStats, build_space, derive_space
 
 from conftest import FAST, cli_env
 
@@ -39,14 +41,16 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
         rows = list(csv.DictReader(f))
     assert len(rows) == count + -(-count // 3) and {r["rung"] for r in rows} == {"0", "1"}
     search = json.loads((trained / "search.json").read_text())
-    best = max((r for r in rows if r["rung"] == "1"), key=lambda r: float(r["validation_accuracy"]))
+    best = max(rows, key=lambda r: (float(r["validation_accuracy"]), r["rung"]))
     assert search["best"]["accuracy"] == pytest.approx(float(best["validation_accuracy"]), abs=1e-6)
+    assert search["space"]["derived_from"]["set_by_user"] == ["buckets", "learning_rate"]
     assert search["best"]["hyperparameters"]["buckets"] == 20000
     top = metrics["top_k"]
     assert top["k"] == 3 and metrics["accuracy"] < top["accuracy"] <= 1 and top["ci95"][0] < top["accuracy"]
     report = (trained / "report.md").read_text()
     assert f"{metrics['accuracy']:.4f}" in report and "Pet_Products" in report and "learning_rate=" in report
     assert f"top-3 accuracy: **{top['accuracy']:.4f}**" in report
+    assert "- space derived from the data: " in report and "learning_rate 0.3-1.0, " in report
     assert (trained / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -222,3 +226,101 @@ def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["accuracy"] == json.loads((trained / "metrics.json").read_text())["accuracy"]
     assert "## Model" in (tmp_path / "eval" / "report.md").read_text()  # search.json beside the model is used
+
+
+SMALL = DataStats(lines=8_000, tokens=80_000, labels=49)  # the docstring corpus's shape
+LARGE = DataStats(lines=2_000_000, tokens=70_000_000, labels=30)
+
+
+def test_small_data_gets_larger_learning_rates_and_more_epochs_large_data_blazingtexts_ranges():
+    small, large = derive_space(SMALL), derive_space(LARGE)
+    bounds = lambda space, name: (space.ranges[name].low, space.ranges[name].high)  # noqa: E731
+    assert bounds(small, "learning_rate") == (0.3, 3.0) and bounds(small, "epochs") == (10, 40)
+    assert bounds(large, "learning_rate") == (0.02, 0.1) and bounds(large, "epochs") == (5, 15)
+    assert small.ranges["learning_rate"].log and small.ranges["epochs"].log
+    assert "subwords" in small.ranges and "subwords" not in large.ranges
+    assert small.static == {"min_count": 1, "buckets": 100_000}
+    assert large.static == {"min_count": 5, "buckets": 2_000_000}
+    middle = derive_space(DataStats(lines=150_000, tokens=5_000_000, labels=30))
+    for name in ("learning_rate", "epochs"):
+        assert bounds(large, name) < bounds(middle, name) < bounds(small, name)
+    assert "163 a label" in small.derived_from["reason"] and small.to_dict()["derived_from"]["lines"] == 8_000
+    # Every sampled point lies in the ranges, the log ones spread over each decade.
+    configs = sample_configs(small, 30, seed=5)
+    rates = [c["learning_rate"] for c in configs]
+    assert all(0.3 <= r <= 3.0 for r in rates) and sum(r < 0.95 for r in rates) in range(12, 19)
+    assert {c["subwords"] for c in configs} == {0, 1} and all(10 <= c["epochs"] <= 40 for c in configs)
+
+
+def test_the_users_ranges_and_values_win_over_the_derived_space(tmp_path):
+    space = build_space(ranges=["learning_rate=0.01:0.02", "min_count=1:4"], static=["subwords=0"], stats=SMALL)
+    assert (space.ranges["learning_rate"].low, space.ranges["learning_rate"].high) == (0.01, 0.02)
+    assert not space.ranges["learning_rate"].log
+    assert "min_count" in space.ranges and "min_count" not in space.static  # a range replaces a derived value
+    assert "subwords" not in space.ranges and space.fixed()["subwords"] == 0
+    assert space.ranges["epochs"].high == 40 and space.static["buckets"] == 100_000
+    assert space.derived_from["set_by_user"] == ["learning_rate", "min_count", "subwords"]
+    config = tmp_path / "space.json"
+    config.write_text(json.dumps({"ranges": {"learning_rate": [0.05, 0.5, "log"]}, "static": {"epochs": 7}}))
+    from_file = build_space(str(config), stats=SMALL)
+    assert from_file.ranges["learning_rate"].log and from_file.fixed()["epochs"] == 7
+    with pytest.raises(ReviewcatError, match="subwords: values are 0 or 1"):
+        build_space(ranges=["subwords=0:2"])
+
+
+def _cost(params, epochs):
+    return epochs * params["vector_dim"] / 100
+
+
+def test_a_time_budget_buys_as_many_trainings_as_its_estimate_fits():
+    space = build_space(max_parallel=2)
+    jobs = [jobs_for_budget(space, budget, "halving", 42, _cost, cap=200) for budget in (1, 20, 60, 200)]
+    assert jobs[0] == 1 and jobs == sorted(jobs) and jobs[-1] > jobs[2] > jobs[1] >= 2
+    for budget, count in zip((20, 60, 200), jobs[1:]):
+        assert estimate_seconds(space, count, "halving", 42, _cost) <= budget
+        assert all(estimate_seconds(space, more, "halving", 42, _cost) > budget for more in range(count + 1, 201))
+    assert jobs_for_budget(space, 10_000, "halving", 42, _cost, cap=10) == 10
+    # Below one full training: as many of a configuration's epochs as fit, one at least.
+    config = {"epochs": 10, "vector_dim": 100}
+    assert _fitting_fraction(config, {}, _cost, 4.5) == 0.4 and _fitting_fraction(config, {}, _cost, 0.1) == 0.1
+
+
+def test_the_deadline_stops_a_rung_that_would_run_past_it():
+    class Never:
+        def ready(self):
+            return False
+    started = []
+    with pytest.raises(_OutOfTime):
+        _run_rung([(0, 5), (1, 5), (2, 5)], 2, lambda i, e: started.append(i) or Never(), time.monotonic() - 1,
+                  lambda *_: None)
+    assert started == [0, 1]  # never more than max_parallel at once
+
+
+def test_a_budget_too_small_for_any_trial_is_one_line_and_leaves_nothing(prepared_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "train", "--data", prepared_dir, "--output-path",
+                           str(tmp_path / "m"), "--backend", "local", "--time-budget", "0.01"],
+                          capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("reviewcat train: error: no trial finished within the time budget of 0.01 s (the "
+                           "shortest training here takes about ") and last.endswith(" s): raise --time-budget"), last
+    assert not list(tmp_path.glob("m*"))
+
+
+def test_a_budgeted_search_records_its_trial_count_and_replays_exactly(prepared_dir, tmp_path):
+    options = {**FAST, "static": ["buckets=20000", "subwords=0"]}
+    del options["max_jobs"]
+    budgeted = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "budget"), time_budget=20,
+                               **options))
+    search = json.loads((budgeted / "search.json").read_text())
+    assert search["time_budget"] == 20 and search["max_jobs"] >= 1 and search["estimated_seconds"] <= 20
+    replay = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "replay"),
+                             max_jobs=search["max_jobs"], **options))
+    assert _trial_scores(replay) == _trial_scores(budgeted)
+    assert (replay / "model.bin").read_bytes() == (budgeted / "model.bin").read_bytes()
+    assert "time_budget" not in json.loads((replay / "search.json").read_text())
+
+
+def _trial_scores(folder):
+    with (folder / "trials.csv").open() as f:
+        return [(r["trial"], r["rung"], r["validation_accuracy"]) for r in csv.DictReader(f)]

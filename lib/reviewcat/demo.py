@@ -23,10 +23,6 @@ DATABASE = "reviewcat_demo"
 # Equalizing on the smallest generated category (about 1/1750 of the rows) would leave too little
 # text to learn from: the demo drops categories under this many reviews, as users would.
 MIN_CATEGORY_SHARE = 1 / 200
-# A small local search: six full trainings' worth, 200k hash buckets to keep model.bin small, and
-# a higher learning rate than BlazingText's range, which assumes millions of reviews: on ~20k
-# lines fastText learns next to nothing below 0.1.
-DEMO_SEARCH = dict(backend="local", max_jobs=6, range=["learning_rate=0.1:1.0"], static=["buckets=200000"])
 
 
 def run_demo(workdir: str, rows: int, seed: int) -> str:
@@ -49,7 +45,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
     rt.spark.stop()
     log.info("5/5 training locally (fastText) and evaluating")
     model_dir = train(namespace(TRAIN, data=prepared, output_path=os.path.join(workdir, "model"), seed=seed,
-                                overwrite=True, **DEMO_SEARCH))
+                                overwrite=True, backend="local"))  # the defaults, as a user starts
     metrics = json.loads((model_dir / METRICS_FILE).read_text())
     plan, files = balanced_result.plan, prepared_result.manifest["files"]
     smallest = min(sizes, key=sizes.get)

@@ -82,13 +82,26 @@ def _prepare(section: dict[str, Any]) -> list[str]:
 
 
 def _train(section: dict[str, Any]) -> list[str]:
-    rows = [[corpus, f"{run['train_lines']:,}", len(run.get("labels", [])) or "-", m["name"], _seconds(m),
-             m["details"]["validation_accuracy"], m["details"]["test_accuracy"], m["details"].get("trainings", "-"),
-             f"{m['peak_mb']['total']:,.0f}"]
-            for corpus, run in section["corpora"].items() for m in (run["halving"], run["random"], run["autotune"])]
-    return ["## Local training: per corpus, same splits and the same time budget for each search", ""] + _table(
+    rows, correlations = [], []
+    for corpus, run in section["corpora"].items():
+        reference = run["runs"].get("autotune (120 s)", {}).get("details", {}).get("test_accuracy")
+        for name, m in run["runs"].items():
+            test = m["details"]["test_accuracy"]
+            rows.append([corpus, f"{run['train_lines']:,}", run["labels"], name, _seconds(m),
+                         m["details"]["validation_accuracy"] or "no model in time", test or "-",
+                         f"{test / reference:.3f}" if reference and test else "-", m["details"].get("trainings", "-")])
+        if "first_rung" in run:
+            rung = run["first_rung"]
+            correlations.append([corpus, f"{rung['fraction']:g}", rung["configurations"], rung["spearman"],
+                                 "yes" if rung["first_rung_keeps_the_best"] else "no"])
+    lines = ["## Local training: our default search and fastText autotune, per corpus", ""] + _table(
         ["corpus", "training lines", "labels", "search", "wall s", "best validation accuracy", "test accuracy",
-         "trainings", "peak MB"], rows)
+         "test / autotune 120 s", "trainings"], rows)
+    if correlations:
+        lines += ["", "First halving rung against full training (Spearman correlation of validation accuracy):", ""]
+        lines += _table(["corpus", "epoch fraction", "configurations", "Spearman", "first rung keeps the best"],
+                        correlations)
+    return lines
 
 
 def _scale(section: dict[str, Any]) -> list[str]:

@@ -14,21 +14,33 @@ from typing import Iterable, Iterator
 
 from ..errors import ReviewcatError
 from ..storage import json_text
-from ..options import Option, positive_int
+from ..options import Option, positive_float, positive_int
 from ..text import normalize
-from .data import Prepared, category_name, open_prepared
+from .data import Prepared, category_name, open_prepared, read_labeled
 from .evaluate import evaluate, write_report
 from .local_search import LABELS_FILE, SEARCH_FILE, run_search
 from .model import endpoint_top_k, load_model, top_k
-from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
-from .space import build_space
+from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend, split_s3
+from .space import DataStats, build_space, load_space_file
 
 log = logging.getLogger(__name__)
 
+# Without --max-jobs or --time-budget the local search stops after this many seconds even when its
+# 10 full-training equivalents would take longer (fastText's autotune defaults to 300 s too): on
+# small and mid-sized data it ends well before, on millions of lines it keeps a run interactive.
+DEFAULT_TIME_BUDGET = 300.0
+# Bytes per token of a prepared line, measured on docstrings (7.3) and generated reviews (5.7): the
+# token count of a split that is only on S3, without downloading it.
+BYTES_PER_TOKEN = 6
+
 SEARCH_OPTIONS = [
-    Option("max-jobs", "training budget: trainings (SageMaker) or full-training equivalents (local)", positive_int),
+    Option("max-jobs", "training budget: trainings (SageMaker) or full-training equivalents (local); "
+           "default 10", positive_int),
+    Option("time-budget", "local search: seconds the search may take; it plans as many trials as fit and "
+           f"stops at the budget (default: {DEFAULT_TIME_BUDGET:g} s unless --max-jobs is given)", positive_float),
     Option("max-parallel", "trials running at once", positive_int),
-    Option("range", "tune a hyperparameter over min:max, e.g. learning_rate=0.01:0.08 (repeatable)", repeat=True),
+    Option("range", "tune a hyperparameter over min:max[:log], e.g. learning_rate=0.01:0.08 (repeatable; "
+           "default: ranges derived from the training data)", repeat=True),
     Option("static", "fix a hyperparameter, e.g. min_count=2 (repeatable)", repeat=True),
     Option("search-config", "JSON or YAML file with ranges, static, max_jobs, max_parallel"),
 ]
@@ -88,7 +100,6 @@ def train(args: argparse.Namespace) -> Path:
     if not args.data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
     data = str(args.data)
-    space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs, args.max_parallel)
     if args.deploy and not args.wait:
         raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
     target = AwsTarget.detect(args.region, args.role, args.s3_output)
@@ -97,15 +108,42 @@ def train(args: argparse.Namespace) -> Path:
     output = Path(args.output_path).resolve()
     if backend == "local" and data.startswith("s3://"):
         raise ReviewcatError(f"the local backend needs a local prepare output, not {data}")
+    if backend == "sagemaker" and args.time_budget:
+        raise ReviewcatError("--time-budget is for the local search: SageMaker's budget is --max-jobs")
     prepared = open_prepared(data) if not data.startswith("s3://") else None
+    stats = _data_stats(data, prepared, target)
+    space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs, args.max_parallel,
+                        stats)
+    if space.derived_from:
+        log.info("search space from the data: %s", space.derived_from["reason"])
+    jobs_given = bool(args.max_jobs or (args.search_config and load_space_file(args.search_config).get("max_jobs")))
+    budget = args.time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
     with _staged(output, args.overwrite) as staging:
         if backend == "local":
-            result = run_search(prepared, space, staging, args.seed, args.strategy)
+            result = run_search(prepared, space, staging, args.seed, args.strategy, budget,
+                                budget_caps_jobs=jobs_given or not args.time_budget)
             _evaluate_into(staging, str(result.model_path), prepared)
         else:
             _train_on_sagemaker(args, data, prepared, space, target, staging)
     log.info("results in %s", output)
     return output
+
+
+def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> DataStats:
+    """Lines, tokens and labels of the training split: counted locally, or from the manifest on S3."""
+    if prepared is not None:
+        return read_labeled(prepared.file("train"), keep_text=False).stats()
+    import boto3
+    s3 = boto3.client("s3", region_name=target.region)
+    bucket, key = split_s3(data)
+    try:
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}/manifest.json")["Body"].read())
+        size = s3.head_object(Bucket=bucket, Key=f"{key}/train/train.txt")["ContentLength"]
+    except Exception as exc:
+        raise ReviewcatError(f"cannot read {data}/manifest.json and train/train.txt: "
+                             f"{str(exc).splitlines()[0]}") from None
+    train = manifest["files"]["train"]
+    return DataStats(lines=train["rows"], tokens=size // BYTES_PER_TOKEN, labels=len(train["labels"]))
 
 
 def _evaluate_into(folder: Path, model: str, prepared: Prepared) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import ReviewcatError
 from ..text import LABEL_PREFIX
+from .space import DataStats
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +19,10 @@ SPLITS = ("train", "validation", "test")
 class Labeled:
     labels: list[str]
     texts: list[str]
+    tokens: int = 0
+
+    def stats(self) -> DataStats:
+        return DataStats(lines=len(self.labels), tokens=self.tokens, labels=len(set(self.labels)))
 
 
 def read_labeled(path: Path, keep_text: bool = True) -> Labeled:
@@ -28,7 +33,7 @@ def read_labeled(path: Path, keep_text: bool = True) -> Labeled:
     """
     if not path.is_file():
         raise ReviewcatError(f"split file {path} not found: run `reviewcat prepare` first or check --data")
-    labels, texts = [], []
+    labels, texts, tokens = [], [], 0
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             label, _, text = line.rstrip("\n").partition(" ")
@@ -38,11 +43,12 @@ def read_labeled(path: Path, keep_text: bool = True) -> Labeled:
             if not text.strip():
                 raise ReviewcatError(f"{path} line {number} has a label but no text")
             labels.append(label)
+            tokens += text.count(" ") + 1
             if keep_text:
                 texts.append(text)
     if not labels:
         raise ReviewcatError(f"split file {path} is empty: nothing to train or evaluate on")
-    return Labeled(labels, texts)
+    return Labeled(labels, texts, tokens)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,19 @@ def _top_k_line(metrics: dict[str, Any]) -> list[str]:
             f"category is among the model's {top['k']} best guesses"]
 
 
+def _space_lines(search: dict) -> list[str]:
+    """Which space was searched, why, and what bounded the search: what a reader needs to trust the model."""
+    space = search.get("space", {})
+    lines = ["- searched: " + ", ".join(f"{n} {r[0]}-{r[1]}" + (" (log)" if len(r) > 2 else "")
+                                        for n, r in sorted(space.get("ranges", {}).items()))] if space else []
+    if space.get("derived_from"):
+        lines.append(f"- space derived from the data: {space['derived_from']['reason']}")
+    if "time_budget" in search:
+        lines.append(f"- time budget {search['time_budget']:g} s: {search['max_jobs']} full-training equivalents "
+                     f"(replay with --max-jobs {search['max_jobs']})")
+    return lines
+
+
 def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, str],
                  manifest: dict | None, search: dict | None) -> Path:
     """One markdown page tying the data, the chosen hyperparameters and the test metrics together."""
@@ -159,7 +172,7 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
                   + (f" ({search['strategy']} search)" if search.get("strategy") else ""),
                   f"- best validation accuracy: {best['accuracy']:.4f}",
                   "- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(best["hyperparameters"].items())),
-                  ""]
+                  *_space_lines(search), ""]
     lines += ["## Test metrics", "",
               f"- accuracy: **{metrics['accuracy']:.4f}** (95% CI {low:.4f}-{high:.4f}, {metrics['examples']:,} examples)",
               *_top_k_line(metrics),

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ..errors import ReviewcatError
 from .data import SPLITS
-from .space import SearchSpace
+from .space import LOCAL_ONLY, SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def choose_backend(requested: str, target: AwsTarget) -> tuple[str, str]:
     return "sagemaker", f"AWS credentials, region {target.region}, role and {target.output} are set"
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
+def split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key.rstrip("/")
 
@@ -75,7 +75,7 @@ def stage_channels(data: str, output: str, s3: Any) -> dict[str, str]:
     """S3 prefix per channel: an ``s3://`` prepare output is used as is, a local one is uploaded."""
     if data.startswith("s3://"):
         return {split: f"{data.rstrip('/')}/{split}/" for split in SPLITS}
-    bucket, key = _split_s3(output)
+    bucket, key = split_s3(output)
     root = Path(data.removeprefix("file:"))
     prefix = f"{key}/data/{root.name}" if key else f"data/{root.name}"
     for name in [f"{split}/{split}.txt" for split in SPLITS] + ["manifest.json"]:
@@ -102,7 +102,7 @@ def start_tuning(space: SearchSpace, target: AwsTarget, channels: dict[str, str]
     from sagemaker.train.tuner import HyperparameterTuner
 
     boto_session = boto_session or boto3.Session(region_name=target.region)
-    bucket, _ = _split_s3(target.output)
+    bucket, _ = split_s3(target.output)
     session = Session(boto_session=boto_session, default_bucket=bucket)
     trainer = ModelTrainer(
         sagemaker_session=session, role=target.role, base_job_name="reviewcat",
@@ -110,9 +110,16 @@ def start_tuning(space: SearchSpace, target: AwsTarget, channels: dict[str, str]
         compute=Compute(instance_type=instance_type, instance_count=1, volume_size_in_gb=30),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=4 * 3600),
         output_data_config=OutputDataConfig(s3_output_path=f"{target.output.rstrip('/')}/tuning"),
-        hyperparameters={"mode": "supervised", **{k: _as_text(v) for k, v in space.fixed().items()}})
-    ranges = {name: (IntegerParameter if r.integer else ContinuousParameter)(r.low, r.high)
-              for name, r in space.ranges.items()}
+        hyperparameters={"mode": "supervised", **{k: _as_text(v) for k, v in space.fixed().items()
+                                                  if k not in LOCAL_ONLY}})
+    # The local search's own scale for each range, so both backends sample the same space.
+    ranges = {name: (IntegerParameter if r.integer else ContinuousParameter)(
+                  r.low, r.high, "Logarithmic" if r.log else "Linear")
+              for name, r in space.sagemaker_ranges.items()}
+    local_only = sorted(set(space.ranges) - set(ranges))
+    if local_only:
+        log.info("not tuned on SageMaker (BlazingText's supervised mode has no such hyperparameter): %s",
+                 ", ".join(local_only))
     tuner = HyperparameterTuner(
         model_trainer=trainer, objective_metric_name=space.objective, objective_type="Maximize",
         hyperparameter_ranges=ranges, max_jobs=space.max_jobs, max_parallel_jobs=space.max_parallel)
@@ -164,7 +171,7 @@ def best_job(client: Any, tuning: dict) -> dict:
 
 
 def download(s3: Any, uri: str, target: Path) -> Path:
-    bucket, key = _split_s3(uri)
+    bucket, key = split_s3(uri)
     try:
         s3.download_file(bucket, key, str(target))
     except Exception as exc:

@@ -313,7 +313,9 @@ def test_a_budgeted_search_records_its_trial_count_and_replays_exactly(prepared_
     budgeted = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "budget"), time_budget=20,
                                **options))
     search = json.loads((budgeted / "search.json").read_text())
-    assert search["time_budget"] == 20 and search["max_jobs"] >= 1 and search["estimated_seconds"] <= 20
+    assert search["time_budget"] == 20 and search["max_jobs"] >= 3 and search["estimated_seconds"] <= 20
+    # A plan that fits is searched as planned: two rungs, no configuration cut short.
+    assert "epochs_fitted" not in search and {r for _, r, _ in _trial_scores(budgeted)} == {"0", "1"}
     replay = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "replay"),
                              max_jobs=search["max_jobs"], **options))
     assert _trial_scores(replay) == _trial_scores(budgeted)

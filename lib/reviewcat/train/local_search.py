@@ -177,7 +177,7 @@ def calibrate(pool: Any, train: Path, space: SearchSpace, scratch: Path) -> Cost
         dims = values.get("vector_dim", 100) / 100
         work = epochs * dims * (subword_factor if values.get("subwords") else 1.0)
         return table * dims + scale * (reading + per_epoch * work)
-    log.info("calibration: %.2f s a trial, %.2f s reading and %.2f s an epoch for %d lines (character n-grams "
+    log.info("calibration: %.2f s a trial, %.3f s reading and %.3f s an epoch for %d lines (character n-grams "
              "%.1fx)", table, reading * scale, per_epoch * scale, round(scale * taken), subword_factor)
     return cost
 
@@ -259,7 +259,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
                     len(unseen), ", ".join(sorted(set(unseen))))
     scratch = output / f".trials-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
-    fixed, max_jobs, budget_note = space.fixed(), space.max_jobs, {}
+    fixed, max_jobs, budget_note, short_of_one = space.fixed(), space.max_jobs, {}, False
     pool = multiprocessing.get_context("spawn").Pool(space.max_parallel)
     try:
         if time_budget is not None:
@@ -272,9 +272,10 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
             budget_note = {"time_budget": time_budget, "max_jobs": max_jobs, "estimated_seconds": round(estimate, 1)}
             log.info("time budget %g s: %d full-training equivalents (estimated %.0f s); "
                      "--max-jobs %d replays this search", time_budget, max_jobs, estimate, max_jobs)
+            short_of_one = estimate > left  # only when even one full training does not fit
         count, fractions = plan_rungs(max_jobs, strategy)
         configs = sample_configs(space, count, seed)
-        if time_budget is not None and budget_note["estimated_seconds"] > left:
+        if short_of_one:
             # Not even one full training fits: one configuration, with as many epochs as fit.
             fractions = [_fitting_fraction(configs[0], fixed, cost, left)]
             budget_note["epochs_fitted"] = _epochs(configs[0], fixed, fractions[0])

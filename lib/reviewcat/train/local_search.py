@@ -133,7 +133,7 @@ def _train_trial(train: str, validation: str, arguments: dict[str, Any], seed: i
 CostModel = Callable[[dict[str, Any], int], float]
 
 
-def calibrate(pool: Any, train: Path, space: SearchSpace, scratch: Path) -> CostModel:
+def calibrate(pool: Any, train: Path, lines: int, space: SearchSpace, scratch: Path) -> CostModel:
     """Seconds one trial takes, from short timed trainings on this machine, run by the search's own
     workers (side by side, as the trials will run).
 
@@ -143,16 +143,16 @@ def calibrate(pool: Any, train: Path, space: SearchSpace, scratch: Path) -> Cost
     too when the space searches them. The tokens are timed on a slice of ``train``, over 1 and 5
     epochs: one epoch of 20k lines takes 0.1-0.3 s, too short to time alone.
     """
-    sample, tiny, taken = scratch / "calibration.txt", scratch / "calibration-tiny.txt", 0
+    sample, tiny, head = scratch / "calibration.txt", scratch / "calibration-tiny.txt", []
     with train.open(encoding="utf-8") as source, sample.open("w", encoding="utf-8") as target:
         for line in source:
-            if taken == CALIBRATION_LINES:
+            if len(head) == CALIBRATION_LINES:
                 break
             target.write(line)
-            taken += 1
-    tiny.write_text("".join(sample.read_text(encoding="utf-8").splitlines(keepends=True)[:20]), encoding="utf-8")
-    with train.open("rb") as f:
-        scale = sum(1 for _ in f) / taken
+            head.append(line)
+    tiny.write_text("".join(head[:20]), encoding="utf-8")
+    taken = len(head)
+    scale = lines / taken
     fixed = {**space.fixed(), "vector_dim": 100, "subwords": 0,
              "word_ngrams": space.ranges["word_ngrams"].high if "word_ngrams" in space.ranges
              else space.fixed()["word_ngrams"]}
@@ -214,6 +214,11 @@ def _fitting_fraction(config: dict[str, Any], fixed: dict[str, Any], cost: CostM
     return max(fitting, default=1) / epochs
 
 
+def _rank(trial: Trial) -> tuple[float, int, int]:
+    """Best first: validation decides, whatever the rung; the later rung wins a tie, then the lower trial."""
+    return -trial.accuracy, -trial.rung, trial.trial
+
+
 class _OutOfTime(Exception):
     pass
 
@@ -252,7 +257,8 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         raise ReviewcatError(f"--time-budget must be above 0 seconds, got {time_budget}")
     started = time.monotonic()
     train, validation = prepared.file("train"), prepared.file("validation")
-    train_labels = set(read_labeled(train, keep_text=False).labels)
+    line_labels = read_labeled(train, keep_text=False).labels
+    train_labels = set(line_labels)
     unseen = [label for label in read_labeled(validation, keep_text=False).labels if label not in train_labels]
     if unseen:
         log.warning("%d validation lines have labels never seen in training (%s); fastText ignores them",
@@ -263,7 +269,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
     pool = multiprocessing.get_context("spawn").Pool(space.max_parallel)
     try:
         if time_budget is not None:
-            cost = calibrate(pool, train, space, scratch)
+            cost = calibrate(pool, train, len(line_labels), space, scratch)
             # The plan leaves a margin: a search the deadline cuts loses its final rung.
             left = (time_budget - (time.monotonic() - started)) * BUDGET_MARGIN
             cap = space.max_jobs if budget_caps_jobs else MAX_BUDGET_JOBS
@@ -296,8 +302,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         if not finished:
             raise ReviewcatError(f"every trial failed ({trials[-1].failure}): narrow the ranges, "
                                  "e.g. --range learning_rate=0.01:0.05")
-        # Validation decides, whatever the rung: the later rung wins a tie, then the lower trial number.
-        best = min(finished, key=lambda t: (-t.accuracy, -t.rung, t.trial))
+        best = min(finished, key=_rank)
         model_path = output / MODEL_FILE
         (scratch / f"{best.trial}-{best.rung}.bin").replace(model_path)
     finally:
@@ -345,8 +350,7 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
                     log.warning("trial %d failed: %s (%s)", i, failure, configs[i])
                 trial = Trial(i, rung, configs[i], epochs, accuracy, round(seconds, 3), failure)
                 rung_trials.append(trial)
-                if not failure and (not kept or (-accuracy, -rung, i) < (-kept[0].accuracy, -kept[0].rung,
-                                                                          kept[0].trial)):
+                if not failure and (not kept or _rank(trial) < _rank(kept[0])):
                     if kept:
                         (scratch / f"{kept[0].trial}-{kept[0].rung}.bin").unlink()
                     kept[:] = [trial]

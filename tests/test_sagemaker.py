@@ -165,6 +165,13 @@ def test_deploy_needs_wait(prepared_dir, tmp_path):
         train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "m"), deploy=True))
 
 
+def test_a_time_budget_is_refused_on_sagemaker(aws_env, prepared_dir, tmp_path):
+    with pytest.raises(ReviewcatError, match="--time-budget is for the local search: SageMaker's budget is --max-jobs"):
+        train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "m"), backend="sagemaker", role=ROLE,
+                        region=REGION, s3_output=f"s3://{BUCKET}/run5", time_budget=60))
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_failed_tuning_job_shows_sagemakers_reason(caplog):
     client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     base = {"HyperParameterTuningJobName": "rc-fail", "HyperParameterTuningJobArn": "arn:x",

@@ -266,6 +266,10 @@ def test_the_users_ranges_and_values_win_over_the_derived_space(tmp_path):
     assert from_file.ranges["learning_rate"].log and from_file.fixed()["epochs"] == 7
     with pytest.raises(ReviewcatError, match="subwords: values are 0 or 1"):
         build_space(ranges=["subwords=0:2"])
+    with pytest.raises(ReviewcatError, match="invalid range for learning_rate: scale 'exp' is not log or linear"):
+        build_space(ranges=["learning_rate=0.1:1:exp"])
+    with pytest.raises(ReviewcatError, match="write name=min:max.:log., e.g. learning_rate=0.01:0.08"):
+        build_space(ranges=["learning_rate=0.1:1:log:x"])
 
 
 def _cost(params, epochs):
@@ -294,6 +298,15 @@ def test_the_deadline_stops_a_rung_that_would_run_past_it():
         _run_rung([(0, 5), (1, 5), (2, 5)], 2, lambda i, e: started.append(i) or Never(), time.monotonic() - 1,
                   lambda *_: None)
     assert started == [0, 1]  # never more than max_parallel at once
+
+
+def test_a_time_budget_that_is_not_a_positive_number_is_one_line(prepared_dir, tmp_path):
+    for value, message in (("0", "expected a number above 0, got 0"), ("soon", "expected a number, got 'soon'")):
+        proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "train", "--data", prepared_dir, "--output-path",
+                               str(tmp_path / "m"), "--time-budget", value], capture_output=True, text=True,
+                              env=cli_env(tmp_path), timeout=120)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].endswith(message), proc.stderr
+        assert "Traceback" not in proc.stderr and not (tmp_path / "m").exists()
 
 
 def test_a_budget_too_small_for_any_trial_is_one_line_and_leaves_nothing(prepared_dir, tmp_path):

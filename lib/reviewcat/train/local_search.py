@@ -285,7 +285,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
             # Not even one full training fits: one configuration, with as many epochs as fit.
             fractions = [_fitting_fraction(configs[0], fixed, cost, left)]
             budget_note["epochs_fitted"] = _epochs(configs[0], fixed, fractions[0])
-            log.warning("the time budget of %g s fits no full training here (about %.0f s): training one "
+            log.warning("the time budget of %g s fits no full training here (about %.1f s): training one "
                         "configuration for %d of its %d epochs", time_budget, budget_note["estimated_seconds"],
                         budget_note["epochs_fitted"], _epochs(configs[0], fixed, 1.0))
             budget_note["estimated_seconds"] = round(cost(configs[0], budget_note["epochs_fitted"]), 1)
@@ -297,7 +297,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         finished = [t for t in trials if not t.failure]
         if not finished and not trials:
             raise ReviewcatError(f"no trial finished within the time budget of {time_budget:g} s (the shortest "
-                                 f"training here takes about {budget_note['estimated_seconds']:.0f} s): raise "
+                                 f"training here takes about {budget_note['estimated_seconds']:g} s): raise "
                                  "--time-budget")
         if not finished:
             raise ReviewcatError(f"every trial failed ({trials[-1].failure}): narrow the ranges, "
@@ -363,8 +363,8 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
                 _run_rung(tasks, space.max_parallel, submit, deadline, done)
             except _OutOfTime:
                 stopped = len(tasks) - len(rung_trials)
-                log.warning("time budget reached: %d trial(s) of rung %d stopped or not started; keeping the "
-                            "best finished one", stopped, rung)
+                log.warning("time budget reached: %d trial(s) of rung %d stopped or not started; %s", stopped,
+                            rung, "keeping the best finished one" if kept else "none had finished")
                 trials.extend(sorted(rung_trials, key=lambda t: (-t.accuracy, t.trial)))
                 break
             rung_trials.sort(key=lambda t: (-t.accuracy, t.trial))

@@ -12,11 +12,14 @@ corpora small enough to train every sampled configuration twice.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ReviewcatError
 from ..train.commands import DEFAULT_TIME_BUDGET
 from ..train.data import Prepared, open_prepared, read_labeled
 from ..train.local_search import FIRST_RUNG, _epochs, _train_trial, fasttext_arguments, run_search, sample_configs
@@ -27,6 +30,7 @@ AUTOTUNE_SECONDS = (30, 120)
 # Configurations trained at both fidelities for the rank correlation, and the largest corpus it runs on.
 RANK_CONFIGS = 18
 RANK_MAX_LINES = 300_000
+AUTOTUNE_MEMORY = 0.5  # of the machine's memory: autotune's address space cap
 
 
 def _accuracy(model: Any, path: Path) -> float:
@@ -38,7 +42,6 @@ def rung_correlation(prepared: Prepared, space: SearchSpace, seed: int, count: i
                      fraction: float = FIRST_RUNG) -> dict[str, Any]:
     """Spearman correlation between the validation accuracy of ``count`` configurations trained with
     ``fraction`` of their epochs and in full, and whether the first rung keeps the best one."""
-    from concurrent.futures import ProcessPoolExecutor
     from scipy.stats import spearmanr
     configs, fixed = sample_configs(space, count, seed), space.fixed()
     train, validation = str(prepared.file("train")), str(prepared.file("validation"))
@@ -56,6 +59,46 @@ def rung_correlation(prepared: Prepared, space: SearchSpace, seed: int, count: i
             "first_rung_keeps_the_best": best in kept}
 
 
+def _limit_memory(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _autotune(train: str, validation: str, test: str, budget: int) -> dict[str, Any]:
+    import fasttext
+    try:
+        model = fasttext.train_supervised(input=train, autotuneValidationFile=validation, autotuneDuration=budget,
+                                          thread=os.cpu_count() or 1, verbose=0)
+    except RuntimeError as exc:  # "Didn't have enough time to train once"
+        return {"validation_accuracy": None, "test_accuracy": None, "budget_seconds": budget, "error": str(exc)}
+    return {"validation_accuracy": _accuracy(model, Path(validation)), "test_accuracy": _accuracy(model, Path(test)),
+            "budget_seconds": budget}
+
+
+def run_capped(limit: int, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` in a child process whose address space is capped at ``limit`` bytes."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_limit_memory,
+                             initargs=(limit,)) as pool:
+        return pool.submit(function, *args, **kwargs).result()
+
+
+def run_autotune(train: Path, validation: Path, test: Path, budget: int,
+                 memory_fraction: float = AUTOTUNE_MEMORY) -> dict[str, Any]:
+    """fastText's autotune for ``budget`` seconds, as a user runs it, in a child process whose address
+    space is capped at ``memory_fraction`` of the machine's memory.
+
+    Autotune samples dimensions up to 1,000 and buckets up to 10M: a 40 GB model. Linux grants such an
+    allocation lazily and the kernel's OOM killer ended a test run at 22.9 GB here; under the cap it
+    fails at once, and autotune skips that sample (it catches ``std::bad_alloc``), as it would on a
+    machine with that much memory.
+    """
+    limit = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * memory_fraction)
+    try:
+        return run_capped(limit, _autotune, str(train), str(validation), str(test), budget)
+    except BrokenProcessPool as exc:
+        return {"validation_accuracy": None, "test_accuracy": None, "budget_seconds": budget,
+                "error": f"autotune's process died: {exc}"}
+
+
 def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple[int, ...] = AUTOTUNE_SECONDS,
                      default_budget: float = DEFAULT_TIME_BUDGET) -> dict[str, Any]:
     """Our default search, ours at each of ``budgets`` seconds, autotune at each and at our wall time."""
@@ -67,11 +110,7 @@ def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple
 
     def ours(budget: float, name: str, caps_jobs: bool) -> Callable[[], dict[str, Any]]:
         def step() -> dict[str, Any]:
-            try:
-                found = run_search(prepared, space, output / name, seed, "halving", budget, caps_jobs)
-            except ReviewcatError as exc:  # a budget below one training on this corpus: what a user would see
-                return {"validation_accuracy": None, "test_accuracy": None, "budget_seconds": budget,
-                        "error": str(exc)}
+            found = run_search(prepared, space, output / name, seed, "halving", budget, caps_jobs)
             model = fasttext.load_model(str(found.model_path))
             return {"validation_accuracy": round(found.best.accuracy, 4), "test_accuracy": _accuracy(model, test),
                     "trainings": len(found.trials), "budget_seconds": budget}
@@ -79,15 +118,7 @@ def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple
 
     def autotune(budget: int) -> Callable[[], dict[str, Any]]:
         def step() -> dict[str, Any]:
-            try:
-                model = fasttext.train_supervised(input=str(prepared.file("train")),
-                                                  autotuneValidationFile=str(validation), autotuneDuration=budget,
-                                                  thread=os.cpu_count() or 1, verbose=0)
-            except RuntimeError as exc:  # "Didn't have enough time to train once"
-                return {"validation_accuracy": None, "test_accuracy": None, "budget_seconds": budget,
-                        "error": str(exc)}
-            return {"validation_accuracy": _accuracy(model, validation), "test_accuracy": _accuracy(model, test),
-                    "budget_seconds": budget}
+            return run_autotune(prepared.file("train"), validation, test, budget)
         return step
 
     lines = stats.lines

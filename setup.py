@@ -34,6 +34,8 @@ setup(
                  # Static checks of infra/reviewcat.yaml. checkov from 3.1.48 on pins packaging<24 (pytest 9
                  # needs >=24) and later boto3==1.35.x (sagemaker 3 needs >=1.43): the last loose release.
                  "cfn-lint>=1.20,<2", "checkov>=3.1.40,<3.1.48",
+                 # The reference for the bias metrics: SageMaker Clarify's open-source core.
+                 "smclarify>=0.5,<0.6",
                  # Executes the notebooks.
                  "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"] + TRAIN + AWS + BENCH,
     },

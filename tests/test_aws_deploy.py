@@ -42,7 +42,7 @@ def test_deploy_creates_the_stack_and_uploads_library_and_scripts(aws_env, tmp_p
     bucket = outputs["BucketName"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"artifacts/reviewcat.zip", "artifacts/glue_jobs/import_reviews.py", "artifacts/glue_jobs/balance_reviews.py",
-                    "artifacts/glue_jobs/prepare_splits.py"}
+                    "artifacts/glue_jobs/prepare_splits.py", "artifacts/glue_jobs/bias_report.py"}
     s3.download_file(bucket, "artifacts/reviewcat.zip", str(tmp_path / "lib.zip"))
     names = zipfile.ZipFile(tmp_path / "lib.zip").namelist()
     assert "reviewcat/balance.py" in names and "reviewcat/data/category_counts.csv" in names

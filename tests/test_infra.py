@@ -17,7 +17,7 @@ import pytest
 import yaml
 from awsglue.utils import getResolvedOptions
 
-from reviewcat import balance, importer, prepare
+from reviewcat import balance, bias, importer, prepare
 from reviewcat.options import from_resolved, glue_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,10 +30,10 @@ PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Pa
           "AWS::StackName": "reviewcat"}
 
 PARAMETERS = {"ProjectName", "GlueWorkerType", "GlueNumberOfWorkers", "LibraryKey", "MinCategorySize", "Seed", "Split",
-              "DumpFormat"}
+              "DumpFormat", "Label"}
 OUTPUTS = {"BucketName", "DatabaseName", "WorkflowName", "DumpsPath", "RawPath", "BalancedPath", "PreparedPath",
            "TrainingOutputPath", "ArtifactsPath", "LibraryPath", "GlueRoleArn", "SageMakerRoleArn",
-           "ImportJobName", "BalanceJobName", "PrepareJobName", "RawCrawlerName", "BalancedCrawlerName"}
+           "ImportJobName", "BalanceJobName", "PrepareJobName", "BiasJobName", "RawCrawlerName", "BalancedCrawlerName"}
 # Arguments every job gets, whatever the script.
 COMMON_ARGUMENTS = {
     "--extra-py-files": f"s3://{BUCKET}/artifacts/reviewcat.zip",
@@ -48,10 +48,13 @@ JOBS = {
         "--format": "amazon-2023", "--input-path": f"s3://{BUCKET}/dumps/", "--output-path": f"s3://{BUCKET}/raw/"}),
     "BalanceJob": ("balance_reviews.py", balance.OPTIONS, {
         "--database": "reviewcat", "--table": "raw", "--output-path": f"s3://{BUCKET}/balanced/",
-        "--min-category-size": "100000", "--seed": "42", "--overwrite": "true"}),
+        "--label": "category", "--min-class-size": "100000", "--seed": "42", "--overwrite": "true"}),
     "PrepareJob": ("prepare_splits.py", prepare.OPTIONS, {
         "--database": "reviewcat", "--table": "balanced", "--output-path": f"s3://{BUCKET}/prepared/",
-        "--split": "0.6,0.2,0.2", "--seed": "42", "--overwrite": "true"}),
+        "--label": "category", "--split": "0.6,0.2,0.2", "--seed": "42", "--overwrite": "true"}),
+    "BiasJob": ("bias_report.py", bias.OPTIONS, {
+        "--database": "reviewcat", "--table": "raw", "--output-path": f"s3://{BUCKET}/bias/",
+        "--facet": "product_category", "--label": "sentiment", "--overwrite": "true"}),
 }
 # Arguments Glue itself reads; everything else a job gets must be one of the script's own flags.
 GLUE_ARGUMENTS = {"--extra-py-files", "--additional-python-modules", "--TempDir", "--job-language",
@@ -283,10 +286,12 @@ def test_glue_job(template, stack, job):
         assert (args.format, args.input_path, args.overwrite, args.database) == (
             "amazon-2023", f"s3://{BUCKET}/dumps/", False, None)
         return
-    assert args.overwrite is True and args.seed == 42
+    assert args.overwrite is True and getattr(args, "seed", 42) == 42
     assert (args.database, args.table) == (flags["--database"], flags["--table"])
     if job == "BalanceJob":
-        assert args.min_category_size == 100000
+        assert args.min_class_size == 100000 and args.label == "category"
+    elif job == "BiasJob":
+        assert (args.facet, args.label) == ("product_category", "sentiment")
     else:
         assert args.split == "0.6,0.2,0.2"
 
@@ -295,7 +300,7 @@ def test_job_numbers_follow_the_parameters(template):
     other = Stack(template, MinCategorySize="5000", Seed="7", Split="0.8,0.1,0.1", LibraryKey="libs/rc-1.zip")
     balance_args = other.eval(template["Resources"]["BalanceJob"]["Properties"]["DefaultArguments"])
     prepare_args = other.eval(template["Resources"]["PrepareJob"]["Properties"]["DefaultArguments"])
-    assert (balance_args["--min-category-size"], balance_args["--seed"]) == ("5000", "7")
+    assert (balance_args["--min-class-size"], balance_args["--seed"]) == ("5000", "7")
     assert (prepare_args["--split"], prepare_args["--seed"]) == ("0.8,0.1,0.1", "7")
     assert balance_args["--extra-py-files"] == prepare_args["--extra-py-files"] == f"s3://{BUCKET}/libs/rc-1.zip"
     import_job = template["Resources"]["ImportJob"]["Properties"]["DefaultArguments"]

@@ -30,6 +30,7 @@ def test_notebooks_run_top_to_bottom(tmp_path, monkeypatch):
     explore = text_of(execute("01_explore_and_balance.ipynb", tmp_path))
     assert "all under product_category=Gift_Card: True" in explore
     assert "reviews in 43 categories" in explore and "kept " in explore
+    assert "| product_category | rows | CI | DPL | KL | JS | LP | TVD | KS |" in explore  # the sentiment bias table
     figures = [o for cell in nbformat.read(ROOT / "notebooks" / "01_explore_and_balance.ipynb", 4).cells
                for o in cell.get("outputs", [])]
     assert figures == []  # the committed notebook carries no outputs

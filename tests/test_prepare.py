@@ -144,11 +144,11 @@ def test_bad_inputs_give_clear_errors_and_write_nothing(rt, balanced_path, tmp_p
     cases = [
         (dict(split="0.7,0.2,0.2"), "sums to 1.1, not 1"),
         (dict(text_column="body"), "has no column body .columns: .*review_body"),
-        (dict(label_column="stars"), "has no column stars"),
+        (dict(label="stars_given"), "has no column stars_given"),
         (dict(min_chars=100_000), "no reviews left for Books, Camera, Kitchen, Watches, Wireless after cleaning"),
         (dict(input_path=str(tmp_path / "nope")), "does not exist"),
         # Nothing hashes into a 0.01% split: the split files written so far go with the staging folder.
-        (dict(split="0.9998,0.0001,0.0001"), "split test is empty: the input is too small for --split 0.9998,0.0001,0.0001"),
+        (dict(split="0.9998,0.0001,0.0001"), "split (validation|test) is empty: the input is too small for --split 0.9998,0.0001,0.0001"),
     ]
     for values, message in cases:
         with pytest.raises(ReviewcatError, match=message):

@@ -14,24 +14,24 @@ def test_default_cuts_every_category_to_the_smallest():
 
 
 def test_per_category_is_a_cap():
-    assert plan_sample(COUNTS, per_category=100).targets == {"Books": 100, "Camera": 100, "Gift_Card": 20}
+    assert plan_sample(COUNTS, per_class=100).targets == {"Books": 100, "Camera": 100, "Gift_Card": 20}
 
 
 def test_min_category_size_drops_small_categories_before_choosing_the_target():
-    plan = plan_sample(COUNTS, min_category_size=50)
+    plan = plan_sample(COUNTS, min_class_size=50)
     assert plan.targets == {"Books": 300, "Camera": 300}
     assert plan.dropped == {"Gift_Card": 20}
 
 
 def test_min_category_size_above_every_category_is_an_error():
     with pytest.raises(ReviewcatError, match="no category has at least 5000 reviews .largest: Books with 1000"):
-        plan_sample(COUNTS, min_category_size=5000)
+        plan_sample(COUNTS, min_class_size=5000)
 
 
 def test_an_empty_category_is_an_error_unless_small_ones_are_dropped():
     with pytest.raises(ReviewcatError, match="categories with no reviews: Video"):
         plan_sample({**COUNTS, "Video": 0})
-    assert "Video" in plan_sample({**COUNTS, "Video": 0}, min_category_size=1).dropped
+    assert "Video" in plan_sample({**COUNTS, "Video": 0}, min_class_size=1).dropped
 
 
 def test_split_parsing():
@@ -47,3 +47,12 @@ def test_split_parsing():
 def test_bad_splits(text, message):
     with pytest.raises(ReviewcatError, match=message):
         parse_split(text)
+
+
+def test_a_cell_below_the_floor_drops_its_whole_category():
+    cells = {("Books", "negative"): 50, ("Books", "positive"): 900, ("Camera", "negative"): 5,
+             ("Camera", "positive"): 400}
+    plan = plan_sample(cells, min_class_size=10, noun=("cell", "cells"))
+    assert plan.targets == {("Books", "negative"): 50, ("Books", "positive"): 50}
+    assert set(plan.dropped) == {("Camera", "negative"), ("Camera", "positive")}
+    assert plan.to_dict()["targets"] == {"Books": {"negative": 50, "positive": 50}}

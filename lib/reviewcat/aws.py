@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "infra" / "reviewcat.yaml"
-JOB_SCRIPTS = [REPO / "glue_jobs" / name for name in ("import_reviews.py", "balance_reviews.py", "prepare_splits.py")]
+JOB_SCRIPTS = [REPO / "glue_jobs" / name for name in ("import_reviews.py", "balance_reviews.py", "prepare_splits.py",
+                                                              "bias_report.py")]
 DEFAULT_LIBRARY_KEY = "artifacts/reviewcat.zip"
 STACK_FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
                 "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE")

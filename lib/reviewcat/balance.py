@@ -1,30 +1,47 @@
-"""The balance job: equal (or capped) reviews per category, read through partition push-down."""
+"""The balance job: equal (or capped) reviews per class, read through partition push-down.
+
+The class is the product category (the partition: counts come from parquet footers), a sentiment or
+star class from the rating, or any column; ``--within`` balances each (category, class) cell
+instead, so that no category is left with one sentiment only. For a label other than the partition
+the counts come from one scan of the rating and partition columns, and the bias of the label
+across categories is measured before and after (``_bias.json``).
+"""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from pyspark.sql import DataFrame
+
 from . import sources
+from .bias import counts_bias
+from .bias_metrics import cell_counts
 from .catalog import register_table
 from .errors import ReviewcatError
+from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
-from .sampling import SamplingPlan, exact_sample, plan_sample
+from .sampling import SamplingPlan, exact_sample, key_name, plan_sample
 from .storage import json_text
 from .writers import write_balanced
 
 log = logging.getLogger(__name__)
 
 BALANCE_FILE = "_balance.json"
+BIAS_FILE = "_bias.json"
 
 OPTIONS = SOURCE + OUTPUT + [
     Option("output-table", "catalog table for the result, [database.]name "
            "(default: <table>_balanced beside a catalog input; a path input is not registered)"),
+    Option("label", "what to balance: category, sentiment (star_rating 1-2, 3, 4-5), stars or a column name",
+           default="category"),
+    Option("within", "balance every (value of this column, class) cell instead, e.g. product_category"),
     Option("categories", "comma-separated categories to keep (default: all)", name_list),
-    Option("per-category", "keep at most N reviews per category instead of cutting all to the smallest",
-           positive_int),
-    Option("min-category-size", "leave out categories with fewer than M reviews before balancing", positive_int),
+    Option("per-class", "keep at most N reviews per class (or cell) instead of cutting all to the smallest",
+           positive_int, aliases=("per-category",)),
+    Option("min-class-size", "leave out classes (or cells) with fewer than M reviews before balancing",
+           positive_int, aliases=("min-category-size",)),
 ]
 
 
@@ -46,15 +63,60 @@ def _output_table(source: sources.Source, requested: str | None, on_glue: bool) 
     return f"{source.database}.{source.table}_balanced" if source.table and not on_glue else None
 
 
-def _log_plan(plan: SamplingPlan) -> None:
-    log.info("%-32s %12s %10s %10s", "category", "reviews", "factor", "keep")
-    for category, count in plan.counts.items():
-        if category in plan.targets:
-            log.info("%-32s %12d %10.6f %10d", category, count, plan.factors[category], plan.targets[category])
+def _log_plan(plan: SamplingPlan, noun: str) -> None:
+    log.info("%-32s %12s %10s %10s", noun, "reviews", "factor", "keep")
+    for key, count in plan.counts.items():
+        if key in plan.targets:
+            log.info("%-32s %12d %10.6f %10d", key_name(key), count, plan.factors[key], plan.targets[key])
         else:
-            log.info("%-32s %12d %10s %10s", category, count, "dropped", 0)
-    log.info("total: %d reviews in, %d kept in %d categories",
-             sum(plan.counts.values()), sum(plan.targets.values()), len(plan.targets))
+            log.info("%-32s %12d %10s %10s", key_name(key), count, "dropped", 0)
+    log.info("total: %d reviews in, %d kept in %d %s",
+             sum(plan.counts.values()), sum(plan.targets.values()), len(plan.targets), noun)
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """How rows are grouped for balancing: the columns, the plan's counts per group, and the
+    (facet, class) cells behind them (for the bias report; empty when balancing categories)."""
+    by: list[str]
+    counts: dict
+    cells: dict
+    noun: tuple[str, str]
+
+
+def _class_groups(frame: DataFrame, spec: LabelSpec, within: str | None, source: str) -> _Groups:
+    """Counts per class or per (``within`` value, class) cell, from one scan of the narrow columns."""
+    require_label_column(frame, spec, source)
+    facet = within or sources.CATEGORY
+    if facet not in frame.columns:
+        raise ReviewcatError(f"--within {facet}: no such column; {source} has: {', '.join(frame.columns)}")
+    if spec.column == facet:
+        raise ReviewcatError(f"--within {facet} with --label {spec.name}: every {facet} is one class already")
+    log.info("counting %s classes per %s in %s (reading those two columns only)", spec.name, facet, source)
+    cells = cell_counts(frame, facet, spec.expression())
+    refuse_unlabelled(frame, spec, sum(n for (_, c), n in cells.items() if c is None), source)
+    cells = {key: n for key, n in cells.items() if key[1] is not None}
+    unnamed = sum(n for (f, _), n in cells.items() if f is None)
+    if unnamed:
+        raise ReviewcatError(f"{unnamed:,} reviews in {source} have no {facet}: filter them out or choose another "
+                             "--within column")
+    classes = spec.classes or sorted({c for _, c in cells})
+    if within:
+        values = sorted({f for f, _ in cells})
+        counts = {(f, c): cells.get((f, c), 0) for f in values for c in classes}
+        return _Groups([within, LABEL], counts, cells, ("cell", "cells"))
+    counts = {c: sum(n for (_, x), n in cells.items() if x == c) for c in classes}
+    return _Groups([LABEL], counts, cells, ("class", "classes"))
+
+
+def _bias(groups: _Groups, written: dict, facet: str, spec: LabelSpec, source: str, output: str) -> dict | None:
+    """The label's bias across ``facet`` in the input and in the balanced output, when it is defined."""
+    try:
+        return {"before": counts_bias(groups.cells, facet, spec, None, source),
+                "after": counts_bias(written, facet, spec, None, output)}
+    except ReviewcatError as exc:  # e.g. one category only: balancing still holds, bias does not apply
+        log.warning("no bias report: %s", exc)
+        return None
 
 
 def run(rt: Runtime, args: Any) -> BalanceResult:
@@ -64,25 +126,54 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
     output = rt.storage.qualify(args.output_path.rstrip("/"))
     rt.storage.prepare_output(output, args.overwrite)
     table = _output_table(source, args.output_table, rt.on_glue)
+    spec = label_spec(args.label)
 
     categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
-    log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())
-    plan = plan_sample(sources.count_by_category(rt, source, categories), args.per_category, args.min_category_size)
-    _log_plan(plan)
+    if spec.column == sources.CATEGORY and not args.within:
+        log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())
+        groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, categories), {},
+                         ("category", "categories"))
+        frame = None
+    else:
+        frame = sources.read(rt, source, categories)
+        groups = _class_groups(frame, spec, args.within, source.describe())
+    plan = plan_sample(groups.counts, args.per_class, args.min_class_size, groups.noun)
+    _log_plan(plan, groups.noun[0])
 
-    kept = list(plan.targets)
-    sample = exact_sample(sources.read(rt, source, kept), plan, args.seed)
+    if frame is None:
+        kept = list(plan.targets)
+        sample = exact_sample(sources.read(rt, source, kept), plan, args.seed)
+    else:
+        sample = exact_sample(frame.withColumn(LABEL, spec.expression()), plan, args.seed, groups.by)
     with rt.storage.staged(output) as staging:
         log.info("sampling and writing %d reviews to %s", sum(plan.targets.values()), output)
-        write_balanced(sample, staging)
-        written = sources.count_by_category(rt, sources.Source(path=staging), kept)
+        write_balanced(sample, staging, groups.by)
+        written_cells, written = _written(rt, staging, list(plan.targets), spec, groups)
         if written != plan.targets:
-            short = {c: (written[c], plan.targets[c]) for c in kept if written[c] != plan.targets[c]}
+            short = {key_name(c): (written.get(c, 0), plan.targets[c]) for c in plan.targets
+                     if written.get(c, 0) != plan.targets[c]}
             raise ReviewcatError(f"sample came out short for {short} (kept, wanted): rerun with another --seed")
-        summary = {"source": source.describe(), "seed": args.seed, **plan.to_dict()}
+        summary = {"source": source.describe(), "seed": args.seed, "label": spec.to_dict(),
+                   **({"within": args.within} if args.within else {}), **plan.to_dict()}
         rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json_text(summary))
+        if groups.cells:
+            bias = _bias(groups, written_cells, args.within or sources.CATEGORY, spec, source.describe(), output)
+            if bias:
+                rt.storage.write_text(f"{staging}/{BIAS_FILE}", json_text(bias))
     if table:
         database, name = table.split(".", 1)
         register_table(rt.spark, database, name, output, replace=True)
         log.info("registered %s -> %s", table, output)
     return BalanceResult(plan, output, table)
+
+
+def _written(rt: Runtime, staging: str, kept: list, spec: LabelSpec, groups: _Groups) -> tuple[dict, dict]:
+    """What the staged output holds: its (facet, class) cells and its rows per group, counted again."""
+    if not groups.cells:
+        return {}, sources.count_by_category(rt, sources.Source(path=staging), kept)
+    frame = rt.spark.read.parquet(staging)
+    facet = groups.by[0] if len(groups.by) > 1 else sources.CATEGORY
+    cells = cell_counts(frame, facet, spec.expression())
+    if len(groups.by) > 1:
+        return cells, dict(cells)
+    return cells, {c: sum(n for (_, x), n in cells.items() if x == c) for c in {x for _, x in cells}}

@@ -17,6 +17,7 @@ JOBS: dict[str, tuple[str, str]] = {
     "balance": ("reviewcat.balance", "equal (or capped) reviews per category, read through partition push-down"),
     "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
     "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
+    "bias": ("reviewcat.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
 }
 
 SAMPLE_DATA = [

@@ -67,15 +67,20 @@ class Option:
     repeat: bool = False  # may be given several times; the values arrive as a list
     short: str | None = None
     choices: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] = ()  # earlier names that still work
 
     @property
     def dest(self) -> str:
         return self.name.replace("-", "_")
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
 
 def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
     for opt in options:
-        flags = [f"--{opt.name}"] + ([opt.short] if opt.short else [])
+        flags = [f"--{name}" for name in opt.names] + ([opt.short] if opt.short else [])
         if opt.switch:
             parser.add_argument(*flags, dest=opt.dest, action="store_true", help=opt.help)
         else:
@@ -93,14 +98,15 @@ def parse_args(options: Iterable[Option], argv: list[str], prog: str, descriptio
 
 def glue_names(options: Iterable[Option], argv: list[str]) -> list[str]:
     """The names to hand ``getResolvedOptions``: only those present, since it requires all it gets."""
-    return [opt.name for opt in options if f"--{opt.name}" in argv]
+    return [name for opt in options for name in opt.names if f"--{name}" in argv]
 
 
 def from_resolved(options: Iterable[Option], resolved: Mapping[str, str]) -> argparse.Namespace:
     """Typed values with defaults from what ``getResolvedOptions`` returned (keys use ``_``)."""
     values = {}
     for opt in options:
-        raw = resolved.get(opt.dest)
+        given = next((n for n in opt.names if resolved.get(n.replace("-", "_")) is not None), None)
+        raw = resolved[given.replace("-", "_")] if given else None
         if raw is None:
             values[opt.dest] = False if opt.switch else opt.default
             continue
@@ -108,13 +114,15 @@ def from_resolved(options: Iterable[Option], resolved: Mapping[str, str]) -> arg
         try:
             values[opt.dest] = convert(raw)
         except argparse.ArgumentTypeError as exc:
-            raise ReviewcatError(f"--{opt.name}: {exc}") from None
+            raise ReviewcatError(f"--{given}: {exc}") from None
     return argparse.Namespace(**values)
 
 
 def namespace(options: Iterable[Option], **values: Any) -> argparse.Namespace:
     """Arguments as a parsed command line would give them: for notebooks, tests and the demo."""
     args = {opt.dest: (False if opt.switch else opt.default) for opt in options}
+    renamed = {alias.replace("-", "_"): opt.dest for opt in options for alias in opt.aliases}
+    values = {renamed.get(k, k): v for k, v in values.items()}
     unknown = set(values) - set(args)
     if unknown:
         raise TypeError(f"unknown options: {', '.join(sorted(unknown))}")

@@ -9,8 +9,9 @@ from typing import Any
 from pyspark.sql import Observation, functions as F
 
 from . import __version__, code_counts, line_counts, sources
-from .balance import BALANCE_FILE
+from .balance import BALANCE_FILE, BIAS_FILE
 from .errors import ReviewcatError
+from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .splits import SHUFFLE_ORDER, SPLITS, assign_split, one_partition_per_split, parse_split
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 
 OPTIONS = SOURCE + OUTPUT + [
-    Option("label-column", "column whose value becomes the label", default=sources.CATEGORY),
+    Option("label", "what becomes __label__<x>: category, sentiment (star_rating 1-2 negative, 3 neutral, 4-5 "
+           "positive), stars or a column name", default="category", aliases=("label-column",)),
     Option("text-column", "column with the review text", default="review_body"),
     Option("min-chars", "drop reviews shorter than this after cleaning", positive_int, 20),
     Option("split", "train,validation,test fractions", default="0.6,0.2,0.2"),
@@ -36,15 +38,18 @@ class PrepareResult:
     manifest: dict
 
 
-def _labels(rt: Runtime, frame, label_column: str, categories: list[str]) -> dict[str, str]:
-    if label_column == sources.CATEGORY:
+def _labels(frame, spec: LabelSpec, categories: list[str]) -> dict[str, str]:
+    if spec.column == sources.CATEGORY:
         return label_map(categories)
-    values = [r[0] for r in frame.select(label_column).where(F.col(label_column).isNotNull()).distinct().collect()]
+    if spec.classes:
+        return label_map(spec.classes)
+    values = [r[0] for r in frame.select(LABEL).where(F.col(LABEL).isNotNull()).distinct().collect()]
     return label_map(values)
 
 
-def _balance_summary(rt: Runtime, source: sources.Source) -> dict | None:
-    path = f"{sources.location(rt, source).rstrip('/')}/{BALANCE_FILE}"
+def _beside(rt: Runtime, source: sources.Source, name: str) -> dict | None:
+    """A JSON file the balance job left beside its output (``_balance.json``, ``_bias.json``), if any."""
+    path = f"{sources.location(rt, source).rstrip('/')}/{name}"
     return json.loads(rt.storage.read_text(path)) if rt.storage.exists(path) else None
 
 
@@ -79,13 +84,17 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
 
     categories = sources.list_categories(rt, source)
     frame = sources.read(rt, source, categories)
-    sources.require_columns(frame, ["review_id", args.label_column, args.text_column], source)
-    labels = _labels(rt, frame, args.label_column, categories)
-    log.info("preparing the reviews of %d labels from %s", len(labels), source.describe())
+    spec = label_spec(args.label)
+    require_label_column(frame, spec, source.describe())
+    sources.require_columns(frame, ["review_id", args.text_column], source)
+    frame = frame.withColumn(LABEL, spec.expression())
+    labels = _labels(frame, spec, categories)
+    log.info("preparing the reviews of %d labels (%s) from %s", len(labels), spec.name, source.describe())
 
     read = Observation("rows read")
-    tokenized = to_lines(frame.observe(read, F.count(F.lit(1)).alias("rows")), labels, args.label_column,
-                         args.text_column, args.min_chars)
+    observed = frame.observe(read, F.count(F.lit(1)).alias("rows"),
+                             F.count(F.when(F.col(LABEL).isNull(), 1)).alias("unlabelled"))
+    tokenized = to_lines(observed, labels, LABEL, args.text_column, args.min_chars)
     lines = one_partition_per_split(assign_split(tokenized, fractions, args.seed), args.seed)
     lines, written = line_counts.observe(lines, SPLITS, list(labels))
     with rt.storage.staged(output) as staging:
@@ -95,6 +104,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
         paths = write_split_files(rt.storage, lines, "split", SPLITS, staging, SHUFFLE_ORDER)
         counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
         rows_in = _rows_read(rt, read, source, categories)
+        refuse_unlabelled(frame, spec, int(code_counts.metrics(read).get("unlabelled") or 0), source.describe())
         _check_counts(counts, labels, args)
         files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
                          "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
@@ -103,14 +113,16 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
             "created_by": f"reviewcat {__version__}",
             "source": source.describe(),
             "seed": args.seed,
-            "label_column": args.label_column,
+            "label_column": spec.column,
+            "label": spec.to_dict(),
             "text_column": args.text_column,
             "min_chars": args.min_chars,
             "split": fractions,
             "rows_in": rows_in,
             "rows_out": sum(f["rows"] for f in files.values()),
             "labels": labels,
-            "balance": _balance_summary(rt, source),
+            "balance": _beside(rt, source, BALANCE_FILE),
+            "bias": _beside(rt, source, BIAS_FILE),
             "files": files,
         }
         rt.storage.write_text(f"{staging}/{MANIFEST}", json_text(manifest))

@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import uuid
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from . import vocabulary as V
 from .errors import ReviewcatError
+from .labels import SENTIMENT
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,39 @@ def _add_quirks(rng: np.random.Generator, body: np.ndarray, category: str) -> np
     return body
 
 
+# The public data's star shares over all categories; categories lean from it (gift cards are loved,
+# electronics less), so the sentiment mix differs by category as SageMaker Clarify's bias report shows.
+_STAR_SHARES = np.array([0.08, 0.05, 0.08, 0.19, 0.60])
+_STAR_CLASS = {star: name for name, stars in SENTIMENT.items() for star in stars}
+
+
+def _rating_shares(category: str) -> np.ndarray:
+    """Star shares for ``category``: the overall shares leaning, by a stable hash of the name, up to a
+    third of the five-star share toward 1-3 stars, or up to half of the 1-3 star share toward five."""
+    lean = zlib.crc32(category.encode("utf-8")) / 0xFFFFFFFF * 2 - 1  # -1..1
+    low, four, five = _STAR_SHARES[:3], _STAR_SHARES[3], _STAR_SHARES[4]
+    if lean >= 0:
+        moved = five * lean / 3
+        return np.array([*(low + moved * np.array([0.4, 0.3, 0.3])), four, five - moved])
+    kept = 1 + lean / 2
+    return np.array([*(low * kept), four, five + low.sum() * (1 - kept)])
+
+
+def _with_sentiment(rng: np.random.Generator, body: np.ndarray, stars: np.ndarray) -> np.ndarray:
+    """A closing sentence that says how the reviewer felt: 80% of reviews say it as their stars do, 10%
+    with another class's words (sarcasm, a mis-click), 10% say nothing. Empty bodies stay empty."""
+    n = len(body)
+    said = np.array([_STAR_CLASS[int(s)] for s in stars], dtype=object)
+    classes = np.array(list(V.SENTIMENT_SENTENCES), dtype=object)
+    draw = rng.random(n)
+    said[(draw >= 0.8) & (draw < 0.9)] = classes[rng.integers(0, len(classes), n)][(draw >= 0.8) & (draw < 0.9)]
+    picks = rng.integers(0, len(V.SENTIMENT_SENTENCES["negative"]), n)
+    out = body.copy()
+    for i in np.flatnonzero((draw < 0.9) & np.array([bool(b) for b in body])):
+        out[i] = f"{body[i]} {V.SENTIMENT_SENTENCES[said[i]][picks[i]]}"
+    return out
+
+
 def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
     """``n`` reviews of one category; the same (seed, index) always gives the same table."""
     rng = np.random.default_rng([seed, index])
@@ -175,7 +210,7 @@ def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
         "product_id": product_ids[product],
         "product_parent": (rng.integers(1_000_000, 999_999_999, products).astype(str))[product],
         "product_title": names[product],
-        "star_rating": rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.05, 0.08, 0.19, 0.60]).astype(np.int32),
+        "star_rating": rng.choice([1, 2, 3, 4, 5], n, p=_rating_shares(category)).astype(np.int32),
         "helpful_votes": helpful.astype(np.int32),
         "total_votes": (helpful + rng.poisson(0.6, n)).astype(np.int32),
         "vine": np.where(rng.random(n) < 0.01, "Y", "N"),
@@ -185,6 +220,8 @@ def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
         "review_date": dates,
         "year": dates.astype("datetime64[Y]").astype(int) + 1970,
     }
+    columns["review_body"] = _with_sentiment(np.random.default_rng([seed, index, 1]), columns["review_body"],
+                                             columns["star_rating"])
     # Duplicates as in the real data: whole rows posted twice, and the same text under a new id.
     copies = np.flatnonzero(rng.random(n) < 0.015)
     originals = rng.integers(0, n, len(copies))

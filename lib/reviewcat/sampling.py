@@ -1,16 +1,19 @@
-"""Balanced sampling: per-category targets from counts, then an exact, seeded, uniform sample.
+"""Balanced sampling: per-group targets from counts, then an exact, seeded, uniform sample.
 
-``DataFrame.sample(fraction)`` keeps each row independently, so category sizes only come out
-roughly equal, and ``rand(seed)`` depends on how rows happen to be partitioned. Here every row gets
-a uniform key from a hash of the seed and its review_id, and each category keeps exactly its target
+``DataFrame.sample(fraction)`` keeps each row independently, so group sizes only come out roughly
+equal, and ``rand(seed)`` depends on how rows happen to be partitioned. Here every row gets a
+uniform key from a hash of the seed and its review_id, and each group keeps exactly its target
 number of rows with the smallest keys: the same subset on one core or a cluster.
+
+A group is a category, a class of another label (a sentiment), or a (category, class) cell; a
+plan's keys are the group's value, or a tuple of values for a cell.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Hashable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, Window, functions as F
 
@@ -30,45 +33,65 @@ def uniform_key(seed: int, purpose: str, column: str = ID_COLUMN) -> Column:
     return hashed.bitwiseAND(F.lit((1 << 53) - 1)).cast("double") / float(1 << 53)
 
 
+def key_name(key: Hashable) -> str:
+    """A group as the log and messages show it: a cell as ``category / class``."""
+    return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def _nested(values: Mapping[Hashable, object]) -> dict:
+    """JSON for a mapping by group: cells nest as {category: {class: value}}."""
+    out: dict = {}
+    for key, value in values.items():
+        if isinstance(key, tuple):
+            out.setdefault(str(key[0]), {})[str(key[1])] = value
+        else:
+            out[str(key)] = value
+    return out
+
+
 @dataclass(frozen=True)
 class SamplingPlan:
-    counts: dict[str, int]
-    targets: dict[str, int]
-    dropped: dict[str, int] = field(default_factory=dict)
+    counts: dict[Hashable, int]
+    targets: dict[Hashable, int]
+    dropped: dict[Hashable, int] = field(default_factory=dict)
 
     @property
-    def factors(self) -> dict[str, float]:
+    def factors(self) -> dict[Hashable, float]:
         return {c: self.targets[c] / self.counts[c] for c in self.targets}
 
     def to_dict(self) -> dict:
-        return {"counts": self.counts, "dropped": self.dropped, "targets": self.targets,
-                "factors": {c: round(f, 8) for c, f in self.factors.items()}}
+        return {"counts": _nested(self.counts), "dropped": _nested(self.dropped), "targets": _nested(self.targets),
+                "factors": _nested({c: round(f, 8) for c, f in self.factors.items()})}
 
 
-def plan_sample(counts: Mapping[str, int], per_category: int | None = None,
-                min_category_size: int | None = None) -> SamplingPlan:
-    """Rows to keep per category.
+def plan_sample(counts: Mapping[Hashable, int], per_class: int | None = None, min_class_size: int | None = None,
+                noun: tuple[str, str] = ("category", "categories")) -> SamplingPlan:
+    """Rows to keep per group (``noun`` names a group in messages: category, class or cell).
 
-    By default every kept category is cut down to the smallest one. ``per_category`` caps each
-    category instead (smaller ones keep all their rows), and ``min_category_size`` drops categories
-    too small to be worth equalizing on before the smallest is chosen.
+    By default every kept group is cut down to the smallest one. ``per_class`` caps each group
+    instead (smaller ones keep all their rows), and ``min_class_size`` drops groups too small to be
+    worth equalizing on before the smallest is chosen (for cells, every cell of that category).
     """
+    one, many = noun
     counts = dict(sorted(counts.items()))
-    empty = [c for c, n in counts.items() if n == 0]
-    if empty and not min_category_size:
-        raise ReviewcatError(f"categories with no reviews: {', '.join(empty)}: leave them out of "
-                             "--categories or pass --min-category-size")
-    floor = min_category_size or 1
-    dropped = {c: n for c, n in counts.items() if n < floor}
-    kept = {c: n for c, n in counts.items() if n >= floor}
+    empty = [key_name(c) for c, n in counts.items() if n == 0]
+    if empty and not min_class_size:
+        raise ReviewcatError(f"{many} with no reviews: {', '.join(empty)}: leave them out of "
+                             "--categories or pass --min-class-size")
+    floor = min_class_size or 1
+    # A cell below the floor takes its whole category with it: keeping the category's other cells
+    # would leave it with some classes only, the imbalance balancing by cell exists to remove.
+    weak = {c[0] if isinstance(c, tuple) else c for c, n in counts.items() if n < floor}
+    dropped = {c: n for c, n in counts.items() if (c[0] if isinstance(c, tuple) else c) in weak}
+    kept = {c: n for c, n in counts.items() if c not in dropped}
     if not kept:
         largest = max(counts, key=counts.get)
-        raise ReviewcatError(f"no category has at least {floor} reviews (largest: {largest} with "
-                             f"{counts[largest]}): lower --min-category-size")
+        raise ReviewcatError(f"no {one} has at least {floor} reviews (largest: {key_name(largest)} with "
+                             f"{counts[largest]}): lower --min-class-size")
     if dropped:
-        log.warning("dropping %d categories below --min-category-size %d: %s", len(dropped), floor,
-                    ", ".join(f"{c} ({n})" for c, n in dropped.items()))
-    target = per_category if per_category else min(kept.values())
+        log.warning("dropping %d %s below --min-class-size %d: %s", len(dropped), many, floor,
+                    ", ".join(f"{key_name(c)} ({n})" for c, n in dropped.items()))
+    target = per_class if per_class else min(kept.values())
     return SamplingPlan(counts=counts, targets={c: min(n, target) for c, n in kept.items()}, dropped=dropped)
 
 
@@ -79,24 +102,27 @@ def _threshold(target: int, count: int) -> float:
     return min(1.0, (target + 8.0 * math.sqrt(target) + 32.0) / count)
 
 
-def exact_sample(frame: DataFrame, plan: SamplingPlan, seed: int) -> DataFrame:
-    """Exactly ``plan.targets[c]`` rows of each category, uniformly at random by ``seed``.
+def exact_sample(frame: DataFrame, plan: SamplingPlan, seed: int, by: Sequence[str] = (CATEGORY,)) -> DataFrame:
+    """Exactly ``plan.targets[g]`` rows of each group ``g`` of the ``by`` columns, uniformly at random by ``seed``.
 
-    A cheap key filter first shrinks each category to a little over its target, so the window
-    that ranks rows only sorts about as many rows as are kept. ``sample_rank`` (1..target within
-    the category) gives writers a deterministic order.
+    A cheap key filter first shrinks each group to a little over its target, so the window that
+    ranks rows only sorts about as many rows as are kept. ``sample_rank`` (1..target within the
+    group) gives writers a deterministic order.
     """
     if ID_COLUMN not in frame.columns:
         raise ReviewcatError(f"the input has no {ID_COLUMN} column, needed to sample reproducibly")
     spark = frame.sparkSession
-    plan_rows = [(c, plan.targets[c], _threshold(plan.targets[c], plan.counts[c])) for c in plan.targets]
-    plan_frame = spark.createDataFrame(plan_rows, f"{CATEGORY} string, __target long, __threshold double")
+    by = list(by)
+    plan_rows = [(*(g if isinstance(g, tuple) else (g,)), plan.targets[g], _threshold(plan.targets[g], plan.counts[g]))
+                 for g in plan.targets]
+    plan_frame = spark.createDataFrame(plan_rows, ", ".join([f"`{c}` string" for c in by]
+                                                            + ["__target long", "__threshold double"]))
     # Ties (repeated review_ids) are broken by every other column so the ranking is total.
-    tie_break = [F.col(c) for c in frame.columns if c not in (CATEGORY,)]
+    tie_break = [F.col(c) for c in frame.columns if c not in by]
     ranked = (frame.withColumn(_KEY, uniform_key(seed, "sample"))
-              .join(F.broadcast(plan_frame), CATEGORY)
+              .join(F.broadcast(plan_frame), by)
               .where(F.col(_KEY) < F.col("__threshold"))
               .withColumn(SAMPLE_RANK, F.row_number().over(
-                  Window.partitionBy(CATEGORY).orderBy(F.col(_KEY), *tie_break))))
+                  Window.partitionBy(*by).orderBy(F.col(_KEY), *tie_break))))
     return (ranked.where(F.col(SAMPLE_RANK) <= F.col("__target"))
             .drop(_KEY, "__target", "__threshold"))

@@ -135,9 +135,12 @@ class Storage:
             raise OSError(f"could not move {src} to {dst}")
 
     def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
         out = self._fs(path).create(self._path(path), True)
         try:
-            out.write(bytearray(text.encode("utf-8")))
+            out.write(bytearray(data))
         finally:
             out.close()
 

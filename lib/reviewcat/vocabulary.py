@@ -93,6 +93,22 @@ GENERIC_SENTENCES = [
 NON_ASCII = ["Très bien!", "“Perfect” — just perfect.", "Muy bueno 👍", "Naïve design, but it works…",
              "Excelente calidad ★★★★★", "Größe passt.", "☺ happy customer"]
 
+# One of these closes most reviews, chosen by the review's star rating (sentiment from stars: 1-2, 3, 4-5).
+SENTIMENT_SENTENCES = {
+    "negative": ["Stopped working within a week and the refund took forever.", "Flimsy, overpriced and a waste.",
+                 "I regret buying this, it fell apart.", "Nothing like the description, sending it back.",
+                 "Terrible experience from start to finish.", "Poorly made and it arrived damaged.",
+                 "Avoid this one, it failed on the first day.", "Worst purchase I have made in years."],
+    "neutral": ["It is fine, nothing special either way.", "Average quality for an average price.",
+                "Some things I like, some I do not.", "It works, but I expected a little more.",
+                "Decent enough, though there are better options.", "Not great, not terrible.",
+                "Mixed feelings after a few weeks of use.", "Okay for now, we will see how it holds up."],
+    "positive": ["Absolutely love it, worth every penny.", "Fantastic quality, I would buy it again.",
+                 "Exceeded my expectations in every way.", "Wonderful, the whole family is thrilled.",
+                 "Sturdy, well made and a joy to use.", "Best purchase this year, highly recommended.",
+                 "Works beautifully and looks great.", "Delighted with it, five stars from me."],
+}
+
 SHORT_BODIES = ["Great!", "Love it", "ok", "Good", "Nice.", "A+", "Meh", "Perfect!!"]
 
 HEADLINES = ["Five Stars", "Great", "Love it", "Disappointed", "Works well", "Not bad", "One Star",

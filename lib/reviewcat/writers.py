@@ -11,6 +11,7 @@ from typing import Sequence
 
 from pyspark.sql import DataFrame
 
+from .labels import LABEL
 from .sampling import SAMPLE_RANK
 from .sources import CATEGORY
 from .storage import Storage
@@ -53,11 +54,13 @@ def write_partitioned(frame: DataFrame, path: str, rows_per_file: int = ROWS_PER
     frame.write.option("maxRecordsPerFile", rows_per_file).partitionBy(CATEGORY).parquet(path)
 
 
-def write_balanced(sample: DataFrame, path: str) -> None:
-    """The balanced table, in sample order.
+def write_balanced(sample: DataFrame, path: str, by: Sequence[str] = (CATEGORY,)) -> None:
+    """The balanced table, in sample order, without the columns sampling added.
 
-    The sample arrives partitioned by category (its ranking window put each category in one task),
-    so rows are written where they are, sorted by rank: a second shuffle to spread big categories
-    over tasks cost more than it saved.
+    The sample arrives partitioned by its groups (its ranking window put each group in one task), so
+    rows are written where they are, sorted by group and rank: a second shuffle to spread big groups
+    over tasks cost more than it saved. The sampling label column (``by`` beyond real columns) is
+    dropped.
     """
-    write_partitioned(sample.sortWithinPartitions(CATEGORY, SAMPLE_RANK).drop(SAMPLE_RANK), path)
+    order = [CATEGORY, *(c for c in by if c != CATEGORY), SAMPLE_RANK]
+    write_partitioned(sample.sortWithinPartitions(*order).drop(SAMPLE_RANK, LABEL), path)

@@ -155,6 +155,20 @@ def _space_lines(search: dict) -> list[str]:
     return lines
 
 
+def _bias_lines(bias: dict | None) -> list[str]:
+    """The label's bias across categories in the balance job's input and output, when it measured one."""
+    if not bias:
+        return []
+    from ..bias_metrics import markdown_table
+    first = bias["before"]
+    lines = [f"## Bias of {first['label']} across {first['facet']}", "",
+             f"SageMaker Clarify's pre-training metrics, each {first['facet']} against the rest (DPL: the "
+             f"'{first['positive']}' share of the rest minus its own). Near 0 is balanced.", ""]
+    for name in ("before", "after"):
+        lines += [f"{name.capitalize()} balancing:", "", markdown_table(bias[name]), ""]
+    return lines
+
+
 def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, str],
                  manifest: dict | None, search: dict | None) -> Path:
     """One markdown page tying the data, the chosen hyperparameters and the test metrics together."""
@@ -166,6 +180,7 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
                   f"min_chars {manifest.get('min_chars')}",
                   f"- labels: {len(manifest.get('labels', {}))}; rows: "
                   + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files), ""]
+        lines += _bias_lines(manifest.get("bias"))
     if search:
         best = search["best"]
         lines += ["## Model", "", f"- backend: {search['backend']}"

@@ -171,3 +171,10 @@ def test_autotune_runs_under_a_memory_cap_that_refuses_what_the_machine_cannot_h
     with pytest.raises(MemoryError):
         run_capped(1 << 30, fasttext.train_supervised, input=str(Path(prepared_dir) / "train" / "train.txt"),
                    dim=300, bucket=2_000_000, wordNgrams=2, epoch=1, verbose=0)
+
+
+def test_a_capped_call_that_outlasts_its_timeout_is_stopped():
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        run_capped(1 << 30, time.sleep, 60, timeout=1)
+    assert time.monotonic() - started < 30

@@ -88,7 +88,7 @@ def _train(section: dict[str, Any]) -> list[str]:
         for name, m in run["runs"].items():
             test = m["details"]["test_accuracy"]
             rows.append([corpus, f"{run['train_lines']:,}", run["labels"], name, _seconds(m),
-                         m["details"]["validation_accuracy"] or "no model in time", test or "-",
+                         m["details"]["validation_accuracy"] or f"no model: {m['details'].get('error', '')}", test or "-",
                          f"{test / reference:.3f}" if reference and test else "-", m["details"].get("trainings", "-")])
         if "first_rung" in run:
             rung = run["first_rung"]

@@ -63,15 +63,15 @@ def _output_table(source: sources.Source, requested: str | None, on_glue: bool) 
     return f"{source.database}.{source.table}_balanced" if source.table and not on_glue else None
 
 
-def _log_plan(plan: SamplingPlan, noun: str) -> None:
-    log.info("%-32s %12s %10s %10s", noun, "reviews", "factor", "keep")
+def _log_plan(plan: SamplingPlan, noun: tuple[str, str]) -> None:
+    log.info("%-32s %12s %10s %10s", noun[0], "reviews", "factor", "keep")
     for key, count in plan.counts.items():
         if key in plan.targets:
             log.info("%-32s %12d %10.6f %10d", key_name(key), count, plan.factors[key], plan.targets[key])
         else:
             log.info("%-32s %12d %10s %10s", key_name(key), count, "dropped", 0)
     log.info("total: %d reviews in, %d kept in %d %s",
-             sum(plan.counts.values()), sum(plan.targets.values()), len(plan.targets), noun)
+             sum(plan.counts.values()), sum(plan.targets.values()), len(plan.targets), noun[1])
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
         frame = sources.read(rt, source, categories)
         groups = _class_groups(frame, spec, args.within, source.describe())
     plan = plan_sample(groups.counts, args.per_class, args.min_class_size, groups.noun)
-    _log_plan(plan, groups.noun[0])
+    _log_plan(plan, groups.noun)
 
     if frame is None:
         kept = list(plan.targets)

@@ -89,7 +89,8 @@ def plan_sample(counts: Mapping[Hashable, int], per_class: int | None = None, mi
         raise ReviewcatError(f"no {one} has at least {floor} reviews (largest: {key_name(largest)} with "
                              f"{counts[largest]}): lower --min-class-size")
     if dropped:
-        log.warning("dropping %d %s below --min-class-size %d: %s", len(dropped), many, floor,
+        what = "categories with a cell" if any(isinstance(c, tuple) for c in dropped) else many
+        log.warning("dropping %d %s below --min-class-size %d: %s", len(weak), what, floor,
                     ", ".join(f"{key_name(c)} ({n})" for c, n in dropped.items()))
     target = per_class if per_class else min(kept.values())
     return SamplingPlan(counts=counts, targets={c: min(n, target) for c, n in kept.items()}, dropped=dropped)

@@ -38,7 +38,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
     log.info("3/5 balancing")
     balanced_result = balance.run(rt, namespace(balance.OPTIONS, database=DATABASE, table="reviews",
                                                 output_path=balanced, seed=seed, overwrite=True,
-                                                min_category_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
+                                                min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
     log.info("4/5 preparing train/validation/test files")
     prepared_result = prepare.run(rt, namespace(prepare.OPTIONS, database=DATABASE, table="reviews_balanced",
                                                 output_path=prepared, seed=seed, overwrite=True))

@@ -354,7 +354,7 @@ def bench_scale(config: BenchConfig) -> dict[str, Any]:
             _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--output-path", str(raw),
                                           "--seed", str(config.seed), "--overwrite"], config),
             _cli_stage("balance", rows, ["balance", "--input-path", str(raw), "--output-path", str(balanced),
-                                         "--min-category-size", str(rows // 100), "--per-category", str(rows // 300),
+                                         "--min-class-size", str(rows // 100), "--per-class", str(rows // 300),
                                          "--seed", str(config.seed), "--overwrite"], config),
             _cli_stage("prepare", rows // 10, ["prepare", "--input-path", str(balanced), "--output-path", str(prepared),
                                                "--seed", str(config.seed), "--overwrite"], config),

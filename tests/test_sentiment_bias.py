@@ -227,3 +227,10 @@ def test_old_flag_names_still_work(rated_path, tmp_path):
                "--min-category-size", "30")
     targets = json.loads((out / "_balance.json").read_text())["targets"]
     assert targets and set(targets.values()) == {40} and "Gift_Card" not in targets
+
+
+def test_a_review_without_a_facet_value_is_refused_not_a_stack_trace(spark):
+    frame = spark.createDataFrame([("a", 5), ("b", 1), (None, 3)], "shop string, star_rating int")
+    with pytest.raises(ReviewcatError, match="1 reviews in the input have no shop: filter them out or choose "
+                                             "another --facet column"):
+        bias.frame_bias(frame, "shop", "sentiment")

@@ -15,11 +15,11 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from . import sources
-from .bias import counts_bias
+from .bias import counts_bias, labelled_cells
 from .bias_metrics import cell_counts
 from .catalog import register_table
 from .errors import ReviewcatError
-from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
+from .labels import LABEL, LabelSpec, label_spec
 from .options import OUTPUT, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
 from .sampling import SamplingPlan, exact_sample, key_name, plan_sample
@@ -82,38 +82,33 @@ class _Groups:
     counts: dict
     cells: dict
     noun: tuple[str, str]
+    facet: str = sources.CATEGORY
+    within: bool = False
+
+
+def _group_counts(cells: dict, within: bool, classes: list[str]) -> dict:
+    """Rows per class, or per (facet value, class) cell (every pair, empty ones as 0), from the cells."""
+    if within:
+        return {(f, c): cells.get((f, c), 0) for f in sorted({f for f, _ in cells}) for c in classes}
+    return {c: sum(n for (_, x), n in cells.items() if x == c) for c in classes}
 
 
 def _class_groups(frame: DataFrame, spec: LabelSpec, within: str | None, source: str) -> _Groups:
     """Counts per class or per (``within`` value, class) cell, from one scan of the narrow columns."""
-    require_label_column(frame, spec, source)
     facet = within or sources.CATEGORY
-    if facet not in frame.columns:
-        raise ReviewcatError(f"--within {facet}: no such column; {source} has: {', '.join(frame.columns)}")
-    if spec.column == facet:
-        raise ReviewcatError(f"--within {facet} with --label {spec.name}: every {facet} is one class already")
     log.info("counting %s classes per %s in %s (reading those two columns only)", spec.name, facet, source)
-    cells = cell_counts(frame, facet, spec.expression())
-    refuse_unlabelled(frame, spec, sum(n for (_, c), n in cells.items() if c is None), source)
-    cells = {key: n for key, n in cells.items() if key[1] is not None}
-    unnamed = sum(n for (f, _), n in cells.items() if f is None)
-    if unnamed:
-        raise ReviewcatError(f"{unnamed:,} reviews in {source} have no {facet}: filter them out or choose another "
-                             "--within column")
-    classes = spec.classes or sorted({c for _, c in cells})
+    cells = labelled_cells(frame, facet, spec, source, "--within")
+    counts = _group_counts(cells, bool(within), spec.classes or sorted({c for _, c in cells}))
     if within:
-        values = sorted({f for f, _ in cells})
-        counts = {(f, c): cells.get((f, c), 0) for f in values for c in classes}
-        return _Groups([within, LABEL], counts, cells, ("cell", "cells"))
-    counts = {c: sum(n for (_, x), n in cells.items() if x == c) for c in classes}
+        return _Groups([within, LABEL], counts, cells, ("cell", "cells"), within, True)
     return _Groups([LABEL], counts, cells, ("class", "classes"))
 
 
-def _bias(groups: _Groups, written: dict, facet: str, spec: LabelSpec, source: str, output: str) -> dict | None:
-    """The label's bias across ``facet`` in the input and in the balanced output, when it is defined."""
+def _bias(groups: _Groups, written: dict, spec: LabelSpec, source: str, output: str) -> dict | None:
+    """The label's bias across the facet in the input and in the balanced output, when it is defined."""
     try:
-        return {"before": counts_bias(groups.cells, facet, spec, None, source),
-                "after": counts_bias(written, facet, spec, None, output)}
+        return {"before": counts_bias(groups.cells, groups.facet, spec, None, source),
+                "after": counts_bias(written, groups.facet, spec, None, output)}
     except ReviewcatError as exc:  # e.g. one category only: balancing still holds, bias does not apply
         log.warning("no bias report: %s", exc)
         return None
@@ -157,7 +152,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
                    **({"within": args.within} if args.within else {}), **plan.to_dict()}
         rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json_text(summary))
         if groups.cells:
-            bias = _bias(groups, written_cells, args.within or sources.CATEGORY, spec, source.describe(), output)
+            bias = _bias(groups, written_cells, spec, source.describe(), output)
             if bias:
                 rt.storage.write_text(f"{staging}/{BIAS_FILE}", json_text(bias))
     if table:
@@ -171,9 +166,6 @@ def _written(rt: Runtime, staging: str, kept: list, spec: LabelSpec, groups: _Gr
     """What the staged output holds: its (facet, class) cells and its rows per group, counted again."""
     if not groups.cells:
         return {}, sources.count_by_category(rt, sources.Source(path=staging), kept)
-    frame = rt.spark.read.parquet(staging)
-    facet = groups.by[0] if len(groups.by) > 1 else sources.CATEGORY
-    cells = cell_counts(frame, facet, spec.expression())
-    if len(groups.by) > 1:
-        return cells, dict(cells)
-    return cells, {c: sum(n for (_, x), n in cells.items() if x == c) for c in {x for _, x in cells}}
+    cells = cell_counts(rt.spark.read.parquet(staging), groups.facet, spec.expression())
+    counts = _group_counts(cells, groups.within, sorted({c for _, c in cells}))
+    return cells, {key: n for key, n in counts.items() if n}

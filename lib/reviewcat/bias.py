@@ -33,19 +33,29 @@ OPTIONS = SOURCE + OUTPUT[:2] + [
 ]
 
 
+def labelled_cells(frame: DataFrame, facet: str, spec: LabelSpec, source: str,
+                   flag: str = "--facet") -> dict[tuple[str, str], int]:
+    """Rows per (facet value, class), from one scan of the two columns; a row without a class or a
+    facet value is refused with one line (``flag`` names the facet's option in it)."""
+    if facet not in frame.columns:
+        raise ReviewcatError(f"{flag} {facet}: no such column; {source} has: {', '.join(frame.columns)}")
+    require_label_column(frame, spec, source)
+    if spec.column == facet:
+        raise ReviewcatError(f"{flag} {facet} with --label {spec.name}: every {facet} is one class already")
+    cells = cell_counts(frame, facet, spec.expression())
+    refuse_unlabelled(frame, spec, sum(n for (_, c), n in cells.items() if c is None), source)
+    unnamed = sum(n for (f, c), n in cells.items() if f is None and c is not None)
+    if unnamed:
+        raise ReviewcatError(f"{unnamed:,} reviews in {source} have no {facet}: filter them out or choose another "
+                             f"{flag} column")
+    return {key: n for key, n in cells.items() if key[1] is not None}
+
+
 def frame_bias(frame: DataFrame, facet: str = sources.CATEGORY, label: str | LabelSpec = "sentiment",
                positive: str | None = None, source: str = "the input") -> dict[str, Any]:
     """The bias report of a DataFrame: one aggregation of (facet, class) counts, then the metrics."""
     spec = label if isinstance(label, LabelSpec) else label_spec(label)
-    if facet not in frame.columns:
-        raise ReviewcatError(f"--facet {facet}: no such column; {source} has: {', '.join(frame.columns)}")
-    require_label_column(frame, spec, source)
-    if spec.column == facet:
-        raise ReviewcatError(f"--label {spec.name} is the facet {facet} itself: choose another label or facet")
-    cells = cell_counts(frame, facet, spec.expression())
-    refuse_unlabelled(frame, spec, sum(n for (_, c), n in cells.items() if c is None), source)
-    counts = {key: n for key, n in cells.items() if key[1] is not None}
-    return counts_bias(counts, facet, spec, positive, source)
+    return counts_bias(labelled_cells(frame, facet, spec, source), facet, spec, positive, source)
 
 
 def counts_bias(counts: Mapping[tuple[str, str], int], facet: str, spec: LabelSpec, positive: str | None,

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from pyspark.sql import Column, DataFrame, functions as F
 
 from .errors import ReviewcatError
+from .sampling import nested
 
 METRICS = ("CI", "DPL", "KL", "JS", "LP", "TVD", "KS")
 Counts = Mapping[tuple[str, str], int]
@@ -68,10 +69,11 @@ def facet_metrics(counts: Counts, positive: str) -> dict[str, dict[str, float | 
                              "value with the rest, so it needs two or more")
     if positive not in labels:
         raise ReviewcatError(f"--positive {positive}: no row has that class (classes: {', '.join(labels)})")
+    totals = {label: sum(n for (_, x), n in counts.items() if x == label) for label in labels}
     result = {}
     for facet in facets:
         d = {label: counts.get((facet, label), 0) for label in labels}
-        a = {label: sum(n for (f, x), n in counts.items() if f != facet and x == label) for label in labels}
+        a = {label: totals[label] - d[label] for label in labels}
         n_d, n_a = sum(d.values()), sum(a.values())
         result[facet] = {"CI": (n_a - n_d) / (n_a + n_d), "DPL": a[positive] / n_a - d[positive] / n_d,
                          **_distances(_distribution(a), _distribution(d))}
@@ -82,7 +84,7 @@ def bias_report(counts: Counts, facet: str, label: str, positive: str) -> dict[s
     """The ``bias.json`` document: what was compared, the metrics, and the counts they came from."""
     return {"facet": facet, "label": label, "positive": positive,
             "metrics": facet_metrics(counts, positive),
-            "counts": {f: {x: n for (g, x), n in sorted(counts.items()) if g == f} for f in sorted({f for f, _ in counts})}}
+            "counts": nested(dict(sorted(counts.items())))}
 
 
 def markdown_table(report: Mapping[str, Any]) -> str:

@@ -182,7 +182,8 @@ def _with_sentiment(rng: np.random.Generator, body: np.ndarray, stars: np.ndarra
     said = np.array([_STAR_CLASS[int(s)] for s in stars], dtype=object)
     classes = np.array(list(V.SENTIMENT_SENTENCES), dtype=object)
     draw = rng.random(n)
-    said[(draw >= 0.8) & (draw < 0.9)] = classes[rng.integers(0, len(classes), n)][(draw >= 0.8) & (draw < 0.9)]
+    other = (draw >= 0.8) & (draw < 0.9)
+    said[other] = classes[rng.integers(0, len(classes), n)][other]
     picks = rng.integers(0, len(V.SENTIMENT_SENTENCES["negative"]), n)
     out = body.copy()
     for i in np.flatnonzero((draw < 0.9) & np.array([bool(b) for b in body])):

@@ -38,7 +38,7 @@ def key_name(key: Hashable) -> str:
     return " / ".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
-def _nested(values: Mapping[Hashable, object]) -> dict:
+def nested(values: Mapping[Hashable, object]) -> dict:
     """JSON for a mapping by group: cells nest as {category: {class: value}}."""
     out: dict = {}
     for key, value in values.items():
@@ -60,8 +60,8 @@ class SamplingPlan:
         return {c: self.targets[c] / self.counts[c] for c in self.targets}
 
     def to_dict(self) -> dict:
-        return {"counts": _nested(self.counts), "dropped": _nested(self.dropped), "targets": _nested(self.targets),
-                "factors": _nested({c: round(f, 8) for c, f in self.factors.items()})}
+        return {"counts": nested(self.counts), "dropped": nested(self.dropped), "targets": nested(self.targets),
+                "factors": nested({c: round(f, 8) for c, f in self.factors.items()})}
 
 
 def plan_sample(counts: Mapping[Hashable, int], per_class: int | None = None, min_class_size: int | None = None,

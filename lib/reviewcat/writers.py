@@ -59,7 +59,7 @@ def write_balanced(sample: DataFrame, path: str, by: Sequence[str] = (CATEGORY,)
 
     The sample arrives partitioned by its groups (its ranking window put each group in one task), so
     rows are written where they are, sorted by group and rank: a second shuffle to spread big groups
-    over tasks cost more than it saved. The sampling label column (``by`` beyond real columns) is
+    over tasks cost more than it saved. The rank and the sampling's label column (``LABEL``) are
     dropped.
     """
     order = [CATEGORY, *(c for c in by if c != CATEGORY), SAMPLE_RANK]

@@ -17,7 +17,7 @@ from reviewcat.options import namespace
 from reviewcat.train.commands import TRAIN, predict, train
 from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
 from reviewcat.train.local_search import (_fitting_fraction, _OutOfTime, _run_rung, estimate_seconds, jobs_for_budget,
-                                         plan_rungs, sample_configs)
+                                         plan_rungs, refine_configs, refines, sample_configs)
 from reviewcat.train.model import load_model, top_k
 from reviewcat.train.space import DEFAULT_SPACE, DataStats, build_space, derive_space
 
@@ -40,9 +40,18 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
     count, fractions = plan_rungs(4, "halving")
     with (trained / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == count + -(-count // 3) and {r["rung"] for r in rows} == {"0", "1"}
+    assert len(rows) == count + -(-count // 3) + 2 and {r["rung"] for r in rows} == {"0", "1", "2"}
     search = json.loads((trained / "search.json").read_text())
     best = max(rows, key=lambda r: (float(r["validation_accuracy"]), r["rung"]))
+    # The refine rung: the best of the halving rungs at half and a quarter of its rate, 2x and 4x its epochs.
+    halving_best = max(rows[:-2], key=lambda r: (float(r["validation_accuracy"]), r["rung"]))
+    refined = [r for r in rows if r["rung"] == "2"]
+    assert [r["trial"] for r in refined] == [str(count), str(count + 1)]
+    for r, rate in zip(refined, (0.5, 0.25)):
+        assert float(r["learning_rate"]) == pytest.approx(float(halving_best["learning_rate"]) * rate, abs=1e-6)
+        assert int(r["epochs_trained"]) == int(r["epochs"]) == round(int(halving_best["epochs_trained"]) / rate)
+        assert r["vector_dim"] == halving_best["vector_dim"] and r["word_ngrams"] == halving_best["word_ngrams"]
+    assert search["refine_rates"] == [0.5, 0.25]
     assert search["best"]["accuracy"] == pytest.approx(float(best["validation_accuracy"]), abs=1e-6)
     assert search["space"]["derived_from"]["set_by_user"] == ["buckets", "learning_rate"]
     assert search["best"]["hyperparameters"]["buckets"] == 20000
@@ -51,6 +60,7 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
     report = (trained / "report.md").read_text()
     assert f"{metrics['accuracy']:.4f}" in report and "Pet_Products" in report and "learning_rate=" in report
     assert f"top-3 accuracy: **{top['accuracy']:.4f}**" in report
+    assert "- refine rung: the best configuration again at 0.5x its learning rate for 2x its epochs" in report
     assert "- space derived from the data: " in report and "learning_rate 0.3-1.0, " in report
     assert (trained / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -72,6 +82,15 @@ def test_random_strategy_trains_every_configuration_in_full(prepared_dir, tmp_pa
         rows = list(csv.DictReader(f))
     assert [r["rung"] for r in rows] == ["0", "0"]
     assert all(int(r["epochs_trained"]) == int(r["epochs"]) for r in rows)
+
+
+def test_no_refine_ends_the_search_with_its_halving_rungs(prepared_dir, tmp_path):
+    out = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "plain"), no_refine=True,
+                          **{**FAST, "max_jobs": 3}))
+    with (out / "trials.csv").open() as f:
+        assert {r["rung"] for r in csv.DictReader(f)} == {"0", "1"}
+    assert json.loads((out / "search.json").read_text())["refine_rates"] == []
+    assert "refine rung" not in (out / "report.md").read_text()
 
 
 def test_halving_tries_more_configurations_within_the_same_budget():
@@ -240,12 +259,14 @@ def test_small_data_gets_larger_learning_rates_and_more_epochs_large_data_blazin
     assert bounds(large, "learning_rate") == (0.02, 0.1) and bounds(large, "epochs") == (5, 15)
     assert small.ranges["learning_rate"].log and small.ranges["epochs"].log
     assert "subwords" in small.ranges and "subwords" not in large.ranges
+    # Character n-grams cost with each line's length: a small set of long reviews does without them.
+    assert "subwords" not in derive_space(DataStats(lines=8_000, tokens=8_000 * 38, labels=49)).ranges
     assert small.static == {"min_count": 1, "buckets": 100_000}
     assert large.static == {"min_count": 5, "buckets": 2_000_000}
     middle = derive_space(DataStats(lines=150_000, tokens=5_000_000, labels=30))
     for name in ("learning_rate", "epochs"):
         assert bounds(large, name) < bounds(middle, name) < bounds(small, name)
-    assert "163 a label" in small.derived_from["reason"] and small.to_dict()["derived_from"]["lines"] == 8_000
+    assert "163 a label), 80,000 tokens (10 a line)" in small.derived_from["reason"] and small.to_dict()["derived_from"]["lines"] == 8_000
     # Every sampled point lies in the ranges, the log ones spread over each decade.
     configs = sample_configs(small, 30, seed=5)
     rates = [c["learning_rate"] for c in configs]
@@ -279,15 +300,34 @@ def _cost(params, epochs):
 
 def test_a_time_budget_buys_as_many_trainings_as_its_estimate_fits():
     space = build_space(max_parallel=2)
-    jobs = [jobs_for_budget(space, budget, "halving", 42, _cost, cap=200) for budget in (1, 20, 60, 200)]
+    jobs = [jobs_for_budget(space, budget, "halving", 42, _cost, cap=200)[0] for budget in (1, 20, 100, 200)]
     assert jobs[0] == 1 and jobs == sorted(jobs) and jobs[-1] > jobs[2] > jobs[1] >= 2
-    for budget, count in zip((20, 60, 200), jobs[1:]):
+    for budget, count in zip((20, 100, 200), jobs[1:]):
         assert estimate_seconds(space, count, "halving", 42, _cost) <= budget
         assert all(estimate_seconds(space, more, "halving", 42, _cost) > budget for more in range(count + 1, 201))
-    assert jobs_for_budget(space, 10_000, "halving", 42, _cost, cap=10) == 10
+    assert jobs_for_budget(space, 10_000, "halving", 42, _cost, cap=10) == (10, True)
     # Below one full training: as many of a configuration's epochs as fit, one at least.
     config = {"epochs": 10, "vector_dim": 100}
     assert _fitting_fraction(config, {}, _cost, 4.5) == 0.4 and _fitting_fraction(config, {}, _cost, 0.1) == 0.1
+
+
+def test_the_refine_rung_is_priced_and_runs_only_where_it_can():
+    space = build_space(max_parallel=2)
+    assert refines(space, 3, "halving") and not refines(space, 2, "halving") and not refines(space, 10, "random")
+    assert not refines(build_space(static=["epochs=10"]), 10, "halving")  # a value the user fixed stays fixed
+    assert not refines(build_space(static=["learning_rate=0.1"]), 10, "halving")
+    halving = estimate_seconds(space, 3, "halving", 42, _cost)
+    configs = sample_configs(space, plan_rungs(3, "halving")[0], 42)
+    # Side by side, the refine rung lasts as long as its longer trial: 4x the epochs of an average configuration.
+    quadruple = sum(c["epochs"] * 4 * c["vector_dim"] / 100 for c in configs) / len(configs)
+    without = estimate_seconds(build_space(max_parallel=2, static=["learning_rate=0.05"]), 3, "halving", 42, _cost)
+    assert halving == pytest.approx(without + quadruple, rel=0.02)
+    # A budget that cannot hold halving beside the refine rung halves without it (replayed with --no-refine).
+    assert jobs_for_budget(space, 100, "halving", 42, _cost, cap=200) == (6, True)
+    jobs, refine = jobs_for_budget(space, 60, "halving", 42, _cost, cap=200)
+    assert jobs >= 3 and not refine and estimate_seconds(space, jobs, "halving", 42, _cost, refine=False) <= 60
+    assert refine_configs({"learning_rate": 0.4, "epochs": 30, "vector_dim": 50}, 15) == [
+        {"learning_rate": 0.2, "epochs": 30, "vector_dim": 50}, {"learning_rate": 0.1, "epochs": 60, "vector_dim": 50}]
 
 
 class _Job:
@@ -350,7 +390,7 @@ def test_a_budgeted_search_records_its_trial_count_and_replays_exactly(prepared_
     assert search["time_budget"] == 60 and search["max_jobs"] == 4 and search["estimated_seconds"] <= 60
     # A plan that fits is searched as planned: two rungs, no configuration cut short.
     assert "epochs_fitted" not in search and "stopped_trials" not in search
-    assert {r for _, r, _ in _trial_scores(budgeted)} == {"0", "1"}
+    assert {r for _, r, _ in _trial_scores(budgeted)} == {"0", "1", "2"}
     replay = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "replay"),
                              **{**options, "max_jobs": search["max_jobs"]}))
     assert _trial_scores(replay) == _trial_scores(budgeted)

@@ -52,6 +52,8 @@ TRAIN = [
            default="auto", choices=("auto", "local", "sagemaker")),
     Option("strategy", "local search: successive halving or plain random", default="halving",
            choices=("halving", "random")),
+    Option("no-refine", "local search: end without the refine rung (the best configuration again at a lower "
+           "learning rate for more epochs)", switch=True),
     Option("seed", "random seed of the search", int, 42),
     Option("overwrite", "replace --output-path if it exists", switch=True),
     Option("role", f"SageMaker execution role ARN (default ${ROLE_ENV})"),
@@ -121,7 +123,7 @@ def train(args: argparse.Namespace) -> Path:
     with _staged(output, args.overwrite) as staging:
         if backend == "local":
             result = run_search(prepared, space, staging, args.seed, args.strategy, budget,
-                                budget_caps_jobs=jobs_given or not args.time_budget)
+                                budget_caps_jobs=jobs_given or not args.time_budget, refine=not args.no_refine)
             _evaluate_into(staging, str(result.model_path), prepared)
         else:
             _train_on_sagemaker(args, data, prepared, space, target, staging)

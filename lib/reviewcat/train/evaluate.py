@@ -149,9 +149,12 @@ def _space_lines(search: dict) -> list[str]:
                                         for n, r in sorted(space.get("ranges", {}).items()))] if space else []
     if space.get("derived_from"):
         lines.append(f"- space derived from the data: {space['derived_from']['reason']}")
+    if search.get("refine_rates"):
+        lines.append("- refine rung: the best configuration again at " + " and ".join(
+            f"{r:g}x its learning rate for {1 / r:g}x its epochs" for r in search["refine_rates"]))
     if "time_budget" in search:
         lines.append(f"- time budget {search['time_budget']:g} s: {search['max_jobs']} full-training equivalents "
-                     f"(replay with --max-jobs {search['max_jobs']})")
+                     f"(replay with {search['replay']})")
     return lines
 
 

@@ -12,6 +12,17 @@ configurations, a third of the epochs gave 0.38 on docstrings and 0.64 on genera
 (character n-grams learn slowly, so a short run condemns them); half gave 0.85 and 0.77, and
 kept the best full configuration in its top three on both.
 
+The search ends with a refine rung: the best configuration again at 1/2 and 1/4 of its learning
+rate over 2x and 4x its epochs (the same learning_rate x epochs, in smaller steps), side by side,
+and validation decides as for any trial. The halving rungs rank configurations by how well they
+fit in their epochs; a smaller step then averages out SGD's noise. Measured on generated reviews
+(18.5k lines, 10 classes) it lifted the best configuration from 0.833 to 0.837 and 0.839 on
+validation (test 0.825 to 0.830 and 0.831, three seeds agreeing to 0.001), where fastText's
+autotune, which searches epochs up to 100, had led by 0.006; on man pages, docstrings and 173k
+reviews it changed validation by -0.02 to +0.004, so validation keeps the model it had there.
+It runs when ``max_jobs`` allows halving and both the learning rate and the epochs are searched
+(a value the user fixed stays fixed).
+
 Every trial runs single-threaded with its own seed, ``max_parallel`` at a time in worker
 processes: fastText's multi-threaded training is not reproducible, this is.
 
@@ -48,6 +59,7 @@ log = logging.getLogger(__name__)
 
 ETA = 3
 FIRST_RUNG = 0.5  # of each configuration's epochs
+REFINE_RATES = (0.5, 0.25)  # of the best configuration's learning rate, with its epochs scaled up as much
 MODEL_FILE = "model.bin"
 TRIALS_FILE = "trials.csv"
 SEARCH_FILE = "search.json"
@@ -96,6 +108,17 @@ def plan_rungs(max_jobs: int, strategy: str) -> tuple[int, list[float]]:
     while sum(math.ceil((count + 1) / ETA ** r) * f for r, f in enumerate(fractions)) <= max_jobs:
         count += 1
     return count, fractions
+
+
+def refines(space: SearchSpace, max_jobs: int, strategy: str) -> bool:
+    """Whether a search of ``max_jobs`` ends with the refine rung (see the module docstring)."""
+    return strategy == "halving" and max_jobs >= ETA and {"learning_rate", "epochs"} <= set(space.ranges)
+
+
+def refine_configs(config: dict[str, Any], epochs: int) -> list[dict[str, Any]]:
+    """``config`` trained ``epochs`` times, at each of ``REFINE_RATES`` of its rate for as many more epochs."""
+    return [{**config, "learning_rate": round(config["learning_rate"] * rate, 6), "epochs": round(epochs / rate)}
+            for rate in REFINE_RATES]
 
 
 def fasttext_arguments(params: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
@@ -192,7 +215,8 @@ def calibrate(pool: Any, train: Path, lines: int, validation_lines: int, space: 
     return cost
 
 
-def estimate_seconds(space: SearchSpace, max_jobs: int, strategy: str, seed: int, cost: CostModel) -> float:
+def estimate_seconds(space: SearchSpace, max_jobs: int, strategy: str, seed: int, cost: CostModel,
+                     refine: bool = True) -> float:
     """Wall time of a search: ``max_parallel`` trials at once, and no rung ends before its longest trial."""
     count, fractions = plan_rungs(max_jobs, strategy)
     configs, fixed = sample_configs(space, count, seed), space.fixed()
@@ -203,18 +227,33 @@ def estimate_seconds(space: SearchSpace, max_jobs: int, strategy: str, seed: int
         survivors = math.ceil(count / ETA ** rung)
         mean = sum(costs) / len(costs)
         total += max(mean * survivors / space.max_parallel, mean if rung else max(costs))
+    if refine and refines(space, max_jobs, strategy):
+        # Which configuration is refined is unknown too: the refine trials of an average one.
+        means = [sum(cost(r, r["epochs"]) for r in refined) / len(configs) for refined in
+                 zip(*(refine_configs(c, _epochs(c, fixed, 1.0)) for c in configs))]
+        total += max(sum(means) / space.max_parallel, max(means))
     return total
 
 
 def jobs_for_budget(space: SearchSpace, budget: float, strategy: str, seed: int, cost: CostModel,
-                    cap: int) -> int:
-    """The largest ``max_jobs`` (at most ``cap``) whose estimated wall time fits ``budget`` seconds.
+                    cap: int, refine: bool = True) -> tuple[int, bool]:
+    """The largest ``max_jobs`` (at most ``cap``) whose estimated wall time fits ``budget`` seconds, and
+    whether its search refines.
 
     Every count is priced: each samples its own hypercube, so a larger count can be cheaper than a
-    smaller one whose sample holds a dear configuration.
+    smaller one whose sample holds a dear configuration. The refine rung comes first while halving
+    still fits beside it (it gained more than 40 extra configurations did on generated reviews);
+    where it does not, halving without it: on docstrings at 30 s, 2 configurations with the refine
+    rung scored 0.631 on the test split, 18 trainings without it 0.644.
     """
-    fitting = [jobs for jobs in range(1, cap + 1) if estimate_seconds(space, jobs, strategy, seed, cost) <= budget]
-    return max(fitting, default=1)
+    def most(refine: bool) -> int:
+        return max((jobs for jobs in range(1, cap + 1)
+                    if estimate_seconds(space, jobs, strategy, seed, cost, refine) <= budget), default=1)
+    if refine:
+        jobs = most(True)
+        if refines(space, jobs, strategy):
+            return jobs, True
+    return most(False), False
 
 
 def _fitting_fraction(config: dict[str, Any], fixed: dict[str, Any], cost: CostModel, seconds: float) -> float:
@@ -264,11 +303,12 @@ def _run_rung(tasks: list[tuple[int, int]], parallel: int, submit: Callable[[int
 
 def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
                strategy: str = "halving", time_budget: float | None = None,
-               budget_caps_jobs: bool = True) -> SearchResult:
+               budget_caps_jobs: bool = True, refine: bool = True) -> SearchResult:
     """Search, keep the best model as ``model.bin`` beside ``trials.csv``, ``search.json``, ``labels.json``.
 
     With ``time_budget`` the search fits in that many seconds: ``space.max_jobs`` is then an upper
     bound (``budget_caps_jobs``) or, when False, the budget alone decides (up to ``MAX_BUDGET_JOBS``).
+    ``refine=False`` leaves out the refine rung; a budget may leave it out too.
     """
     if strategy not in ("halving", "random"):
         raise ReviewcatError(f"unknown search strategy {strategy!r}: use halving or random")
@@ -292,11 +332,15 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
             # The plan leaves a margin: a search the deadline cuts loses its final rung.
             left = (time_budget - (time.monotonic() - started)) * BUDGET_MARGIN
             cap = space.max_jobs if budget_caps_jobs else MAX_BUDGET_JOBS
-            max_jobs = jobs_for_budget(space, left, strategy, seed, cost, cap)
-            estimate = estimate_seconds(space, max_jobs, strategy, seed, cost)
-            budget_note = {"time_budget": time_budget, "max_jobs": max_jobs, "estimated_seconds": round(estimate, 1)}
-            log.info("time budget %g s: %d full-training equivalents (estimated %.0f s); "
-                     "--max-jobs %d replays this search", time_budget, max_jobs, estimate, max_jobs)
+            max_jobs, fits = jobs_for_budget(space, left, strategy, seed, cost, cap, refine)
+            estimate = estimate_seconds(space, max_jobs, strategy, seed, cost, fits)
+            replay = f"--max-jobs {max_jobs}" + (" --no-refine" if refine and not fits
+                                                 and refines(space, max_jobs, strategy) else "")
+            refine = fits
+            budget_note = {"time_budget": time_budget, "max_jobs": max_jobs, "estimated_seconds": round(estimate, 1),
+                           "replay": replay}
+            log.info("time budget %g s: %d full-training equivalents%s (estimated %.0f s); %s replays this search",
+                     time_budget, max_jobs, " and the refine rung" * fits, estimate, replay)
             short_of_one = estimate > left  # only when even one full training does not fit
         count, fractions = plan_rungs(max_jobs, strategy)
         configs = sample_configs(space, count, seed)
@@ -308,10 +352,11 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
                         "configuration for %d of its %d epochs", time_budget, budget_note["estimated_seconds"],
                         budget_note["epochs_fitted"], _epochs(configs[0], fixed, 1.0))
             budget_note["estimated_seconds"] = round(cost(configs[0], budget_note["epochs_fitted"]), 1)
-        total = sum(math.ceil(count / ETA ** r) for r in range(len(fractions)))
-        log.info("local %s search: %d configurations, %d trainings in %d rung(s), %d at a time",
-                 strategy, count, total, len(fractions), space.max_parallel)
-        trials, stopped = _search(pool, train, validation, space, configs, fractions, seed, scratch,
+        refine = refine and refines(space, max_jobs, strategy) and not short_of_one
+        total = sum(math.ceil(count / ETA ** r) for r in range(len(fractions))) + refine * len(REFINE_RATES)
+        log.info("local %s search: %d configurations, %d trainings in %d rung(s)%s, %d at a time",
+                 strategy, count, total, len(fractions), " and a refine rung" * refine, space.max_parallel)
+        trials, stopped = _search(pool, train, validation, space, configs, fractions, refine, seed, scratch,
                                   None if time_budget is None else started + time_budget, total)
         over = time.monotonic() - started - (time_budget or math.inf)
         if over > 1:  # the deadline cuts within a poll: more means the first training outlasted the budget
@@ -333,6 +378,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
     _write_trials(output / TRIALS_FILE, trials, sorted(space.ranges))
     (output / SEARCH_FILE).write_text(json_text(
         {"backend": "local", "strategy": strategy, "seed": seed, "space": space.to_dict(), **budget_note,
+         "refine_rates": list(REFINE_RATES) if refine else [],
          "seconds": round(time.monotonic() - started, 1),
          "best": {**asdict(best), "hyperparameters": {**fixed, **best.params, "epochs": best.epochs}}}))
     (output / LABELS_FILE).write_text(json_text(prepared.categories))
@@ -342,20 +388,28 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
 
 
 def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, configs: list[dict[str, Any]],
-            fractions: list[float], seed: int, scratch: Path, deadline: float | None,
+            fractions: list[float], refine: bool, seed: int, scratch: Path, deadline: float | None,
             total: int) -> tuple[list[Trial], int]:
-    """Run the rungs; returns the finished trials and how many the deadline stopped or never started.
+    """Run the rungs, then the refine rung; returns the finished trials and how many the deadline
+    stopped or never started.
 
     Only the best model so far is kept on disk, so a search cut short by its deadline still has the
-    best model it found.
+    best model it found. The refine rung's configurations join ``configs`` after the sampled ones.
     """
     fixed, trials, survivors = space.fixed(), [], list(range(len(configs)))
     kept: list[Trial] = []
     progress = tqdm(total=total, desc="trials", unit="trial", disable=None)
     stopped = 0
     try:
-        for rung, fraction in enumerate(fractions):
+        for rung, fraction in enumerate([*fractions, *[None] * refine]):
             rung_trials: list[Trial] = []
+            if fraction is None:
+                best = kept[0]
+                survivors = list(range(len(configs), len(configs) + len(REFINE_RATES)))
+                configs.extend(refine_configs(best.params, best.epochs))
+                log.info("refine rung: trial %d again at %s of its learning rate for %s its %d epochs", best.trial,
+                         " and ".join(f"{r:g}" for r in REFINE_RATES),
+                         " and ".join(f"{1 / r:g}x" for r in REFINE_RATES), best.epochs)
 
             def submit(i: int, epochs: int, rung: int = rung) -> Any:
                 arguments = {**fasttext_arguments(configs[i], fixed), "epoch": epochs}
@@ -377,7 +431,7 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
                     (scratch / f"{i}-{rung}.bin").unlink(missing_ok=True)
                 progress.set_postfix_str(f"best accuracy {kept[0].accuracy:.4f}" if kept else "")
                 progress.update()
-            tasks = [(i, _epochs(configs[i], fixed, fraction)) for i in survivors]
+            tasks = [(i, _epochs(configs[i], fixed, fraction or 1.0)) for i in survivors]
             try:
                 _run_rung(tasks, space.max_parallel, submit, deadline, done, lambda: bool(kept))
             except _OutOfTime:
@@ -389,8 +443,9 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
             rung_trials.sort(key=lambda t: (-t.accuracy, t.trial))
             trials.extend(rung_trials)
             keep = math.ceil(len(survivors) / ETA)
-            log.info("rung %d (%.0f%% of epochs): best %.4f, keeping %d", rung, fraction * 100,
-                     rung_trials[0].accuracy, keep if rung < len(fractions) - 1 else 1)
+            log.info("rung %d (%s): best %.4f, keeping %d", rung,
+                     f"{fraction:.0%} of epochs" if fraction else "refine", rung_trials[0].accuracy,
+                     keep if rung < len(fractions) - 1 else 1)
             survivors = sorted(t.trial for t in rung_trials[:keep])
     finally:
         progress.close()

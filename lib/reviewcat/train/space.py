@@ -116,9 +116,13 @@ DERIVED_RANGES = {
     "epochs": ((10, 80), (5, 15), True),
     "vector_dim": ((50, 150), (100, 200), False),
 }
-# Character n-grams: +0.024 validation accuracy on docstrings (identifiers share pieces), but up to
-# 4x the training time on long reviews, so they are searched only below this many lines a class.
-SUBWORDS_BELOW = 3_000
+# Character n-grams: +0.024 validation accuracy on docstrings (identifiers share pieces), but their
+# cost grows with each line's characters: 1.5x the training time on docstrings (10 tokens a line),
+# 6.4x on reviews (38). On 18.5k generated reviews every configuration with them lost to those
+# without at the first rung (0.54-0.79 against 0.79-0.83), and leaving them out gave the same test
+# accuracy (0.8315) in 40 s instead of 64. So they are searched for short lines in small sets only.
+SUBWORDS_BELOW = 3_000  # lines a class
+SUBWORDS_MAX_TOKENS = 20  # a line, on average: man pages have 7, docstrings 10, reviews 38
 
 
 def _toward_large(stats: DataStats) -> float:
@@ -140,14 +144,14 @@ def derive_space(stats: DataStats) -> SearchSpace:
         low, high = (_between(s, l, t, name in INTEGER) for s, l in zip(small, large))
         ranges[name] = Range(name, low, high, log)
     ranges["word_ngrams"] = Range("word_ngrams", 1, 2 if t < 0.5 else 3)
-    if stats.lines_per_label < SUBWORDS_BELOW:
+    if stats.lines_per_label < SUBWORDS_BELOW and stats.tokens <= SUBWORDS_MAX_TOKENS * stats.lines:
         ranges["subwords"] = Range("subwords", 0, 1)
     # Rare words carry the signal in small sets; large ones drop them as BlazingText does. Buckets for
     # word n-grams: about one per token, within 100k and BlazingText's 2M (a 2M x 200 table is 1.6 GB).
     static = {"min_count": int(_between(1, 5, t, True)),
               "buckets": int(min(2_000_000, max(100_000, round(stats.tokens, -5))))}
     reason = (f"{stats.lines:,} training lines in {stats.labels} labels ({stats.lines_per_label:,.0f} a label), "
-              f"{stats.tokens:,} tokens: {round(t * 100)}% of the way from the small-data space "
+              f"{stats.tokens:,} tokens ({stats.tokens / max(1, stats.lines):.0f} a line): {round(t * 100)}% of the way from the small-data space "
               f"({SMALL} lines a label) to BlazingText's ({LARGE:,})")
     return SearchSpace(ranges=ranges, static=static,
                        derived_from={"lines": stats.lines, "tokens": stats.tokens, "labels": stats.labels,

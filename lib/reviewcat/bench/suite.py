@@ -253,10 +253,16 @@ def _dump(config: BenchConfig, fmt: str) -> Path:
     return path
 
 
+def _child_env(config: BenchConfig) -> dict[str, str]:
+    """The environment of a job the bench runs as its own process: a catalog of the bench's own, never
+    the user's default one (a run there may hold it)."""
+    return {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
+            "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse")}
+
+
 def _process_step(name: str, rows: int, argv: list[str], config: BenchConfig, setup: Callable[[], None]) -> Step:
     """A step that runs ``python argv`` as its own process: a cold start, as a user runs a job."""
-    env = {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
-           "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse")}
+    env = _child_env(config)
 
     def run() -> None:
         done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
@@ -334,7 +340,7 @@ def bench_train(config: BenchConfig) -> dict[str, Any]:
 
 
 def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:
-    env = {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING"}
+    env = _child_env(config)
     command = [sys.executable, "-m", "reviewcat.cli", *argv]
 
     def step() -> None:

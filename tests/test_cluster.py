@@ -1,6 +1,8 @@
 """Both jobs on a real Spark standalone cluster (a master and two workers on 127.0.0.1) give the
 same bytes as in local mode: nothing may depend on driver-local state or on how rows are spread."""
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -108,3 +110,47 @@ def test_jobs_on_a_standalone_cluster_match_local_mode_byte_for_byte(cluster, ra
     # Both workers ran executors of both applications: the work really was spread out.
     for worker in workers:
         assert len(list(worker.glob("app-*/*/stderr"))) == 2, worker
+
+
+def _executor(workers, apps_before):
+    """(pid, worker folder) of an executor of the new application once it runs a task, else None."""
+    for worker in workers:
+        for log in worker.glob("app-*/*/stderr"):
+            app, executor = log.parent.parent.name, log.parent.name
+            if app in apps_before or "Running task" not in log.read_text(errors="replace"):
+                continue
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    words = [w.decode(errors="replace") for w in cmdline.read_bytes().split(b"\0")]
+                except OSError:
+                    continue
+                if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in words and app in words \
+                        and words[words.index("--executor-id") + 1] == executor:
+                    return int(cmdline.parent.name), worker / app
+    return None
+
+
+def test_a_job_survives_a_killed_executor_and_writes_the_same_bytes(cluster, raw_path, tmp_path):
+    master, env, workers = cluster
+    apps_before = {p.name for worker in workers for p in worker.glob("app-*")}
+    balance_args = ["--input-path", raw_path, "--per-category", "400", "--seed", "5"]
+    command = [BIN / "spark-submit", "--master", master, "--py-files", build_zip(tmp_path / "reviewcat.zip"),
+               "--conf", "spark.executor.memory=1g", "--conf", "spark.sql.shuffle.partitions=6",
+               ROOT / "glue_jobs" / "balance_reviews.py", *balance_args, "--output-path", tmp_path / "bal-cluster",
+               "--warehouse", tmp_path / "wh-cluster"]
+    job = subprocess.Popen([str(c) for c in command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    deadline, victim = time.time() + 300, None
+    while victim is None and job.poll() is None and time.time() < deadline:
+        victim = _executor(workers, apps_before)
+        time.sleep(0.05)
+    assert victim, "no executor of the job ran a task"
+    os.kill(victim[0], signal.SIGKILL)
+    _, err = job.communicate(timeout=600)
+    assert job.returncode == 0, err[-3000:]
+    # The worker whose executor died started another one for the same application.
+    assert len(list(victim[1].glob("*/stderr"))) == 2, list(victim[1].iterdir())
+    run_local(tmp_path, "balance_reviews.py", *balance_args, "--output-path", tmp_path / "bal-local")
+    assert balanced_rows(tmp_path / "bal-cluster") == balanced_rows(tmp_path / "bal-local")
+    assert (tmp_path / "bal-cluster" / "_balance.json").read_bytes() == \
+        (tmp_path / "bal-local" / "_balance.json").read_bytes()

@@ -90,7 +90,8 @@ def test_import_job_script_names_a_truncated_gzip_in_one_line(tmp_path):
     # The Java traces went to the log. (Spark 4's JVM announces its incubator vector module itself.)
     lines = [line for line in proc.stderr.splitlines() if not line.startswith("WARNING: Using incubator modules")]
     assert len(lines) == 1 and "\tat " not in proc.stderr
-    assert "EOFException" in (tmp_path / "cli-warehouse" / "spark.log").read_text()
+    (log,) = (tmp_path / "cli-warehouse" / "logs").glob("import_reviews-*.log")
+    assert "EOFException" in log.read_text()
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
 
 

@@ -4,6 +4,7 @@ import json
 import logging
 import tarfile
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -69,7 +70,8 @@ def _expected_ranges(space) -> dict:
 def test_the_tuner_gets_the_space_derived_from_the_data(aws_env, prepared_dir):
     """Small data: large learning rates and many epochs, on a log scale, and no local-only subwords."""
     stats = read_labeled(Path(prepared_dir) / "train" / "train.txt", keep_text=False).stats()
-    space = build_space(stats=stats)
+    # As if the lines were short (10 tokens), so the derived space has the local-only subwords too.
+    space = build_space(stats=replace(stats, tokens=stats.lines * 10))
     assert "subwords" in space.ranges and space.ranges["learning_rate"].high > 1
     captured = []
     session = boto3.Session(region_name=REGION)

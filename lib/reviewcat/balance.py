@@ -20,7 +20,7 @@ from .bias_metrics import cell_counts
 from .catalog import register_table
 from .errors import ReviewcatError
 from .labels import LABEL, LabelSpec, label_spec
-from .options import OUTPUT, SOURCE, Option, name_list, positive_int
+from .options import OUTPUT, READING, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
 from .sampling import SamplingPlan, exact_sample, key_name, plan_sample
 from .storage import json_text
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 BALANCE_FILE = "_balance.json"
 BIAS_FILE = "_bias.json"
 
-OPTIONS = SOURCE + OUTPUT + [
+OPTIONS = SOURCE + READING + OUTPUT + [
     Option("output-table", "catalog table for the result, [database.]name "
            "(default: <table>_balanced beside a catalog input; a path input is not registered)"),
     Option("label", "what to balance: category, sentiment (star_rating 1-2, 3, 4-5), stars or a column name",
@@ -124,6 +124,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
     spec = label_spec(args.label)
 
     categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
+    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
     if spec.column == sources.CATEGORY and not args.within:
         log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())
         groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, categories), {},
@@ -149,7 +150,8 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
                      if written.get(c, 0) != plan.targets[c]}
             raise ReviewcatError(f"sample came out short for {short} (kept, wanted): rerun with another --seed")
         summary = {"source": source.describe(), "seed": args.seed, "label": spec.to_dict(),
-                   **({"within": args.within} if args.within else {}), **plan.to_dict()}
+                   **({"within": args.within} if args.within else {}),
+                   **({"skipped_files": skipped} if skipped else {}), **plan.to_dict()}
         rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json_text(summary))
         if groups.cells:
             bias = _bias(groups, written_cells, spec, source.describe(), output)

@@ -17,7 +17,7 @@ from . import sources
 from .bias_metrics import bias_report, cell_counts, default_positive, markdown_table
 from .errors import ReviewcatError
 from .labels import LabelSpec, label_spec, refuse_unlabelled, require_label_column
-from .options import OUTPUT, SOURCE, Option, name_list
+from .options import OUTPUT, READING, SOURCE, Option, name_list
 from .runtime import Runtime
 from .storage import json_text
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 BIAS_JSON, BIAS_MD, BIAS_PNG = "bias.json", "bias.md", "bias.png"
 
-OPTIONS = SOURCE + OUTPUT[:2] + [
+OPTIONS = SOURCE + READING + OUTPUT[:2] + [
     Option("facet", "column whose values are compared, each against the rest", default=sources.CATEGORY),
     Option("label", "sentiment (star_rating 1-2, 3, 4-5), stars, category or a column name", default="sentiment"),
     Option("positive", "the class DPL measures (default: positive, or 5 for stars)"),
@@ -116,9 +116,12 @@ def run(rt: Runtime, args: Any) -> dict[str, Any]:
     output = rt.storage.qualify(args.output_path.rstrip("/"))
     rt.storage.prepare_output(output, args.overwrite)
     categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
+    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
     log.info("counting %s per %s in %s", args.label, args.facet, source.describe())
     report = frame_bias(sources.read(rt, source, categories), args.facet, args.label, args.positive,
                         source.describe())
+    if skipped:
+        report["skipped_files"] = skipped
     table = markdown_table(report)
     for line in table.splitlines():
         log.info("%s", line)

@@ -6,9 +6,10 @@ import sys
 from typing import Callable
 
 from . import __version__
+from . import failures
 from .errors import ReviewcatError
 from .options import Option, add_options, positive_int, name_list
-from .runtime import configure_logging, run_job
+from .runtime import configure_logging, default_warehouse, run_job
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
@@ -180,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     configure_logging()
     try:
-        body(args)
-    except ReviewcatError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        with failures.interrupts_raise():
+            body(args)
+    except BaseException as exc:
+        return failures.report(prog, exc, failures.run_log(default_warehouse(), prog))
     return 0
 
 

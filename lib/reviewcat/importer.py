@@ -326,7 +326,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
                            {f.uri: _file_summary(counts[f.uri]) for f in files})
         _publish(rt, staging, output, existing, summary)
     except BaseException:
-        rt.storage.delete(staging)
+        rt.storage.discard(staging)
         raise
     for category, n in categories.items():
         log.info("%-40s %12d reviews%s", category, n, " (replaced)" if category in replaced else "")

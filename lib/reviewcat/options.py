@@ -136,6 +136,11 @@ SOURCE = [
     Option("input-path", "parquet folder with product_category=<name> partitions (instead of --database/--table)"),
     Option("warehouse", "local catalog folder (plain Spark only; default $REVIEWCAT_WAREHOUSE or ~/.reviewcat/warehouse)"),
 ]
+# For the jobs that read the rows of their input.
+READING = [
+    Option("skip-corrupt-files", "skip input parquet files that cannot be read (truncated or damaged) instead "
+           "of failing; the log and the job's summary name them", switch=True),
+]
 OUTPUT = [
     Option("output-path", "where to write the result (local path, hdfs:// or s3://)"),
     Option("overwrite", "replace --output-path if it exists", switch=True),

@@ -12,7 +12,7 @@ from . import __version__, code_counts, line_counts, sources
 from .balance import BALANCE_FILE, BIAS_FILE
 from .errors import ReviewcatError
 from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
-from .options import OUTPUT, SOURCE, Option, positive_int
+from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .splits import SHUFFLE_ORDER, SPLITS, assign_split, one_partition_per_split, parse_split
 from .storage import json_text
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 
-OPTIONS = SOURCE + OUTPUT + [
+OPTIONS = SOURCE + READING + OUTPUT + [
     Option("label", "what becomes __label__<x>: category, sentiment (star_rating 1-2 negative, 3 neutral, 4-5 "
            "positive), stars or a column name", default="category", aliases=("label-column",)),
     Option("text-column", "column with the review text", default="review_body"),
@@ -83,6 +83,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     rt.storage.prepare_output(output, args.overwrite)
 
     categories = sources.list_categories(rt, source)
+    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
     frame = sources.read(rt, source, categories)
     spec = label_spec(args.label)
     require_label_column(frame, spec, source.describe())
@@ -124,6 +125,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
             "balance": _beside(rt, source, BALANCE_FILE),
             "bias": _beside(rt, source, BIAS_FILE),
             "files": files,
+            **({"skipped_files": skipped} if skipped else {}),
         }
         rt.storage.write_text(f"{staging}/{MANIFEST}", json_text(manifest))
     log.info("prepared %d of %d reviews: train %d, validation %d, test %d -> %s", manifest["rows_out"], rows_in,

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
+from . import failures, progress, warehouse_lock
 from .errors import ReviewcatError
 from .options import Option, from_resolved, glue_names, parse_args
 from .storage import Storage
@@ -57,26 +58,25 @@ def default_warehouse() -> str:
     return os.environ.get("REVIEWCAT_WAREHOUSE") or str(Path.home() / ".reviewcat" / "warehouse")
 
 
-def spark_log(warehouse: str) -> str:
-    """Where sessions reviewcat starts itself log the Java traces of failed tasks."""
-    return os.path.join(warehouse, "spark.log")
-
-
-def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> SparkSession:
+def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
+                  log_file: str | None = None) -> SparkSession:
     """A Hive-enabled session whose catalog persists in ``warehouse`` (an embedded Derby metastore).
 
     Under spark-submit the JVM already runs with the user's ``--conf``: ours are only defaults and
     never override them. Started from plain Python, we also choose the master (``$REVIEWCAT_MASTER``,
-    default all local cores) and make Spark's Python workers use this interpreter.
+    default all local cores) and make Spark's Python workers use this interpreter. Spark's own log
+    goes to ``log_file`` (default: a new one in the warehouse's ``logs``), not to the terminal. While the
+    catalog is the warehouse's Derby database, this process holds the warehouse's lock
+    (``warehouse_lock``): Derby admits one process at a time.
     """
     warehouse = os.path.abspath(warehouse or default_warehouse())
     under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    metastore = "spark.hadoop.javax.jdo.option.ConnectionURL"
     settings = {
         "spark.sql.warehouse.dir": os.path.join(warehouse, "tables"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
+        metastore: f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dlog4j.configurationFile={_LOG4J} "
-                                         f"-Dreviewcat.spark.log={spark_log(warehouse)}",
+                                         f"-Dreviewcat.spark.log={log_file or failures.run_log(warehouse, app_name)}",
         # Category names are labels, never numbers or dates.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
@@ -99,6 +99,8 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> 
         settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.makedirs(warehouse, exist_ok=True)
+    if metastore in settings:
+        warehouse_lock.hold(warehouse, app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.enableHiveSupport().getOrCreate()
@@ -107,10 +109,35 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat") -> 
     return spark
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("REVIEWCAT_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(log_file: Path | None = None) -> None:
+    """reviewcat's lines on stderr at ``$REVIEWCAT_LOG_LEVEL``, and with ``log_file`` also in the run's
+    log beside Spark's, at INFO at least."""
+    level = logging.getLevelName(os.environ.get("REVIEWCAT_LOG_LEVEL", "INFO").upper())
+    level = level if isinstance(level, int) else logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        console = logging.StreamHandler()
+        console.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+        console.setLevel(level)
+        # py4j logs an interrupted call and its broken connections with tracebacks (some through the
+        # root logger): the run's log keeps them, the terminal gets the one line that says what happened.
+        console.addFilter(lambda record: "py4j" not in Path(record.pathname).parts)
+        root.addHandler(console)
+    root.setLevel(level)
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    for old in [h for h in root.handlers if getattr(h, "reviewcat_run_log", False)]:
+        root.removeHandler(old)  # a process that runs several jobs logs each into its own file
+        old.close()
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.reviewcat_run_log = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
+        handler.setLevel(min(level, logging.INFO))
+        root.addHandler(handler)
+        root.setLevel(min(level, logging.INFO))
 
 
 def running_on_glue(argv: Sequence[str]) -> bool:
@@ -136,19 +163,32 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
             body: Callable[[Runtime, Any], object]) -> int:
     """Entry point shared by the Glue job scripts, spark-submit and the CLI.
 
-    A ``ReviewcatError`` ends a plain run with one line on stderr and exit code 2; on Glue it is
+    Any failure ends a plain run with one line on stderr (``failures.report``): exit code 2, or 130
+    when interrupted (Ctrl-C or SIGTERM), with the traces in the run's log. On Glue the error is
     raised, so the job run fails with that one line as its error message.
     """
-    configure_logging()
+    skip_flag = any(option.name == "skip-corrupt-files" for option in options)
     if running_on_glue(argv):
-        with glue_job(argv, options) as (rt, args):
-            body(rt, args)
+        configure_logging()
+        try:
+            with glue_job(argv, options) as (rt, args), progress.shown(rt.spark.sparkContext, live=False):
+                body(rt, args)
+        except Exception as exc:
+            if failures.is_java_failure(exc):
+                raise ReviewcatError(failures.explain(exc, skip_flag)) from exc
+            raise
         return 0
     args = parse_args(options, argv[1:], prog, description)
+    warehouse = os.path.abspath(getattr(args, "warehouse", None) or default_warehouse())
+    log_file = failures.run_log(warehouse, prog)
+    configure_logging(log_file)
+    rt = None
     try:
-        rt = Runtime(spark_session(getattr(args, "warehouse", None)))
-        body(rt, args)
-    except ReviewcatError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        with failures.interrupts_raise():
+            rt = Runtime(spark_session(warehouse, prog, str(log_file)))
+            with progress.shown(rt.spark.sparkContext):
+                body(rt, args)
+    except BaseException as exc:
+        partner = failures.partner_finder(rt.spark, rt.storage) if rt else None
+        return failures.report(prog, exc, log_file, skip_flag, partner)
     return 0

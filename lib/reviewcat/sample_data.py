@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import shutil
-import uuid
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -26,6 +25,7 @@ import pyarrow.parquet as pq
 from . import vocabulary as V
 from .errors import ReviewcatError
 from .labels import SENTIMENT
+from .staging import remove_dead_local, staging_name
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,8 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
     sizes = category_sizes(rows, categories)
     real = real_category_counts()
     order = list(real)
-    staging = final.with_name(f"{final.name}.__tmp-{uuid.uuid4().hex[:12]}")
+    remove_dead_local(final)
+    staging = final.with_name(staging_name(final.name))
     try:
         for done, (category, n) in enumerate(sizes.items(), 1):
             template, copy = _template(category, real)

@@ -12,9 +12,11 @@ from typing import Any, Sequence
 from urllib.parse import unquote
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from .errors import ReviewcatError
 from .runtime import Runtime
+from .storage import plain_path
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,27 @@ def category_count_query(rt: Runtime, source: Source, categories: Sequence[str])
 def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) -> dict[str, int]:
     counts = {row[CATEGORY]: int(row["count"]) for row in category_count_query(rt, source, categories).collect()}
     return {c: counts.get(c, 0) for c in categories}
+
+
+def skip_unreadable(rt: Runtime, source: Source, categories: Sequence[str]) -> list[dict[str, str]]:
+    """From here on Spark skips input files it cannot read; returns those it will skip, with why.
+
+    Spark's ``ignoreCorruptFiles`` skips silently. To name the files, one scan of the selected
+    partitions with no data column (parquet footers only) finds which files yield rows; a listed
+    file that yields none is opened once more for its footer, and is skipped when that fails (a
+    valid empty file is not). A file damaged past a readable footer is skipped silently, as by Spark.
+    """
+    rt.spark.conf.set("spark.sql.files.ignoreCorruptFiles", "true")
+    frame = read(rt, source, categories)
+    yielding = {unquote(row[0]) for row in frame.select(F.input_file_name()).distinct().collect()}
+    silent = [path for path in frame.inputFiles() if unquote(path) not in yielding]
+    skipped = [{"path": plain_path(unquote(path)), "problem": problem} for path in silent
+               for problem in [rt.storage.parquet_problem(path)] if problem]
+    if skipped:
+        log.warning("skipping %d unreadable input file(s) (--skip-corrupt-files): %s", len(skipped),
+                    "; ".join(f"{s['path']} ({s['problem']})" for s in skipped[:10])
+                    + (f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""))
+    return skipped
 
 
 def require_columns(frame: DataFrame, columns: Sequence[str], source: Source) -> None:

@@ -10,15 +10,30 @@ import contextlib
 import json
 import logging
 import re
-import uuid
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from pyspark.sql import SparkSession
 
 from .errors import ReviewcatError
+from .staging import remove_dead_runs, staging_name
 
 log = logging.getLogger(__name__)
+
+# How long a failed run waits for its running tasks before it deletes their staging folder.
+QUIESCE_SECONDS = 30
+
+
+def plain_path(path: str) -> str:
+    """A path as the user wrote it: a local ``file:/x`` or ``file:///x`` is ``/x`` in messages."""
+    return re.sub(r"^file:(?://)?(?=/)", "", path)
+
+
+def _java_problem(exc: Exception) -> str:
+    """What failed, in the first line of the Java exception py4j raised."""
+    java = getattr(exc, "java_exception", None)
+    return str(java.toString()) if java is not None else str(exc).splitlines()[0]
 
 
 def json_text(data: Any) -> str:
@@ -47,6 +62,8 @@ class Storage:
     """Hadoop FileSystem access bound to one SparkSession."""
 
     def __init__(self, spark: SparkSession):
+        self._sc = spark.sparkContext
+        self._jspark = spark._jsparkSession
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         # Each step of ``jvm.org.apache...`` is a round trip to the JVM: look the class up once.
@@ -173,17 +190,32 @@ class Storage:
             if codec is not None:
                 stream = codec.createInputStream(stream)
             self._jvm.org.apache.commons.io.IOUtils.consume(stream)
-        except Exception as exc:  # py4j raises the Java exception; its first line says what failed
-            java = getattr(exc, "java_exception", None)
-            return str(java.toString()) if java is not None else str(exc).splitlines()[0]
+        except Exception as exc:
+            return _java_problem(exc)
         finally:
             if stream is not None:
                 stream.close()
         return None
 
+    def parquet_problem(self, path: str) -> str | None:
+        """Why a parquet file's footer cannot be read (truncated, not parquet), or None: the footer only."""
+        hadoop = self._jvm.org.apache.parquet.hadoop
+        try:
+            hadoop.ParquetFileReader.open(hadoop.util.HadoopInputFile.fromPath(self._path(path), self._conf)).close()
+        except Exception as exc:
+            return _java_problem(exc)
+        return None
+
     def staging_path(self, final: str) -> str:
-        """A sibling of ``final`` to build output in, so a failed run never leaves a half-written result."""
-        return f"{final.rstrip('/')}.__tmp-{uuid.uuid4().hex[:12]}"
+        """A sibling of ``final`` to build output in, so a failed run never leaves a half-written result.
+
+        What a dead run left beside ``final`` goes first (``staging.remove_dead_runs``).
+        """
+        parent = str(self._path(final).getParent().toString())
+        if self.exists(parent):
+            remove_dead_runs(final.rstrip("/"), [e.name for e in self.list(parent)], self.exists, self.rename,
+                             self.delete)
+        return staging_name(final)
 
     def prepare_output(self, final: str, overwrite: bool) -> None:
         """Fail before any work when the output exists and the user did not ask to replace it."""
@@ -198,14 +230,39 @@ class Storage:
             yield staging
             self.publish(staging, final)
         except BaseException:
-            self.delete(staging)
+            self.discard(staging)
             raise
+
+    def discard(self, staging: str) -> None:
+        """Delete a failed or interrupted run's staging folder, once no task can write into it again.
+
+        A cancelled or failed job's other tasks run on to their end (Spark interrupts none by
+        default), and a task that finishes after the delete would create the folder anew.
+        """
+        try:
+            self._sc.cancelAllJobs()
+            deadline = time.monotonic() + QUIESCE_SECONDS
+            while time.monotonic() < deadline and self._busy():
+                time.sleep(0.1)
+            self.delete(staging)
+        except Exception as exc:  # the JVM may be gone; the next run removes what a dead one left
+            log.warning("could not remove %s: %s", staging, str(exc).splitlines()[0] if str(exc) else exc)
+
+    def _busy(self) -> bool:
+        """Whether a task runs, or a query is still ending: a cancelled write aborts its output
+        committer after its job, and the abort deleted and recreated folders in the staging one."""
+        tracker = self._sc._jsc.sc().statusTracker()
+        if any(e.numRunningTasks() for e in tracker.getExecutorInfos()):
+            return True
+        executions = self._jspark.sharedState().statusStore().executionsList()
+        count = executions.size()
+        return any(executions.apply(i).completionTime().isEmpty() for i in range(max(0, count - 20), count))
 
     def publish(self, staging: str, final: str) -> None:
         """Move a finished staging folder into place, keeping the old output until the new one is there."""
         backup = None
         if self.exists(final):
-            backup = f"{final.rstrip('/')}.__old-{uuid.uuid4().hex[:12]}"
+            backup = staging_name(final, "old")
             self.rename(final, backup)
         else:
             self.mkdirs(str(self._path(final).getParent().toString()))

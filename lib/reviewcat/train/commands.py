@@ -8,13 +8,13 @@ import logging
 import shutil
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
+from ..staging import remove_dead_local, staging_name
 from ..text import normalize
 from .data import Prepared, category_name, open_prepared, read_labeled
 from .evaluate import evaluate, write_report
@@ -85,7 +85,8 @@ def _staged(output: Path, overwrite: bool) -> Iterator[Path]:
     """A local folder to build results in: replaces ``output`` when the block succeeds, gone when it fails."""
     if output.exists() and not overwrite:
         raise ReviewcatError(f"output path {output} already exists: choose another --output-path or pass --overwrite")
-    staging = output.with_name(f"{output.name}.__tmp-{uuid.uuid4().hex[:12]}")
+    remove_dead_local(output)
+    staging = output.with_name(staging_name(output.name))
     staging.mkdir(parents=True)
     try:
         yield staging

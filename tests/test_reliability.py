@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reviewcat import failures, progress
+from reviewcat import failures, prepare, progress, sources
+from reviewcat.runtime import run_job
 from reviewcat.staging import staging_name
 
 from conftest import cli_env
@@ -138,15 +139,24 @@ def test_an_output_disk_that_fills_up_is_one_line(raw_path, tiny_disk, tmp_path)
     assert not list(tiny_disk.iterdir())
 
 
-def test_an_input_file_removed_while_the_job_runs_is_named(rt, raw_path, copy_of):
-    data = copy_of(raw_path)
-    frame = rt.spark.read.parquet(data)
+def test_an_input_file_removed_while_the_job_runs_is_named(spark, raw_path, copy_of, tmp_path, monkeypatch,
+                                                           capsys):
+    data, out = copy_of(raw_path), tmp_path / "prepared"
     gone = parquet_file(data, "Kitchen")
-    gone.unlink()
-    with pytest.raises(Exception) as caught:
-        frame.count()
-    assert failures.explain(caught.value) == (f"input file {gone} was removed while the job ran: run again once "
-                                              "nothing else changes the input")
+    listed = sources.read
+
+    def read_then_lose_a_file(*args, **kwargs):  # another process deletes it after the job listed the input
+        frame = listed(*args, **kwargs)
+        gone.unlink(missing_ok=True)
+        return frame
+    monkeypatch.setattr(sources, "read", read_then_lose_a_file)
+    monkeypatch.setenv("REVIEWCAT_WAREHOUSE", str(tmp_path / "warehouse"))
+    code = run_job(["prepare", "--input-path", data, "--output-path", str(out)], prepare.OPTIONS,
+                   "reviewcat prepare", "", prepare.run)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and line.startswith(f"reviewcat prepare: error: input file {gone} was removed while the job "
+                                         "ran: run again once nothing else changes the input (details: "), line
+    assert not out.exists() and not leftovers(str(out))
 
 
 def test_an_unknown_java_failure_is_one_line_naming_its_cause_and_the_log(rt, tmp_path, capsys):

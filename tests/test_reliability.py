@@ -214,7 +214,7 @@ time.sleep(float(sys.argv[2]))
 
 def test_a_second_process_waits_for_the_catalog_once_then_goes_on_or_gives_up_in_one_line(raw_path, tmp_path):
     warehouse = cli_env(tmp_path)["REVIEWCAT_WAREHOUSE"]
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, warehouse, "15"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, warehouse, "30"], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     crawl = ["crawl", "--input-path", raw_path, "--database", "lake", "--table", "reviews"]
     proc = run(crawl, tmp_path, REVIEWCAT_CATALOG_WAIT="1")
@@ -222,6 +222,11 @@ def test_a_second_process_waits_for_the_catalog_once_then_goes_on_or_gives_up_in
     assert proc.returncode == 2 and f"in use by process {holder.pid} (reviewcat balance): waiting" in waiting
     assert error.startswith(f"reviewcat crawl: error: the catalog in {warehouse} is still in use by process "
                             f"{holder.pid} (reviewcat balance) after 1 s") and "REVIEWCAT_WAREHOUSE=" in error
+    # A job that reads and writes paths only never opens the catalog, so it does not wait for it.
+    proc = run(["prepare", "--input-path", raw_path, "--output-path", tmp_path / "prepared"], tmp_path,
+               REVIEWCAT_CATALOG_WAIT="1")
+    assert proc.returncode == 0 and not terminal(proc.stderr), proc.stderr[-3000:]
+    assert holder.poll() is None  # the catalog was held all along
     proc = run(crawl, tmp_path)  # waits for the holder's last seconds, then crawls
     holder.wait()
     lines = terminal(proc.stderr)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # How many run logs a warehouse keeps: each failed or finished run leaves one.
 KEPT_LOGS = 30
+# At most this many files are opened (footers only) to find the other side of a schema conflict.
+PARTNER_FILES = 200
 # A Hadoop path in a Java message, up to the punctuation Spark puts after it.
 _PATH = r"((?:file|hdfs|s3a?|s3n|gs|abfss?|wasbs?):/[^\s,;\]\)\"']+?|/[^\s,;\]\)\"':]+?)"
 _END = r"(?=[\s,;\]\)\"']|\.?$|\.\s)"
@@ -142,7 +144,10 @@ def explain(exc: BaseException, skip_corrupt_flag: bool = True,
     ``partner(file, column)`` names another input file that types ``column`` differently, when the
     caller can look; ``skip_corrupt_flag`` says whether the job has ``--skip-corrupt-files``.
     """
-    text = java_text(exc)
+    return _explain_text(java_text(exc), skip_corrupt_flag, partner)
+
+
+def _explain_text(text: str, skip_corrupt_flag: bool, partner: Callable[[str, str], str | None]) -> str:
     for rule in (lambda: _schema_conflict(text, partner), lambda: _missing_file(text), lambda: _disk_full(text),
                  lambda: _permission(text), lambda: _unwritable_output(text),
                  lambda: _corrupt_file(text, skip_corrupt_flag)):
@@ -196,8 +201,6 @@ def partner_finder(spark: Any, storage: Any) -> Callable[[str, str], str | None]
     return partner
 
 
-PARTNER_FILES = 200
-
 
 def _column_type(spark: Any, path: str, column: str) -> str | None:
     fields = {f.name: f.dataType.simpleString() for f in spark.read.parquet(path).schema.fields}
@@ -239,7 +242,7 @@ def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: boo
     elif is_java_failure(exc):
         text = java_text(exc)
         write_trace(log_file, exc, text)
-        message = f"{explain(exc, skip_corrupt_flag, partner or (lambda file, column: None))} (details: {log_file})"
+        message = f"{_explain_text(text, skip_corrupt_flag, partner or (lambda file, column: None))} (details: {log_file})"
     else:
         write_trace(log_file, exc)
         message = f"unexpected {type(exc).__name__}: {exc} (details: {log_file}); please report it"

@@ -17,6 +17,8 @@ def test_sizes_follow_the_real_proportions_with_a_floor():
     assert max(sizes.values()) / min(sizes.values()) == pytest.approx(real_ratio, rel=0.02)
     small = category_sizes(2000)
     assert min(small.values()) == 20 and sum(small.values()) == 2000
+    tight = category_sizes(1000)  # the floor alone takes 860 of them
+    assert min(tight.values()) == 20 and sum(tight.values()) == 1000
 
 
 def test_too_few_rows_or_unknown_categories_are_errors():

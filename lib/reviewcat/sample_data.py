@@ -87,8 +87,15 @@ def category_sizes(rows: int, categories: Sequence[str] | None = None) -> dict[s
     share = {c: real[_template(c, real)[0]] for c in chosen}
     total = sum(share.values())
     sizes = {c: max(MIN_ROWS_PER_CATEGORY, round(rows * share[c] / total)) for c in chosen}
-    largest = max(chosen, key=share.get)
-    sizes[largest] += rows - sum(sizes.values())
+    # Rounding and the floor leave the total off by some rows: the largest categories make up the
+    # difference, as many of them as it takes (at --rows 1000 over all 43 the largest alone cannot).
+    surplus = sum(sizes.values()) - rows
+    for category in sorted(chosen, key=share.get, reverse=True):
+        taken = min(surplus, sizes[category] - MIN_ROWS_PER_CATEGORY)
+        sizes[category] -= taken
+        surplus -= taken
+        if surplus <= 0:
+            break
     return sizes
 
 

@@ -9,7 +9,8 @@ from nltk.tokenize import NLTKWordTokenizer
 
 from reviewcat.errors import ReviewcatError
 from reviewcat.sample_data import generate_category
-from reviewcat.text import _FOLDS_TO_ASCII, _SENTENCE_END, _TOKENIZER, clean, label_for, label_map, normalize, tokenize, tokenize_batch
+from reviewcat.text import clean, label_for, label_map, normalize
+from reviewcat.tokens import _FOLDS_TO_ASCII, _SENTENCE_END, _TOKENIZER, tokenize, tokenize_batch
 
 
 def test_clean_strips_tags_decodes_entities_and_collapses_whitespace():

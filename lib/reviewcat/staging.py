@@ -32,7 +32,7 @@ def staging_name(final_name: str, kind: str = "tmp") -> str:
     return f"{final_name.rstrip('/')}.__{kind}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -50,7 +50,7 @@ def dead_run_folder(name: str, final_name: str) -> str | None:
     if not match or match.start() != len(final_name):
         return None
     kind, host, pid = match.group(1), match.group(2), int(match.group(3))
-    if host != _host() or pid == os.getpid() or _alive(pid):
+    if host != _host() or pid == os.getpid() or alive(pid):
         return None
     return kind
 

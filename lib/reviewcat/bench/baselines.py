@@ -14,7 +14,8 @@ from nltk.tokenize import NLTKWordTokenizer
 from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from ..sources import CATEGORY
-from ..text import _SENTENCE_END, clean, normalize, tokenize_batch
+from ..text import clean, normalize
+from ..tokens import _SENTENCE_END, tokenize_batch
 
 # Spark's spark.sql.execution.arrow.maxRecordsPerBatch default: the batch the job's UDF sees.
 ARROW_BATCH_ROWS = 10_000

@@ -69,10 +69,10 @@ def cluster(tmp_path_factory):
             process.wait(timeout=30)
 
 
-def submit(master, env, tmp_path, script, *args):
+def submit(master, env, tmp_path, script, *args, conf=()):
     command = [BIN / "spark-submit", "--master", master, "--py-files", build_zip(tmp_path / "reviewcat.zip"),
                "--conf", "spark.executor.memory=1g", "--conf", "spark.sql.shuffle.partitions=6",
-               ROOT / "glue_jobs" / script, *args]
+               *[part for setting in conf for part in ("--conf", setting)], ROOT / "glue_jobs" / script, *args]
     proc = subprocess.run([str(c) for c in command], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
@@ -101,15 +101,35 @@ def test_jobs_on_a_standalone_cluster_match_local_mode_byte_for_byte(cluster, ra
 
     # Both prepare runs read the same balanced table, so even the manifests must be identical.
     prepare_args = ["--input-path", tmp_path / "bal-local", "--seed", "5"]
+    events = tmp_path / "events"
+    events.mkdir()
     submit(master, env, tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-cluster",
-           "--warehouse", tmp_path / "wh-cluster")
+           "--warehouse", tmp_path / "wh-cluster",
+           conf=["spark.eventLog.enabled=true", f"spark.eventLog.dir=file://{events}", "spark.eventLog.compress=false"])
     run_local(tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-local")
     for name in SPLITS + ["manifest.json"]:
         cluster_bytes = (tmp_path / "prep-cluster" / name).read_bytes()
         assert cluster_bytes and cluster_bytes == (tmp_path / "prep-local" / name).read_bytes(), name
+    # Each split is ordered by as many tasks as the cluster has cores (2), each holding an equal
+    # share: the largest holds about half of train, 0.6 / 2 of all lines (one task held all of it).
+    ordering = _ordering_tasks(next(events.iterdir()))
+    assert len(ordering) == 3 * 2
+    assert max(ordering) <= 1.2 * 0.6 * sum(ordering) / 2, ordering
     # Both workers ran executors of both applications: the work really was spread out.
     for worker in workers:
         assert len(list(worker.glob("app-*/*/stderr"))) == 2, worker
+
+
+def _ordering_tasks(event_log: Path) -> list[int]:
+    """Shuffle records read by each task of the stage that orders and writes the split files (the last one)."""
+    read: dict[int, list[int]] = {}
+    for line in event_log.read_text().splitlines():
+        event = json.loads(line)
+        if event["Event"] == "SparkListenerTaskEnd" and event.get("Task End Reason", {}).get("Reason") == "Success":
+            records = event["Task Metrics"]["Shuffle Read Metrics"]["Total Records Read"]
+            if records:
+                read.setdefault(event["Stage ID"], []).append(records)
+    return read[max(read)]
 
 
 def _executor(workers, apps_before):

@@ -11,7 +11,9 @@ from pyspark.sql import functions as F
 from reviewcat import balance, prepare, sources
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
-from reviewcat.splits import SPLITS, assign_split, one_partition_per_split, parse_split
+from reviewcat import line_counts
+from reviewcat.splits import PART, SHUFFLE_ORDER, SPLITS, assign_split, ordered_parts, parse_split, part_keys
+from reviewcat.writers import write_split_files
 from reviewcat.text import label_map, to_lines
 
 from helpers import leftovers
@@ -51,18 +53,41 @@ def test_layout_is_one_file_per_split_folder_plus_manifest(prepared):
     assert leftovers(str(root)) == []
 
 
-def test_each_split_is_ordered_and_written_by_a_task_of_its_own(rt, balanced_path):
-    """Two splits sharing a partition still give correct files, from one task ordering both while
-    the other cores idle: no check of the output can see it, so look at the partitions."""
+def test_every_bucket_is_ordered_by_a_task_of_its_own_and_any_bucket_count_writes_the_same_files(
+        rt, balanced_path, tmp_path):
+    """Buckets sharing a task would still give correct files, from one task ordering both while
+    another core idles: no check of the output can see it, so look at the partitions."""
     source = sources.Source(path=balanced_path)
     categories = sources.list_categories(rt, source)
-    tokenized = to_lines(sources.read(rt, source, categories), label_map(categories), "product_category",
-                         "review_body", 20)
-    lines = one_partition_per_split(assign_split(tokenized, parse_split("0.6,0.2,0.2"), 42), 42)
-    placed = lines.select("split", F.spark_partition_id().alias("partition")).distinct().collect()
-    partitions = sorted((row["split"], row["partition"]) for row in placed)
-    assert [split for split, _ in partitions] == sorted(SPLITS), partitions
-    assert len({partition for _, partition in partitions}) == len(SPLITS), partitions
+    labels = label_map(categories)
+    tokenized = to_lines(sources.read(rt, source, categories), labels, "product_category", "review_body", 20)
+    split = assign_split(tokenized, parse_split("0.6,0.2,0.2"), 42)
+    files, counts = [], []
+    for k in (1, 4):
+        lines = ordered_parts(split, 42, k)
+        tagged = lines.withColumn("task", F.spark_partition_id()).localCheckpoint()
+        placed = tagged.groupBy(PART).agg(F.collect_set("task").alias("tasks"), F.first("split").alias("split"),
+                                          F.count(F.lit(1)).alias("rows")).collect()
+        assert len(placed) == 3 * k and all(len(row["tasks"]) == 1 for row in placed)
+        assert len({row["tasks"][0] for row in placed}) == 3 * k  # no two buckets in one task
+        train = [row["rows"] for row in placed if row["split"] == "train"]
+        assert max(train) < 1.3 * sum(train) / k  # equal shares of the split, about 1/k each
+        observed, written = line_counts.observe(lines, SPLITS, list(labels), k)
+        paths = write_split_files(rt.storage, observed, PART, part_keys(k), str(tmp_path / f"k{k}"), SHUFFLE_ORDER)
+        files.append({name: Path(path.removeprefix("file:")).read_bytes() for name, path in paths.items()})
+        counts.append(line_counts.written(written, rt.spark, paths, SPLITS, list(labels)))
+        assert counts[-1] == line_counts.in_files(rt.spark, paths, SPLITS)
+    assert files[0] == files[1] and counts[0] == counts[1]
+    assert sorted(files[0]) == sorted(SPLITS) and sorted(p.name for p in (tmp_path / "k4").iterdir()) == sorted(SPLITS)
+
+
+def test_part_keys_send_every_bucket_to_a_partition_of_its_own(spark):
+    for k in (1, 2, 7, 40):
+        keys = [key for split in SPLITS for key in part_keys(k)[split]]
+        n = len(keys)
+        rows = spark.createDataFrame([(key,) for key in keys], "part int").select(
+            F.expr(f"pmod(hash(part), {n})").alias("partition")).collect()
+        assert sorted(row["partition"] for row in rows) == list(range(n)), k
 
 
 def test_every_line_is_a_fasttext_line(prepared):

@@ -6,10 +6,13 @@ during the write they do anyway: reading the output back for the counts was a se
 costs nothing measurable, where observing one ``count`` per combination (90 of them) cost more
 than the job it replaced.
 
-``histogram_numeric`` is approximate only when the values outnumber its bins: it merges the two
-closest bins when it runs out. With a bin for every possible code, no two codes are ever merged;
-copies of one code from different tasks may stay as separate bins (they are summed here), and
-their centre is averaged in floating point (rounded here). The counts are still checked against
+``histogram_numeric`` is exact only while it never runs out of bins: then it merges the two
+closest ones. Each task's partial histogram holds a bin per code it saw, and merging partials
+concatenates their bins, so copies of one code from different tasks take a bin each (they are
+summed here). A bin per possible code is therefore not enough when several tasks see the same
+codes: with 129 codes spread over 6 tasks, 129 or 130 bins merged two distinct codes into one
+whose centre was still a whole number, which no check could see, while 172 were exact. So callers
+ask for as many bins as all the partials can hold together. The counts are still checked against
 a plain count of the rows, and a caller whose counts do not add up counts another way. A code need
 not be small, only exact as a double (below 2**53) and one of those the caller expects.
 """
@@ -32,7 +35,8 @@ def index(column: str, values: Sequence[str]) -> Column:
 
 
 def observe(frame: DataFrame, code: Column, bins: int, name: str) -> tuple[DataFrame, Observation]:
-    """``frame`` counted per ``code`` by whatever action runs it: exact for up to ``bins`` codes."""
+    """``frame`` counted per ``code`` by whatever action runs it: exact while the tasks' partial
+    histograms together hold at most ``bins`` bins (a bin per task and code it saw)."""
     observation = Observation(name)
     counted = frame.observe(observation, F.count(F.lit(1)).alias("rows"),
                             F.to_json(F.histogram_numeric(code, F.lit(bins))).alias("histogram"))

@@ -18,10 +18,15 @@ log = logging.getLogger(__name__)
 Counts = dict[str, dict[str, int]]
 
 
-def observe(lines: DataFrame, splits: Sequence[str], labels: Sequence[str]) -> tuple[DataFrame, Observation]:
-    """``lines`` (columns ``split`` and ``label``) counted per split and label by whatever action runs it."""
+def observe(lines: DataFrame, splits: Sequence[str], labels: Sequence[str],
+            tasks_per_split: int = 1) -> tuple[DataFrame, Observation]:
+    """``lines`` (columns ``split`` and ``label``) counted per split and label by whatever action runs it.
+
+    Each task holds one split's rows (``splits.ordered_parts``), so its histogram has a bin per
+    label at most: with ``tasks_per_split`` tasks per split the histogram never runs out of bins.
+    """
     code = code_counts.index("split", splits) * len(labels) + code_counts.index("label", labels)
-    return code_counts.observe(lines, code, len(splits) * len(labels), "lines per split and label")
+    return code_counts.observe(lines, code, len(splits) * len(labels) * tasks_per_split, "lines per split and label")
 
 
 def from_metrics(metrics: Mapping[str, Any], splits: Sequence[str], labels: Sequence[str]) -> Counts | None:

@@ -14,7 +14,7 @@ from .errors import ReviewcatError
 from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
-from .splits import SHUFFLE_ORDER, SPLITS, assign_split, one_partition_per_split, parse_split
+from .splits import PART, SHUFFLE_ORDER, SPLITS, assign_split, ordered_parts, parse_split, part_keys
 from .storage import json_text
 from .text import label_map, to_lines
 from .writers import write_split_files
@@ -96,13 +96,15 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     observed = frame.observe(read, F.count(F.lit(1)).alias("rows"),
                              F.count(F.when(F.col(LABEL).isNull(), 1)).alias("unlabelled"))
     tokenized = to_lines(observed, labels, LABEL, args.text_column, args.min_chars)
-    lines = one_partition_per_split(assign_split(tokenized, fractions, args.seed), args.seed)
-    lines, written = line_counts.observe(lines, SPLITS, list(labels))
+    # A bucket of each split per core: every core orders an equal share of each split.
+    parts_per_split = rt.spark.sparkContext.defaultParallelism
+    lines = ordered_parts(assign_split(tokenized, fractions, args.seed), args.seed, parts_per_split)
+    lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
     with rt.storage.staged(output) as staging:
         # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
         # counts; a failed check of the written files deletes them with the staging folder.
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
-        paths = write_split_files(rt.storage, lines, "split", SPLITS, staging, SHUFFLE_ORDER)
+        paths = write_split_files(rt.storage, lines, PART, part_keys(parts_per_split), staging, SHUFFLE_ORDER)
         counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
         rows_in = _rows_read(rt, read, source, categories)
         refuse_unlabelled(frame, spec, int(code_counts.metrics(read).get("unlabelled") or 0), source.describe())

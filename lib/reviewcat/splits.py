@@ -44,26 +44,62 @@ def assign_split(frame: DataFrame, fractions: dict[str, float], seed: int) -> Da
 
 
 # A seeded random order of lines in which copies of a text sit together, smallest review_id (then
-# label) first: the columns ``one_partition_per_split`` leaves its rows sorted by.
+# label) first: the columns ``ordered_parts`` leaves its rows sorted by.
 SHUFFLE_ORDER = ("shuffle_key", "tokens", "review_id", "label")
-
-# Spark sends a row to partition pmod(hash(key), n). With n = 3 "train" and "test" hash to the same
-# partition, and one task ordered 80% of the rows while the other core idled; 6 is the smallest n
-# that gives every split name a partition of its own (tests/test_prepare.py checks).
-SPLIT_PARTITIONS = 6
+PART = "part"
 
 
-def one_partition_per_split(lines: DataFrame, seed: int) -> DataFrame:
-    """Each split in one partition, sorted by ``SHUFFLE_ORDER``, every text once as a ``line``.
+def _spark_hash(value: int) -> int:
+    """Spark's hash of an int column (Murmur3 x86 32-bit, seed 42): where ``repartition`` sends it."""
+    def rotate(x: int, r: int) -> int:
+        return ((x << r) | (x >> (32 - r))) & 0xFFFFFFFF
+    k = rotate((value * 0xCC9E2D51) & 0xFFFFFFFF, 15) * 0x1B873593 & 0xFFFFFFFF
+    h = (rotate(42 ^ k, 13) * 5 + 0xE6546B64) & 0xFFFFFFFF
+    h ^= 4
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h - (1 << 32) if h >= 1 << 31 else h
 
-    Copies of a text share a split and a place in the order, so each row only needs comparing with
-    the one before it, in the sort that the single-file write needs anyway: one shuffle does the
-    splitting, the shuffling and the de-duplication (two more shuffles grouped by id and by text
-    cost the job a fifth of its time).
+
+def part_keys(parts_per_split: int) -> dict[str, list[int]]:
+    """Split -> the ``part`` values of its buckets in file order, each hashing to a partition of its own.
+
+    Spark sends a row to partition pmod(hash(key), n). Bucket numbers used as keys collide (with 3
+    splits x 2 buckets, "train" and "test" once shared a task that ordered 80% of the rows while the
+    other core idled): each bucket gets instead the smallest int that hashes to a partition no other
+    bucket has, so every one of the n tasks orders exactly one bucket.
     """
-    previous = F.lag("tokens").over(Window.partitionBy("split").orderBy(*SHUFFLE_ORDER))
+    n = len(SPLITS) * parts_per_split
+    by_partition: dict[int, int] = {}
+    value = 0
+    while len(by_partition) < n:
+        by_partition.setdefault(_spark_hash(value) % n, value)
+        value += 1
+    return {split: [by_partition[i * parts_per_split + b] for b in range(parts_per_split)]
+            for i, split in enumerate(SPLITS)}
+
+
+def ordered_parts(lines: DataFrame, seed: int, parts_per_split: int) -> DataFrame:
+    """Each split cut into ``parts_per_split`` buckets of its shuffle order, one task orders each bucket.
+
+    The rows come out sorted by ``SHUFFLE_ORDER`` within each ``part`` and deduplicated, with a
+    ``line`` per text; the buckets of a split, written in ``part_keys`` order, are the split's file.
+    The shuffle key is uniform in [0, 1), so bucket b holds the keys in [b/k, (b+1)/k): equal
+    buckets without sampling the input (a range partitioner would run the tokenizing twice), and
+    copies of a text share a key, so they land in one bucket next to each other. Only each row and
+    the one before it are compared, in the sort the write needs anyway: one shuffle splits,
+    shuffles and de-duplicates (two more, grouped by id and by text, cost the job a fifth of its
+    time). One task per split made a split's sort the job's critical path on any cluster.
+    """
+    keys = part_keys(parts_per_split)
+    bucket = F.least(F.floor(F.col("shuffle_key") * parts_per_split), F.lit(parts_per_split - 1)).cast("int")
+    split_index = F.when(F.col("split") == SPLITS[0], 0).when(F.col("split") == SPLITS[1], 1).otherwise(2)
+    key_of = F.array(*[F.lit(k) for split in SPLITS for k in keys[split]])
+    previous = F.lag("tokens").over(Window.partitionBy(PART).orderBy(*SHUFFLE_ORDER))
     return (lines.withColumn("shuffle_key", uniform_key(seed, "shuffle", "tokens"))
-            .repartition(SPLIT_PARTITIONS, "split")
+            .withColumn(PART, F.element_at(key_of, split_index * parts_per_split + bucket + 1))
+            .repartition(len(SPLITS) * parts_per_split, PART)
             .withColumn("__previous", previous)
             .where(F.col("__previous").isNull() | (F.col("__previous") != F.col("tokens")))
             .drop("__previous")

@@ -83,7 +83,7 @@ def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, tex
              min_chars: int, id_column: str = "review_id") -> DataFrame:
     """``(review_id, label, tokens)`` rows: cleaned and tokenized, reviews without text left out.
 
-    Repeated texts are still here: ``splits.one_partition_per_split`` removes them in the same
+    Repeated texts are still here: ``splits.ordered_parts`` removes them in the same
     shuffle that orders the split files, and joins label and tokens into lines after it (a line
     column before it would send every text through the shuffle twice).
     """

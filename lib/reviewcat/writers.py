@@ -1,45 +1,50 @@
 """Writing results: the balanced parquet table and single-file text splits.
 
 Spark always writes a folder of ``part-*`` files. SageMaker channels and fastText want one file per
-split, so each split is written by one ordered task and its one part file is moved into place with
-the Hadoop FileSystem API (works on local disks, HDFS and S3 alike). Nothing is collected to the
-driver.
+split: many tasks write a split's ordered parts, and ``assembly`` joins them into the one file with
+the storage's own means (S3 copies server-side). Nothing is collected to the driver.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections import defaultdict
+from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame
 
+from .assembly import assemble
 from .labels import LABEL
 from .sampling import SAMPLE_RANK
 from .sources import CATEGORY
-from .storage import Storage
+from .storage import Entry, Storage
 
 
-def write_split_files(storage: Storage, lines: DataFrame, split_column: str, splits: Sequence[str],
+def write_split_files(storage: Storage, lines: DataFrame, part_column: str, parts: Mapping[str, Sequence[int]],
                       folder: str, order: Sequence[str]) -> dict[str, str]:
     """Each split's ``line`` column as one file ``folder/<split>/<split>.txt``, rows sorted by ``order``.
 
-    ``lines`` holds each split in one partition (``splits.one_partition_per_split``), so one Spark
-    job writes every split as one file from one task (a file is written by one task whatever the
-    plan, so this costs no parallelism in writing). Returns split -> file path for the splits that
-    have rows: an empty split has no file, which the caller reports.
+    ``lines`` holds each of ``parts``' values in one partition (``splits.ordered_parts``), so each
+    task writes one part file, in one Spark job; ``parts`` lists each split's values in file order.
+    Returns split -> file path for the splits that have rows: an empty split has no file, which
+    the caller reports.
     """
     spark_dir = f"{folder}/_spark"
-    (lines.sortWithinPartitions(split_column, *order)
-     .select(split_column, "line")
-     .write.partitionBy(split_column).text(spark_dir))
+    (lines.sortWithinPartitions(part_column, *order)
+     .select(part_column, "line")
+     .write.partitionBy(part_column).text(spark_dir))
+    written: dict[str, list[Entry]] = defaultdict(list)
+    for entry in storage.files(spark_dir):
+        written[entry.path.rsplit("/", 2)[-2]].append(entry)
     paths = {}
-    for split in splits:
-        written = f"{spark_dir}/{split_column}={split}"
-        parts = [e for e in storage.list(written) if e.name.startswith("part-")] if storage.exists(written) else []
-        if not parts:
-            continue
-        if len(parts) != 1:
-            raise RuntimeError(f"expected one part file for split {split} in {spark_dir}, found {len(parts)}")
-        paths[split] = f"{folder}/{split}/{split}.txt"
-        storage.rename(parts[0].path, paths[split])
+    for split, values in parts.items():
+        files = []
+        for value in values:
+            found = written.get(f"{part_column}={value}", [])
+            if len(found) > 1:
+                raise RuntimeError(f"expected one file for {part_column}={value} in {spark_dir}, found {len(found)}")
+            files += found
+        if files:
+            paths[split] = f"{folder}/{split}/{split}.txt"
+            assemble(storage, files, paths[split])
     storage.delete(spark_dir)
     return paths
 

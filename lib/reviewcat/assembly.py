@@ -1,0 +1,108 @@
+"""One file from the ordered parts that parallel tasks wrote, as cheaply as the storage allows.
+
+SageMaker channels and fastText want one file per split, and Spark writes one file per task. So
+many tasks sort a split (``splits.ordered_parts``) and their parts, joined in order, are the file,
+byte for byte what one task would have written. Joining them:
+
+- On S3 nothing passes through the driver: a multipart upload whose parts are ``UploadPartCopy``
+  requests from the part objects, copied inside S3. S3 wants every part but the last to hold at
+  least 5 MiB, so parts smaller than that are read and sent on together: bytes only pass through
+  the driver when a split's parts are small, that is when the split is small.
+- Anywhere else (local disks, HDFS, ...) the parts stream one after another inside the JVM
+  (``Storage.concatenate``), at disk speed. HDFS's ``concat`` would move no bytes, but it
+  requires every part but the last to fill whole blocks (HDFS-6641), which text parts never do.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Sequence
+
+from .storage import Entry, Storage
+
+log = logging.getLogger(__name__)
+
+S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+MIN_PART = 5 * 1024 ** 2  # S3's least part size, the last part excepted
+MAX_COPY = 5 * 1024 ** 3  # S3's largest part: a bigger file is copied in ranges
+MAX_PARTS = 10_000
+
+
+def _bucket_key(path: str) -> tuple[str, str]:
+    bucket, _, key = path.split("://", 1)[1].partition("/")
+    return bucket, key
+
+
+def assemble(storage: Storage, parts: Sequence[Entry], target: str) -> None:
+    """``parts`` in order as the one file ``target``; the parts are deleted."""
+    if target.startswith(S3_SCHEMES) and len(parts) > 1:
+        import boto3
+        client = boto3.client("s3")
+        bucket, key = _bucket_key(target)
+        sources = [_bucket_key(p.path)[1] for p in parts]
+        s3_concatenate(client, bucket, key, list(zip(sources, (p.size for p in parts))))
+        for start in range(0, len(sources), 1000):  # DeleteObjects takes 1,000 keys a request
+            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sources[start:start + 1000]],
+                                                         "Quiet": True})
+    else:
+        storage.concatenate([p.path for p in parts], target)
+
+
+def _ranges(start: int, stop: int) -> list[tuple[int, int]]:
+    """Equal byte ranges of at most ``MAX_COPY``, so none but the last can fall under ``MIN_PART``."""
+    count = max(1, math.ceil((stop - start) / MAX_COPY))
+    bounds = [start + (stop - start) * i // count for i in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def s3_concatenate(client: Any, bucket: str, key: str, sources: Sequence[tuple[str, int]]) -> None:
+    """The objects ``sources`` ((key, size), in order, same bucket) joined as ``key``: one multipart upload.
+
+    Bytes are copied by S3 itself wherever a run of at least ``MIN_PART`` allows. Smaller sources
+    are gathered, and topped up from the head of the next source, until the gathered bytes reach
+    ``MIN_PART``: the driver holds at most ``MIN_PART`` bytes at a time. An upload that fails is
+    aborted, so no parts are left behind to pay for.
+    """
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    done: list[dict] = []
+    gathered: list[bytes] = []
+
+    def number() -> int:
+        if len(done) >= MAX_PARTS:
+            raise RuntimeError(f"s3://{bucket}/{key} would need more than {MAX_PARTS} parts")
+        return len(done) + 1
+
+    def gather(source: str, start: int, stop: int) -> None:
+        reply = client.get_object(Bucket=bucket, Key=source, Range=f"bytes={start}-{stop - 1}")
+        gathered.append(reply["Body"].read())
+        if sum(map(len, gathered)) >= MIN_PART:
+            send_gathered()
+
+    def send_gathered() -> None:
+        n = number()
+        reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=b"".join(gathered))
+        done.append({"ETag": reply["ETag"], "PartNumber": n})
+        gathered.clear()
+
+    try:
+        for source, size in sources:
+            start = 0
+            if gathered and size:
+                start = min(size, MIN_PART - sum(map(len, gathered)))
+                gather(source, 0, start)
+            if size - start >= MIN_PART:
+                for first, stop in _ranges(start, size):
+                    n = number()
+                    reply = client.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n,
+                                                    CopySource={"Bucket": bucket, "Key": source},
+                                                    CopySourceRange=f"bytes={first}-{stop - 1}")
+                    done.append({"ETag": reply["CopyPartResult"]["ETag"], "PartNumber": n})
+            elif size > start:
+                gather(source, start, size)
+        if gathered or not done:
+            send_gathered()
+        client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
+    except BaseException:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        raise
+    log.debug("assembled s3://%s/%s from %d objects in %d parts", bucket, key, len(sources), len(done))

@@ -178,3 +178,18 @@ def test_a_capped_call_that_outlasts_its_timeout_is_stopped():
     with pytest.raises(TimeoutError):
         run_capped(1 << 30, time.sleep, 60, timeout=1)
     assert time.monotonic() - started < 30
+
+
+def test_end_to_end_section_runs_every_way_as_cold_processes(tmp_path):
+    config = BenchConfig(tmp_path, rows=2150, scale_rows=2150, repeats=1, seed=3)
+    [run] = suite.bench_end_to_end(config)["runs"]
+    assert run["rows"] == 2150
+    # The pipeline and the separate commands kept the same reviews and lines.
+    assert run["pipeline"]["details"] == run["separate"]["details"] and run["pipeline"]["details"]["lines"] > 0
+    for key in ("pipeline", "separate", "balance", "prepare", "plain", "scan"):
+        assert len(run[key]["seconds"]) == 1 and run[key]["peak_mb"]["jvm"] > 0, key
+    assert run["pipeline_speedup"] > 0 and run["balance_vs_scan"] > 0
+    assert not (tmp_path / "data" / "e2e-2150-out").exists()
+    text = markdown({"machine": machine(), "rows": 2150, "scale_rows": 2150, "repeats": 1, "seed": 3,
+                     "sections": {"e2e": {"runs": [run], "target_speedup": suite.E2E_TARGET}}})
+    assert "## End to end" in text and "plain PySpark script" in text and "balance / full scan" in text

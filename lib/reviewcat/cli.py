@@ -19,6 +19,8 @@ JOBS: dict[str, tuple[str, str]] = {
     "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
     "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
     "bias": ("reviewcat.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
+    "pipeline": ("reviewcat.pipeline", "import, crawl, balance, prepare and train in one Spark session; "
+                 "reruns skip the steps that are up to date"),
 }
 
 SAMPLE_DATA = [

@@ -1,20 +1,18 @@
-"""``make demo``: the whole pipeline on generated data, local Spark, embedded defaults.
+"""``make demo``: ``reviewcat pipeline`` on generated data, local Spark, embedded defaults.
 
 It starts where a user following the talk starts today: from a dump in the Amazon Reviews 2023
 format (the public parquet bucket is gone), which it imports and registers in the catalog.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 
-from . import balance, importer, prepare
+from . import pipeline, prepare
 from .options import namespace
 from .runtime import Runtime, spark_session
 from .sample_data import write_sample_data
-from .train.commands import TRAIN, train
-from .train.evaluate import MATRIX_PNG, METRICS_FILE, REPORT_FILE
+from .train.evaluate import MATRIX_PNG, REPORT_FILE
 from .train.local_search import MODEL_FILE
 
 log = logging.getLogger(__name__)
@@ -26,52 +24,47 @@ MIN_CATEGORY_SHARE = 1 / 200
 
 
 def run_demo(workdir: str, rows: int, seed: int) -> str:
-    """Run every stage into ``workdir`` (replacing an earlier demo) and return a summary to print."""
+    """Generate a dump, run ``reviewcat pipeline`` on it into ``workdir``, return a summary to print.
+
+    A rerun generates the same dump, so the pipeline finds every step up to date and only reports.
+    """
     workdir = os.path.abspath(workdir)
-    dump, raw, balanced, prepared = (os.path.join(workdir, name) for name in ("dump", "raw", "balanced", "prepared"))
-    log.info("1/5 generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
+    dump = os.path.join(workdir, "dump")
+    log.info("generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
     sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
     rt = Runtime(spark_session(os.path.join(workdir, "warehouse"), app_name="reviewcat-demo"))
-    log.info("2/5 importing the dump into %s and the catalog", raw)
-    imported = importer.run(rt, namespace(importer.OPTIONS, format="amazon-2023", input_path=dump, output_path=raw,
-                                          database=DATABASE, table="reviews", overwrite=True))
-    log.info("3/5 balancing")
-    balanced_result = balance.run(rt, namespace(balance.OPTIONS, database=DATABASE, table="reviews",
-                                                output_path=balanced, seed=seed, overwrite=True,
-                                                min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
-    log.info("4/5 preparing train/validation/test files")
-    prepared_result = prepare.run(rt, namespace(prepare.OPTIONS, database=DATABASE, table="reviews_balanced",
-                                                output_path=prepared, seed=seed, overwrite=True))
+    # The defaults, as a user starts; the catalog as on Glue.
+    result = pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=dump, output_path=workdir,
+                                        database=DATABASE, seed=seed, backend="local",
+                                        min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
     rt.spark.stop()
-    log.info("5/5 training locally (fastText) and evaluating")
-    model_dir = train(namespace(TRAIN, data=prepared, output_path=os.path.join(workdir, "model"), seed=seed,
-                                overwrite=True, backend="local"))  # the defaults, as a user starts
-    metrics = json.loads((model_dir / METRICS_FILE).read_text())
-    plan, files = balanced_result.plan, prepared_result.manifest["files"]
+    imported, plan = result.results["import"], result.results["balance"]
+    manifest, metrics = result.results["prepare"], result.results["train"]
+    files, targets = manifest["files"], plan["targets"]
+    folders = {step: os.path.join(workdir, folder) for step, folder in pipeline.STEP_FOLDERS.items()}
     smallest = min(sizes, key=sizes.get)
     largest = max(sizes, key=sizes.get)
     return "\n".join([
         "",
-        "reviewcat demo finished",
+        "reviewcat demo finished" + (f" (up to date: {', '.join(result.skipped)})" if result.skipped else ""),
         f"  dump:              {sum(sizes.values()):>9,} reviews in {len(sizes)} Amazon Reviews 2023 files "
         f"({largest} {sizes[largest]:,} ... {smallest} {sizes[smallest]:,})",
-        f"  imported:          {imported.summary['rows']:>9,} ({imported.summary['rejected']:,} rejected)  "
-        f"{imported.output_path}",
-        f"  balanced:          {sum(plan.targets.values()):>9,} = {len(plan.targets)} categories x "
-        f"{min(plan.targets.values()):,} ({len(plan.dropped)} categories under "
+        f"  imported:          {imported['rows']:>9,} ({imported['rejected']:,} rejected)  {folders['import']}",
+        f"  balanced:          {sum(targets.values()):>9,} = {len(targets)} categories x "
+        f"{min(targets.values()):,} ({len(plan['dropped'])} categories under "
         f"{int(rows * MIN_CATEGORY_SHARE):,} reviews left out)",
-        f"  after cleaning:    {prepared_result.manifest['rows_out']:>9,} (empty, short and duplicate reviews removed)",
-        *(f"  {split + ':':<18} {info['rows']:>9,}  {prepared_result.output_path}/{info['path']}"
+        f"  after cleaning:    {manifest['rows_out']:>9,} (empty, short and duplicate reviews removed)",
+        *(f"  {split + ':':<18} {info['rows']:>9,}  {folders['prepare']}/{info['path']}"
           for split, info in files.items()),
-        f"  manifest:          {prepared_result.output_path}/{prepare.MANIFEST}",
-        f"  catalog:           {DATABASE}.reviews, {balanced_result.table} in {workdir}/warehouse",
-        f"  model:             {model_dir / MODEL_FILE}",
+        f"  manifest:          {folders['prepare']}/{prepare.MANIFEST}",
+        f"  catalog:           {result.table}, {result.table}_balanced in {workdir}/warehouse",
+        f"  model:             {os.path.join(folders['train'], MODEL_FILE)}",
         f"  test accuracy:     {metrics['accuracy']:.3f} (95% CI {metrics['accuracy_ci95'][0]:.3f}-"
         f"{metrics['accuracy_ci95'][1]:.3f}; majority class {_majority_share(files):.3f}), "
         f"macro F1 {metrics['macro_f1']:.3f}",
         f"  top-3 accuracy:    {metrics['top_k']['accuracy']:.3f} (the true category among the model's 3 best guesses)",
-        f"  confusion matrix:  {model_dir / MATRIX_PNG}",
-        f"  report:            {model_dir / REPORT_FILE}",
+        f"  confusion matrix:  {os.path.join(folders['train'], MATRIX_PNG)}",
+        f"  report:            {os.path.join(folders['train'], REPORT_FILE)}",
     ])
 
 

@@ -49,6 +49,7 @@ class Entry:
     is_dir: bool
     size: int
     uri: str  # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
+    modified: int = 0  # milliseconds since the epoch
 
 
 _GLOB = re.compile(r"[*?\[{]")
@@ -133,14 +134,14 @@ class Storage:
 
     @staticmethod
     def _entry(status, is_dir: bool | None = None) -> Entry:
-        """An Entry in five calls to the JVM: a listing of thousands of files makes them count."""
+        """An Entry in six calls to the JVM: a listing of thousands of files makes them count."""
         path = status.getPath()
         text = str(path.toString())
         uri = str(path.toUri().toString())
         # A listed file's URI can carry an empty authority (file:///x), where Spark's has none (file:/x).
         uri = "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
         return Entry(text, text.rstrip("/").rsplit("/", 1)[-1], bool(status.isDirectory()) if is_dir is None else is_dir,
-                     int(status.getLen()), uri)
+                     int(status.getLen()), uri, int(status.getModificationTime()))
 
     def delete(self, path: str) -> None:
         self._fs(path).delete(self._path(path), True)

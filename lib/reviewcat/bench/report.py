@@ -111,7 +111,23 @@ def _scale(section: dict[str, Any]) -> list[str]:
         ["reviews", "stage", "stage input rows", "s", "rows/s", "driver MB", "JVM MB", "workers MB", "total MB"], rows)
 
 
-RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale}
+def _end_to_end(section: dict[str, Any]) -> list[str]:
+    rows, notes = [], []
+    for run in section["runs"]:
+        kept = run["pipeline"].get("details", {})
+        for key in ("pipeline", "separate", "balance", "prepare", "plain", "scan"):
+            m = run[key]
+            rows.append([f"{run['rows']:,}", m["name"], _seconds(m), _rate(m), f"{m['peak_mb'].get('total', 0):,.0f}"])
+        notes.append(f"- {run['rows']:,} reviews ({kept.get('balanced', 0):,} balanced, {kept.get('lines', 0):,} lines): "
+                     f"pipeline {_verdict(run['pipeline_speedup'], section['target_speedup'])} the plain script's "
+                     f"speed, the separate commands {run['separate_speedup']}x; balance / full scan: "
+                     f"**{run['balance_vs_scan']}**")
+    return ["## End to end: balance + prepare as cold processes, as a user runs them", ""] + _table(
+        ["reviews", "step", "median s", "rows/s", "peak MB"], rows) + [""] + notes
+
+
+RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale,
+             "e2e": _end_to_end}
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import pyarrow.dataset as ds
 import pyspark
@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
-SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "scale")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "scale", "e2e")
+E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
+E2E_TARGET = 5.0  # the one-session pipeline against the plain script
 IMPORT_FORMATS = ("amazon-2023", "amazon-2018", "amazon-tsv")
 TARGETS = {"prepare_job_vs_limit": 0.7, "vectorised_vs_rowwise": 3.0}
 FIXED_COST_SCALE = 3
@@ -260,14 +262,18 @@ def _child_env(config: BenchConfig) -> dict[str, str]:
             "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse")}
 
 
-def _process_step(name: str, rows: int, argv: list[str], config: BenchConfig, setup: Callable[[], None]) -> Step:
-    """A step that runs ``python argv`` as its own process: a cold start, as a user runs a job."""
+def _process_step(name: str, rows: int, argvs: Sequence[list[str]], config: BenchConfig,
+                  setup: Callable[[], None] | None = None, details: Callable[[], dict] | None = None) -> Step:
+    """A step that runs ``python argv`` for each of ``argvs``, each its own process: a cold start, as
+    a user runs a job. ``details`` reports on the outcome."""
     env = _child_env(config)
 
-    def run() -> None:
-        done = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ReviewcatError(f"{name} failed: {done.stderr.strip()[-500:]}")
+    def run() -> dict | None:
+        for argv in argvs:
+            done = subprocess.run([sys.executable, *map(str, argv)], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ReviewcatError(f"{name} failed: {done.stderr.strip()[-500:]}")
+        return details() if details else None
     return Step(name, rows, run, setup, child_driver=True)
 
 
@@ -289,13 +295,13 @@ def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
             return {"rows_out": _written_rows(rt, out)}
 
         cli = ["-m", "reviewcat.cli", "import", "--format", fmt, "--input-path", str(dump), "--output-path", str(out)]
-        script = ["-m", "reviewcat.bench.baselines", fmt, str(dump), str(out)]
+        script = ["-m", "reviewcat.bench.baselines", "import", fmt, str(dump), str(out)]
         session_ours, session_plain, cold_ours, cold_plain = measure_in_turn([
             Step(f"reviewcat import --format {fmt}", config.rows, ours, _remover(out), warmup=True),
             Step(f"hand-written {'spark.read.csv' if fmt == 'amazon-tsv' else 'spark.read.json'} + casts",
                  config.rows, plain, _remover(out)),
-            _process_step(f"reviewcat import --format {fmt} (cold process)", config.rows, cli, config, _remover(out)),
-            _process_step("hand-written script (cold process)", config.rows, script, config, _remover(out)),
+            _process_step(f"reviewcat import --format {fmt} (cold process)", config.rows, [cli], config, _remover(out)),
+            _process_step("hand-written script (cold process)", config.rows, [script], config, _remover(out)),
         ], config.repeats)
         runs.append({"format": fmt, "dump_bytes": dump_bytes, "ours": session_ours.to_dict(),
                      "plain": session_plain.to_dict(), "cold_ours": cold_ours.to_dict(),
@@ -372,10 +378,57 @@ def bench_scale(config: BenchConfig) -> dict[str, Any]:
     return {"driver_memory": config.driver_memory, "runs": runs}
 
 
+def _e2e_input(config: BenchConfig, rows: int) -> Path:
+    raw = config.data / f"e2e-{rows}-raw"
+    if not raw.exists():
+        _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--output-path", str(raw),
+                                      "--seed", str(config.seed)], config)
+    return raw
+
+
+def _kept(out: Path) -> Callable[[], dict]:
+    def read() -> dict:
+        manifest = json.loads((out / "prepared" / prepare.MANIFEST).read_text())
+        return {"balanced": manifest["rows_in"], "lines": manifest["rows_out"]}
+    return read
+
+
+def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
+    """Balance and prepare as a user runs them, every step a cold process, taking turns: the one-session
+    pipeline, the two commands, the talk's plain script, and a scan of every column of the input."""
+    runs = []
+    for rows in sorted({min(E2E_ROWS, config.rows), config.scale_rows}):
+        raw, out, seed = _e2e_input(config, rows), config.data / f"e2e-{rows}-out", str(config.seed)
+        cli = ["-m", "reviewcat.cli"]
+        balance_argv = [*cli, "balance", "--input-path", raw, "--output-path", out / "balanced", "--seed", seed]
+        prepare_argv = [*cli, "prepare", "--input-path", out / "balanced", "--output-path", out / "prepared",
+                        "--seed", seed]
+        keep_balanced = lambda: (shutil.rmtree(out / "prepared", ignore_errors=True))  # noqa: E731
+        pipeline, balance_alone, prepare_alone, both, plain, scan = measure_in_turn([
+            _process_step("reviewcat pipeline --no-train", rows, [[*cli, "pipeline", "--input-path", raw,
+                          "--output-path", out, "--no-train", "--seed", seed]], config, _remover(out), _kept(out)),
+            _process_step("reviewcat balance", rows, [balance_argv], config, _remover(out)),
+            _process_step("reviewcat prepare", rows, [prepare_argv], config, keep_balanced),
+            _process_step("reviewcat balance + reviewcat prepare", rows, [balance_argv, prepare_argv], config,
+                          _remover(out), _kept(out)),
+            _process_step("plain PySpark script", rows, [["-m", "reviewcat.bench.baselines", "pipeline", raw, out, seed]],
+                          config, _remover(out)),
+            _process_step("full scan of the input (every column hashed)", rows,
+                          [["-m", "reviewcat.bench.baselines", "scan", raw]], config),
+        ], config.repeats)
+        runs.append({"rows": rows, **{name: m.to_dict() for name, m in (
+            ("pipeline", pipeline), ("balance", balance_alone), ("prepare", prepare_alone), ("separate", both),
+            ("plain", plain), ("scan", scan))},
+            "pipeline_speedup": _ratio(plain, pipeline), "separate_speedup": _ratio(plain, both),
+            "balance_vs_scan": _ratio(balance_alone, scan)})
+        shutil.rmtree(out, ignore_errors=True)
+    return {"runs": runs, "target_speedup": E2E_TARGET}
+
+
 # Sections that share the benchmark's SparkSession, and those that start their own processes.
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
-PROCESS_SECTIONS = {"train": bench_train, "scale": bench_scale}
+PROCESS_SECTIONS = {"train": bench_train, "scale": bench_scale, "e2e": bench_end_to_end}
 
 
 def _shut_down(spark: SparkSession) -> None:

@@ -1,0 +1,212 @@
+"""``reviewcat pipeline``: import, crawl, balance, prepare and train in one Spark session.
+
+Run as separate commands, every step pays a cold JVM, a Spark session and its first Python
+workers (4-9 s each here); in one session the later steps start warm. This is the local
+counterpart of the Glue workflow, with the separate commands' flags, and it resumes: each step
+whose finished output is there for the same inputs and settings is skipped, so a rerun after a
+failure (or with only training settings changed) starts where it has to.
+
+A step's key is a hash of its settings and of what it reads: the listing of the input files
+(path, size, modification time) for the first step, else the previous step's key and its result
+file (``_import.json``, ``_balance.json``, ``manifest.json``). ``DIR/_pipeline.json`` keeps the
+key and the result file's hash of every finished step; a step is skipped when both still match.
+A step rerun with the same outcome (outputs are byte-identical for the same inputs and seed)
+leaves the steps after it valid.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import balance, catalog, importer, prepare
+from .errors import ReviewcatError
+from .options import Option, namespace
+from .runtime import Runtime
+from .storage import json_text
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "_pipeline.json"
+DEFAULT_TABLE = "reviews"
+STEP_FOLDERS = {"import": "imported", "balance": "balanced", "prepare": "prepared", "train": "model"}
+# The file that says a step finished, inside its folder; its hash stands for the step's result.
+RESULT_FILES = {"import": importer.IMPORT_FILE, "balance": balance.BALANCE_FILE, "prepare": prepare.MANIFEST,
+                "train": "metrics.json"}
+# Flags whose meaning is the pipeline's own: where things are, and whether to start over.
+_OWN = {"input_path", "output_path", "overwrite", "warehouse", "database", "table", "output_table", "data"}
+
+
+def _train_options() -> list[Option]:
+    from .train.commands import TRAIN
+    return [o for o in TRAIN if o.dest not in _OWN and o.name != "seed"]
+
+
+def _step_options(options: list[Option], taken: set[str]) -> list[Option]:
+    return [o for o in options if o.dest not in _OWN and o.dest not in taken]
+
+
+def options() -> list[Option]:
+    """The pipeline's flags: its own, then every step's, each name once (a shared name means the same)."""
+    own = [
+        Option("input-path", "a dump (with --format) or a parquet table with product_category=<name> folders"),
+        Option("output-path", "folder for the steps' outputs: imported/, balanced/, prepared/, model/"),
+        Option("overwrite", "run every step again, even those whose outputs are up to date", switch=True),
+        Option("no-train", "stop after prepare", switch=True),
+        Option("database", "register the imported (or input) table in this catalog database and balance through it"),
+        Option("table", f"the catalog table's name (with --database; default {DEFAULT_TABLE})"),
+        *[o for o in importer.OPTIONS if o.name == "warehouse"],
+    ]
+    # --text-column is the input table's text: read by import with --format table (which names it
+    # review_body in the imported table), else by prepare. --label-column is import's (the
+    # table's label column); --label names what to balance and learn, as in balance and prepare.
+    own.append(Option("text-column", "the column with the text: of the table to import (--format table), else of "
+                      "the input table (default review_body)"))
+    taken = {o.dest for o in own}
+    listed = [*importer.OPTIONS, *balance.OPTIONS, *prepare.OPTIONS]
+    for option in listed:
+        if option.dest not in _OWN and option.dest not in taken and option.name != "label":
+            own.append(option)
+            taken.add(option.dest)
+    own.append(next(o for o in balance.OPTIONS if o.name == "label"))
+    own += [o for o in _train_options() if o.dest not in taken]
+    return own
+
+
+OPTIONS = options()
+
+
+@dataclass
+class PipelineResult:
+    output_path: str
+    results: dict[str, dict] = field(default_factory=dict)  # step -> its result file (parsed)
+    skipped: list[str] = field(default_factory=list)
+    table: str | None = None
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _settings(step_options: list[Option], args: Any) -> dict:
+    return {o.dest: getattr(args, o.dest, None) for o in step_options if o.dest not in _OWN}
+
+
+def _listing(rt: Runtime, path: str) -> list:
+    files = rt.storage.files(path)
+    if not files:
+        raise ReviewcatError(f"input path {path} has no files: check --input-path")
+    return [(f.path, f.size, f.modified) for f in files]
+
+
+class _State:
+    """``_pipeline.json``: each finished step's key and result hash."""
+
+    def __init__(self, rt: Runtime, root: str, fresh: bool):
+        self.rt, self.path = rt, f"{root}/{STATE_FILE}"
+        self.steps: dict[str, dict] = {}
+        if not fresh and rt.storage.exists(self.path):
+            try:
+                self.steps = json.loads(rt.storage.read_text(self.path)).get("steps", {})
+            except ValueError:
+                log.warning("%s is damaged: running every step", self.path)
+
+    def result(self, root: str, step: str) -> tuple[dict, str] | None:
+        path = f"{root}/{STEP_FOLDERS[step]}/{RESULT_FILES[step]}"
+        if not self.rt.storage.exists(path):
+            return None
+        text = self.rt.storage.read_text(path)
+        return json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def done(self, root: str, step: str, key: str) -> tuple[dict, str] | None:
+        found = self.result(root, step)
+        recorded = self.steps.get(step, {})
+        return found if found and recorded.get("key") == key and recorded.get("result") == found[1] else None
+
+    def record(self, step: str, key: str, result_hash: str) -> None:
+        self.steps[step] = {"key": key, "result": result_hash}
+        self.rt.storage.write_text(self.path, json_text({"steps": self.steps}))
+
+
+def _check_output(rt: Runtime, root: str, overwrite: bool) -> None:
+    """Refuses to replace step folders that another hand wrote; other files in the folder stay untouched."""
+    if overwrite or rt.storage.exists(f"{root}/{STATE_FILE}") or not rt.storage.exists(root):
+        return
+    found = [f for f in STEP_FOLDERS.values() if rt.storage.exists(f"{root}/{f}")]
+    if found:
+        raise ReviewcatError(f"output path {root} holds {', '.join(found)} but is not a pipeline's output: choose "
+                             "another --output-path or pass --overwrite")
+
+
+def run(rt: Runtime, args: Any) -> PipelineResult:
+    """Every step in order; returns each step's result file and which steps were up to date."""
+    if not args.input_path:
+        raise ReviewcatError("--input-path is required: a dump (with --format) or a partitioned parquet table")
+    if not args.output_path:
+        raise ReviewcatError("--output-path is required: the folder for imported/, balanced/, prepared/ and model/")
+    root = rt.storage.qualify(args.output_path.rstrip("/"))
+    train = not args.no_train
+    if train and not root.startswith("file:"):
+        raise ReviewcatError(f"training writes a local folder, not {root}: pass --no-train or a local --output-path")
+    _check_output(rt, root, args.overwrite)
+    rt.storage.mkdirs(root)
+    state = _State(rt, root, args.overwrite)
+    outcome = PipelineResult(root)
+    table_path = rt.storage.qualify(args.input_path.rstrip("/"))
+    upstream = _digest(_listing(rt, args.input_path))
+
+    def step(name: str, settings: dict, body: Callable[[str], None]) -> None:
+        nonlocal upstream
+        key = _digest({"step": name, "settings": settings, "upstream": upstream})
+        found = state.done(root, name, key)
+        folder = f"{root}/{STEP_FOLDERS[name]}"
+        if found:
+            log.info("%s: up to date in %s, skipped", name, folder)
+            outcome.skipped.append(name)
+        else:
+            log.info("%s -> %s", name, folder)
+            body(folder)
+            found = state.result(root, name)
+            if found is None:
+                raise RuntimeError(f"{name} finished without writing {RESULT_FILES[name]}")
+            state.record(name, key, found[1])
+        outcome.results[name] = found[0]
+        upstream = _digest({"key": key, "result": found[1]})
+
+    if args.format:
+        def run_import(folder: str) -> None:
+            # An import adds to an existing table: an outdated one goes first, or categories the
+            # input no longer holds would stay.
+            rt.storage.delete(folder)
+            importer.run(rt, namespace(importer.OPTIONS, **_settings(importer.OPTIONS, args),
+                                       input_path=args.input_path, output_path=folder))
+        step("import", _settings(importer.OPTIONS, args), run_import)
+        table_path = f"{root}/{STEP_FOLDERS['import']}"
+    if args.database:
+        table = args.table or DEFAULT_TABLE
+        log.info("crawl -> %s.%s", args.database, table)
+        outcome.table = catalog.crawl(rt, table_path, args.database, table).table
+    elif args.table:
+        raise ReviewcatError("--table names the catalog table of --database: give --database too")
+    source = {"database": args.database, "table": outcome.table.split(".", 1)[1]} if args.database else \
+        {"input_path": table_path}
+    step("balance", _settings(balance.OPTIONS, args), lambda folder: balance.run(rt, namespace(
+        balance.OPTIONS, **_settings(balance.OPTIONS, args), **source, output_path=folder, overwrite=True)))
+    text = "review_body" if args.format or not args.text_column else args.text_column
+    prepare_settings = {**_settings(prepare.OPTIONS, args), "text_column": text}
+    step("prepare", prepare_settings, lambda folder: prepare.run(rt, namespace(
+        prepare.OPTIONS, **prepare_settings, input_path=f"{root}/{STEP_FOLDERS['balance']}", output_path=folder,
+        overwrite=True)))
+    if train:
+        from .train.commands import TRAIN, train as train_model
+        train_settings = {**_settings(_train_options(), args), "seed": args.seed}
+        step("train", train_settings, lambda folder: train_model(namespace(
+            TRAIN, **train_settings, data=_local(f"{root}/{STEP_FOLDERS['prepare']}"), output_path=_local(folder),
+            overwrite=True)))
+    return outcome
+
+
+def _local(path: str) -> str:
+    return path.removeprefix("file:") if path.startswith("file:/") else path

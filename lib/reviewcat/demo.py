@@ -5,13 +5,16 @@ format (the public parquet bucket is gone), which it imports and registers in th
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 
 from . import pipeline, prepare
 from .options import namespace
 from .runtime import Runtime, spark_session
 from .sample_data import write_sample_data
+from .splits import SPLITS
 from .train.evaluate import MATRIX_PNG, REPORT_FILE
 from .train.local_search import MODEL_FILE
 
@@ -30,12 +33,17 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
     """
     workdir = os.path.abspath(workdir)
     dump = os.path.join(workdir, "dump")
-    log.info("generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
-    sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
+    sizes = _dump(dump, rows, seed)
+    # A demo folder the pipeline did not write (an earlier version's) is the demo's to replace,
+    # its catalog too.
+    fresh = not os.path.exists(os.path.join(workdir, pipeline.STATE_FILE))
+    if fresh:
+        for old in ("raw", "warehouse"):
+            shutil.rmtree(os.path.join(workdir, old), ignore_errors=True)
     rt = Runtime(spark_session(os.path.join(workdir, "warehouse"), app_name="reviewcat-demo"))
     # The defaults, as a user starts; the catalog as on Glue.
     result = pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=dump, output_path=workdir,
-                                        database=DATABASE, seed=seed, backend="local",
+                                        database=DATABASE, seed=seed, backend="local", overwrite=fresh,
                                         min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
     rt.spark.stop()
     imported, plan = result.results["import"], result.results["balance"]
@@ -54,8 +62,8 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         f"{min(targets.values()):,} ({len(plan['dropped'])} categories under "
         f"{int(rows * MIN_CATEGORY_SHARE):,} reviews left out)",
         f"  after cleaning:    {manifest['rows_out']:>9,} (empty, short and duplicate reviews removed)",
-        *(f"  {split + ':':<18} {info['rows']:>9,}  {folders['prepare']}/{info['path']}"
-          for split, info in files.items()),
+        *(f"  {split + ':':<18} {files[split]['rows']:>9,}  {folders['prepare']}/{files[split]['path']}"
+          for split in SPLITS),
         f"  manifest:          {folders['prepare']}/{prepare.MANIFEST}",
         f"  catalog:           {result.table}, {result.table}_balanced in {workdir}/warehouse",
         f"  model:             {os.path.join(folders['train'], MODEL_FILE)}",
@@ -66,6 +74,24 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         f"  confusion matrix:  {os.path.join(folders['train'], MATRIX_PNG)}",
         f"  report:            {os.path.join(folders['train'], REPORT_FILE)}",
     ])
+
+
+def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
+    """The generated dump, written again only for other rows or seed: rewritten files would be new
+    input to the pipeline (their modification times change), and every step would run again."""
+    marker = f"{dump}.json"
+    wanted = {"rows": rows, "seed": seed}
+    if os.path.isdir(dump) and os.path.exists(marker):
+        with open(marker) as f:
+            made = json.load(f)
+        if {k: made.get(k) for k in wanted} == wanted:
+            log.info("reusing the %d sample reviews in %s", rows, dump)
+            return made["sizes"]
+    log.info("generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
+    sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
+    with open(marker, "w") as f:
+        json.dump({**wanted, "sizes": sizes}, f)
+    return sizes
 
 
 def _majority_share(files: dict) -> float:

@@ -10,8 +10,9 @@ A step's key is a hash of its settings and of what it reads: the listing of the 
 (path, size, modification time) for the first step, else the previous step's key and its result
 file (``_import.json``, ``_balance.json``, ``manifest.json``). ``DIR/_pipeline.json`` keeps the
 key and the result file's hash of every finished step; a step is skipped when both still match.
-A step rerun with the same outcome (outputs are byte-identical for the same inputs and seed)
-leaves the steps after it valid.
+A step whose inputs or settings changed makes every step after it run again; one that only ran
+again because its result was damaged or gone, and wrote the same bytes (outputs are
+byte-identical for the same inputs and seed), leaves the steps after it up to date.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 from .storage import Entry, Storage
@@ -26,6 +27,7 @@ S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 MIN_PART = 5 * 1024 ** 2  # S3's least part size, the last part excepted
 MAX_COPY = 5 * 1024 ** 3  # S3's largest part: a bigger file is copied in ranges
 MAX_PARTS = 10_000
+S3_THREADS = 16
 
 
 def _bucket_key(path: str) -> tuple[str, str]:
@@ -55,52 +57,65 @@ def _ranges(start: int, stop: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def s3_concatenate(client: Any, bucket: str, key: str, sources: Sequence[tuple[str, int]]) -> None:
-    """The objects ``sources`` ((key, size), in order, same bucket) joined as ``key``: one multipart upload.
+Segment = tuple[str, int, int]  # (key, first byte, end byte)
+
+
+def _s3_parts(sources: Sequence[tuple[str, int]]) -> list[tuple[bool, list[Segment]]]:
+    """The multipart upload's parts, in order: (copied inside S3?, the source byte ranges it holds).
 
     Bytes are copied by S3 itself wherever a run of at least ``MIN_PART`` allows. Smaller sources
     are gathered, and topped up from the head of the next source, until the gathered bytes reach
-    ``MIN_PART``: the driver holds at most ``MIN_PART`` bytes at a time. An upload that fails is
-    aborted, so no parts are left behind to pay for.
+    ``MIN_PART``: no part the driver sends holds much more than that.
+    """
+    parts: list[tuple[bool, list[Segment]]] = []
+    gathered: list[Segment] = []
+
+    def gather(key: str, start: int, stop: int) -> None:
+        gathered.append((key, start, stop))
+        if sum(b - a for _, a, b in gathered) >= MIN_PART:
+            parts.append((False, gathered[:]))
+            gathered.clear()
+
+    for key, size in sources:
+        start = 0
+        if gathered and size:
+            start = min(size, MIN_PART - sum(b - a for _, a, b in gathered))
+            gather(key, 0, start)
+        if size - start >= MIN_PART:
+            parts += [(True, [(key, first, stop)]) for first, stop in _ranges(start, size)]
+        elif size > start:
+            gather(key, start, size)
+    if gathered or not parts:
+        parts.append((False, gathered))
+    if len(parts) > MAX_PARTS:
+        raise RuntimeError(f"{len(parts)} parts: more than S3's {MAX_PARTS}")
+    return parts
+
+
+def s3_concatenate(client: Any, bucket: str, key: str, sources: Sequence[tuple[str, int]]) -> None:
+    """The objects ``sources`` ((key, size), in order, same bucket) joined as ``key``: one multipart upload.
+
+    The parts (``_s3_parts``) go up ``S3_THREADS`` at a time: each request waits on S3 far longer
+    than on the driver, and a split of a 240-core job has 240 parts to join. An upload that fails
+    is aborted, so no parts are left behind to pay for.
     """
     upload = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-    done: list[dict] = []
-    gathered: list[bytes] = []
 
-    def number() -> int:
-        if len(done) >= MAX_PARTS:
-            raise RuntimeError(f"s3://{bucket}/{key} would need more than {MAX_PARTS} parts")
-        return len(done) + 1
-
-    def gather(source: str, start: int, stop: int) -> None:
-        reply = client.get_object(Bucket=bucket, Key=source, Range=f"bytes={start}-{stop - 1}")
-        gathered.append(reply["Body"].read())
-        if sum(map(len, gathered)) >= MIN_PART:
-            send_gathered()
-
-    def send_gathered() -> None:
-        n = number()
-        reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=b"".join(gathered))
-        done.append({"ETag": reply["ETag"], "PartNumber": n})
-        gathered.clear()
+    def send(number: int, copied: bool, segments: list[Segment]) -> dict:
+        if copied:
+            source, first, stop = segments[0]
+            reply = client.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number,
+                                            CopySource={"Bucket": bucket, "Key": source},
+                                            CopySourceRange=f"bytes={first}-{stop - 1}")
+            return {"ETag": reply["CopyPartResult"]["ETag"], "PartNumber": number}
+        body = b"".join(client.get_object(Bucket=bucket, Key=source, Range=f"bytes={first}-{stop - 1}")["Body"].read()
+                        for source, first, stop in segments)
+        reply = client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)
+        return {"ETag": reply["ETag"], "PartNumber": number}
 
     try:
-        for source, size in sources:
-            start = 0
-            if gathered and size:
-                start = min(size, MIN_PART - sum(map(len, gathered)))
-                gather(source, 0, start)
-            if size - start >= MIN_PART:
-                for first, stop in _ranges(start, size):
-                    n = number()
-                    reply = client.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n,
-                                                    CopySource={"Bucket": bucket, "Key": source},
-                                                    CopySourceRange=f"bytes={first}-{stop - 1}")
-                    done.append({"ETag": reply["CopyPartResult"]["ETag"], "PartNumber": n})
-            elif size > start:
-                gather(source, start, size)
-        if gathered or not done:
-            send_gathered()
+        with ThreadPoolExecutor(S3_THREADS) as pool:
+            done = list(pool.map(lambda part: send(part[0], *part[1]), enumerate(_s3_parts(sources), 1)))
         client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
     except BaseException:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)

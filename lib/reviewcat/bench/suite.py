@@ -258,7 +258,8 @@ def _dump(config: BenchConfig, fmt: str) -> Path:
 def _child_env(config: BenchConfig) -> dict[str, str]:
     """The environment of a job the bench runs as its own process: a catalog of the bench's own, never
     the user's default one (a run there may hold it)."""
-    return {**os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
+    return {"PYSPARK_PYTHON": sys.executable,  # a plain script's Python workers: this venv's, as its author's would be
+            **os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
             "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse")}
 
 

@@ -40,9 +40,14 @@ RESULT_FILES = {"import": importer.IMPORT_FILE, "balance": balance.BALANCE_FILE,
 _OWN = {"input_path", "output_path", "overwrite", "warehouse", "database", "table", "output_table", "data"}
 
 
+# The local search's flags: the pipeline trains with fastText here, as the Glue workflow's
+# counterpart (SageMaker: `reviewcat train --backend sagemaker --data DIR/prepared`).
+_LOCAL_TRAINING = ("strategy", "no-refine")
+
+
 def _train_options() -> list[Option]:
-    from .train.commands import TRAIN
-    return [o for o in TRAIN if o.dest not in _OWN and o.name != "seed"]
+    from .train.commands import SEARCH_OPTIONS, TRAIN
+    return [o for o in TRAIN if o.name in _LOCAL_TRAINING] + SEARCH_OPTIONS
 
 
 def _step_options(options: list[Option], taken: set[str]) -> list[Option]:
@@ -202,7 +207,7 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         overwrite=True)))
     if train:
         from .train.commands import TRAIN, train as train_model
-        train_settings = {**_settings(_train_options(), args), "seed": args.seed}
+        train_settings = {**_settings(_train_options(), args), "seed": args.seed, "backend": "local"}
         step("train", train_settings, lambda folder: train_model(namespace(
             TRAIN, **train_settings, data=_local(f"{root}/{STEP_FOLDERS['prepare']}"), output_path=_local(folder),
             overwrite=True)))

@@ -23,12 +23,16 @@ def test_first_run_writes_then_later_runs_map_the_archive(tmp_path, monkeypatch)
     part.write_bytes(b"archive")
     assert class_archive.java_options() == ("", None)
 
-    # The JVM has exited, so the file is complete: the next run promotes and maps it.
+    # The JVM has exited, so the file is complete: the next run promotes and maps it, and drops
+    # the archives of other installations but the newest one.
+    for n, name in enumerate(["older.jsa", "old.jsa"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1000 + n, 1000 + n))
     part.with_suffix(".jvm").write_text(str(_dead_pid()))
     flags, part_again = class_archive.java_options()
     archive = part.parent / part.name.split(".")[0]
     assert part_again is None and flags.startswith(f"-XX:SharedArchiveFile={archive}.jsa ")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{archive.name}.jsa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{archive.name}.jsa", "old.jsa"])
 
 
 def test_runs_that_died_before_writing_leave_nothing_and_the_switch_turns_it_off(tmp_path, monkeypatch):

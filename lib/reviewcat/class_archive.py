@@ -25,6 +25,7 @@ from .staging import alive
 log = logging.getLogger(__name__)
 
 QUIET = "-Xlog:cds*=off"
+KEPT_ARCHIVES = 2  # this installation's and one other (a second venv, or the one before an upgrade)
 
 
 def cache_dir() -> Path:
@@ -71,11 +72,19 @@ def _finish_written(folder: Path, key: str) -> bool:
             continue
         if part.exists() and part.stat().st_size > 0:
             os.replace(part, folder / f"{key}.jsa")
+            _keep_newest(folder)
         jvm_file.unlink(missing_ok=True)
     for part in folder.glob(f"{key}.jsa.*.part"):
         if not part.with_suffix(".jvm").exists() and not alive(int(part.suffixes[-2].lstrip("."))):
             part.unlink(missing_ok=True)  # its run died before it knew its JVM
     return writing
+
+
+def _keep_newest(folder: Path) -> None:
+    """Archives of earlier Java or Spark installations go: each is some 125 MB, and none is used again."""
+    archives = sorted(folder.glob("*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in archives[KEPT_ARCHIVES:]:
+        old.unlink(missing_ok=True)
 
 
 def java_options() -> tuple[str, Path | None]:

@@ -108,6 +108,8 @@ def test_refusals_are_one_line_errors(rt, dump, tmp_path):
     (taken / "prepared").mkdir(parents=True)
     with pytest.raises(ReviewcatError, match="holds prepared but is not a pipeline's output"):
         run(rt, input_path=dump, output_path=str(taken), format="amazon-2023", no_train=True)
+    with pytest.raises(ReviewcatError, match="training writes a local folder, not s3://bucket/run"):
+        run(rt, input_path=dump, output_path="s3://bucket/run", format="amazon-2023")
     with pytest.raises(ReviewcatError, match="--table names the catalog table of --database"):
         run(rt, input_path=dump, output_path=str(tmp_path / "x"), format="amazon-2023", no_train=True, table="t")
     proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "pipeline", "--input-path", str(tmp_path / "none"),

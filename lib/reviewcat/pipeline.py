@@ -152,10 +152,11 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         raise ReviewcatError("--input-path is required: a dump (with --format) or a partitioned parquet table")
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder for imported/, balanced/, prepared/ and model/")
-    root = rt.storage.qualify(args.output_path.rstrip("/"))
     train = not args.no_train
-    if train and not root.startswith("file:"):
-        raise ReviewcatError(f"training writes a local folder, not {root}: pass --no-train or a local --output-path")
+    if train and "://" in args.output_path and not args.output_path.startswith("file:"):
+        raise ReviewcatError(f"training writes a local folder, not {args.output_path}: pass --no-train or a local "
+                             "--output-path")
+    root = rt.storage.qualify(args.output_path.rstrip("/"))
     _check_output(rt, root, args.overwrite)
     rt.storage.mkdirs(root)
     state = _State(rt, root, args.overwrite)

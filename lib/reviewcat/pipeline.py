@@ -50,10 +50,6 @@ def _train_options() -> list[Option]:
     return [o for o in TRAIN if o.name in _LOCAL_TRAINING] + SEARCH_OPTIONS
 
 
-def _step_options(options: list[Option], taken: set[str]) -> list[Option]:
-    return [o for o in options if o.dest not in _OWN and o.dest not in taken]
-
-
 def options() -> list[Option]:
     """The pipeline's flags: its own, then every step's, each name once (a shared name means the same)."""
     own = [

@@ -404,12 +404,11 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
         balance_argv = [*cli, "balance", "--input-path", raw, "--output-path", out / "balanced", "--seed", seed]
         prepare_argv = [*cli, "prepare", "--input-path", out / "balanced", "--output-path", out / "prepared",
                         "--seed", seed]
-        keep_balanced = lambda: (shutil.rmtree(out / "prepared", ignore_errors=True))  # noqa: E731
         pipeline, balance_alone, prepare_alone, both, plain, scan = measure_in_turn([
             _process_step("reviewcat pipeline --no-train", rows, [[*cli, "pipeline", "--input-path", raw,
                           "--output-path", out, "--no-train", "--seed", seed]], config, _remover(out), _kept(out)),
             _process_step("reviewcat balance", rows, [balance_argv], config, _remover(out)),
-            _process_step("reviewcat prepare", rows, [prepare_argv], config, keep_balanced),
+            _process_step("reviewcat prepare", rows, [prepare_argv], config, _remover(out / "prepared")),
             _process_step("reviewcat balance + reviewcat prepare", rows, [balance_argv, prepare_argv], config,
                           _remover(out), _kept(out)),
             _process_step("plain PySpark script", rows, [["-m", "reviewcat.bench.baselines", "pipeline", raw, out, seed]],

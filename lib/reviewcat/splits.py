@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, Window, functions as F
 
+from . import code_counts
 from .errors import ReviewcatError
 from .sampling import uniform_key
 
@@ -94,7 +95,7 @@ def ordered_parts(lines: DataFrame, seed: int, parts_per_split: int) -> DataFram
     """
     keys = part_keys(parts_per_split)
     bucket = F.least(F.floor(F.col("shuffle_key") * parts_per_split), F.lit(parts_per_split - 1)).cast("int")
-    split_index = F.when(F.col("split") == SPLITS[0], 0).when(F.col("split") == SPLITS[1], 1).otherwise(2)
+    split_index = code_counts.index("split", SPLITS)
     key_of = F.array(*[F.lit(k) for split in SPLITS for k in keys[split]])
     previous = F.lag("tokens").over(Window.partitionBy(PART).orderBy(*SHUFFLE_ORDER))
     return (lines.withColumn("shuffle_key", uniform_key(seed, "shuffle", "tokens"))

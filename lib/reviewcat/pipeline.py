@@ -107,7 +107,7 @@ class _State:
     """``_pipeline.json``: each finished step's key and result hash."""
 
     def __init__(self, rt: Runtime, root: str, fresh: bool):
-        self.rt, self.path = rt, f"{root}/{STATE_FILE}"
+        self.rt, self.root, self.path = rt, root, f"{root}/{STATE_FILE}"
         self.steps: dict[str, dict] = {}
         if not fresh and rt.storage.exists(self.path):
             try:
@@ -115,15 +115,15 @@ class _State:
             except ValueError:
                 log.warning("%s is damaged: running every step", self.path)
 
-    def result(self, root: str, step: str) -> tuple[dict, str] | None:
-        path = f"{root}/{STEP_FOLDERS[step]}/{RESULT_FILES[step]}"
+    def result(self, step: str) -> tuple[dict, str] | None:
+        path = f"{self.root}/{STEP_FOLDERS[step]}/{RESULT_FILES[step]}"
         if not self.rt.storage.exists(path):
             return None
         text = self.rt.storage.read_text(path)
         return json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def done(self, root: str, step: str, key: str) -> tuple[dict, str] | None:
-        found = self.result(root, step)
+    def done(self, step: str, key: str) -> tuple[dict, str] | None:
+        found = self.result(step)
         recorded = self.steps.get(step, {})
         return found if found and recorded.get("key") == key and recorded.get("result") == found[1] else None
 
@@ -148,6 +148,8 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         raise ReviewcatError("--input-path is required: a dump (with --format) or a partitioned parquet table")
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder for imported/, balanced/, prepared/ and model/")
+    if args.table and not args.database:
+        raise ReviewcatError("--table names the catalog table of --database: give --database too")
     train = not args.no_train
     if train and "://" in args.output_path and not args.output_path.startswith("file:"):
         raise ReviewcatError(f"training writes a local folder, not {args.output_path}: pass --no-train or a local "
@@ -163,7 +165,7 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
     def step(name: str, settings: dict, body: Callable[[str], None]) -> None:
         nonlocal upstream
         key = _digest({"step": name, "settings": settings, "upstream": upstream})
-        found = state.done(root, name, key)
+        found = state.done(name, key)
         folder = f"{root}/{STEP_FOLDERS[name]}"
         if found:
             log.info("%s: up to date in %s, skipped", name, folder)
@@ -171,7 +173,7 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         else:
             log.info("%s -> %s", name, folder)
             body(folder)
-            found = state.result(root, name)
+            found = state.result(name)
             if found is None:
                 raise RuntimeError(f"{name} finished without writing {RESULT_FILES[name]}")
             state.record(name, key, found[1])
@@ -179,24 +181,24 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         upstream = _digest({"key": key, "result": found[1]})
 
     if args.format:
+        import_settings = _settings(importer.OPTIONS, args)
+
         def run_import(folder: str) -> None:
             # An import adds to an existing table: an outdated one goes first, or categories the
             # input no longer holds would stay.
             rt.storage.delete(folder)
-            importer.run(rt, namespace(importer.OPTIONS, **_settings(importer.OPTIONS, args),
-                                       input_path=args.input_path, output_path=folder))
-        step("import", _settings(importer.OPTIONS, args), run_import)
+            importer.run(rt, namespace(importer.OPTIONS, **import_settings, input_path=args.input_path,
+                                       output_path=folder))
+        step("import", import_settings, run_import)
         table_path = f"{root}/{STEP_FOLDERS['import']}"
+    source = {"input_path": table_path}
     if args.database:
-        table = args.table or DEFAULT_TABLE
-        log.info("crawl -> %s.%s", args.database, table)
-        outcome.table = catalog.crawl(rt, table_path, args.database, table).table
-    elif args.table:
-        raise ReviewcatError("--table names the catalog table of --database: give --database too")
-    source = {"database": args.database, "table": outcome.table.split(".", 1)[1]} if args.database else \
-        {"input_path": table_path}
-    step("balance", _settings(balance.OPTIONS, args), lambda folder: balance.run(rt, namespace(
-        balance.OPTIONS, **_settings(balance.OPTIONS, args), **source, output_path=folder, overwrite=True)))
+        source = {"database": args.database, "table": args.table or DEFAULT_TABLE}
+        log.info("crawl -> %s.%s", source["database"], source["table"])
+        outcome.table = catalog.crawl(rt, table_path, source["database"], source["table"]).table
+    balance_settings = _settings(balance.OPTIONS, args)
+    step("balance", balance_settings, lambda folder: balance.run(rt, namespace(
+        balance.OPTIONS, **balance_settings, **source, output_path=folder, overwrite=True)))
     text = "review_body" if args.format or not args.text_column else args.text_column
     prepare_settings = {**_settings(prepare.OPTIONS, args), "text_column": text}
     step("prepare", prepare_settings, lambda folder: prepare.run(rt, namespace(

@@ -31,7 +31,7 @@ from ..storage import json_text
 from ..text import review_tokens
 from ..writers import write_balanced
 from . import baselines
-from .measure import Measurement, Step, measure, measure_in_turn
+from .measure import Measurement, Step, measure_in_turn
 from .report import markdown
 
 log = logging.getLogger(__name__)
@@ -347,15 +347,8 @@ def bench_train(config: BenchConfig) -> dict[str, Any]:
 
 
 def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:
-    env = _child_env(config)
-    command = [sys.executable, "-m", "reviewcat.cli", *argv]
-
-    def step() -> None:
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ReviewcatError(f"{' '.join(argv[:1])} failed in the scale run: {done.stderr.strip()[-500:]}")
-
-    return measure(name, rows, step, 1, child_driver=True)
+    """``reviewcat argv`` once, as its own process, timed."""
+    return measure_in_turn([_process_step(name, rows, [["-m", "reviewcat.cli", *argv]], config)], 1)[0]
 
 
 def bench_scale(config: BenchConfig) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from reviewcat import balance, sources
+from reviewcat import balance, sampling, sources
 from reviewcat.catalog import crawl
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
-from reviewcat.sampling import SamplingPlan, exact_sample
+from reviewcat.sampling import SAMPLE_ORDER, SamplingPlan, exact_sample
 
 from conftest import CATEGORIES
 from helpers import corrupt_partition, leftovers, read_categories
@@ -64,7 +64,15 @@ def test_same_seed_same_sample_other_seed_other_sample(rt, spark, raw_path, tmp_
     assert first != other
 
 
-def test_exact_sample_is_uniform_and_independent_of_partitioning(spark):
+@pytest.fixture(params=["filtered", "ranked"])
+def sample_path(request, monkeypatch):
+    """Both ways to take the sample: filtered by cut-offs from a narrow pass (share 0 means always)
+    and ranked by a window (a share above 1 means never)."""
+    monkeypatch.setattr(sampling, "SHUFFLE_FREE_SHARE", 0.0 if request.param == "filtered" else 2.0)
+    return request.param
+
+
+def test_exact_sample_is_uniform_and_independent_of_partitioning(spark, sample_path):
     frame = spark.range(2000).select(F.format_string("R%05d", "id").alias("review_id"), F.col("id"),
                                      F.lit("Books").alias("product_category"))
     plan = SamplingPlan(counts={"Books": 2000}, targets={"Books": 200})
@@ -74,6 +82,27 @@ def test_exact_sample_is_uniform_and_independent_of_partitioning(spark):
     assert sorted(r[0] for r in one) == sorted(r[0] for r in many)
     # Mean index of a uniform 10% sample: 999.5 with a standard error of about 39.
     assert abs(sum(r[0] for r in one) / 200 - 999.5) < 160
+
+
+def test_filtered_and_ranked_samples_keep_the_same_rows_even_with_repeated_ids(spark, monkeypatch):
+    # Every review_id twice (other columns differ) in two groups: a cut after an even number of rows
+    # falls between ids, an odd one splits a pair, which only the other columns can order.
+    frame = spark.range(4000).select(F.format_string("R%05d", (F.col("id") / 2).cast("int")).alias("review_id"),
+                                     F.col("id"), F.when(F.col("id") < 2000, "Books").otherwise("Music")
+                                     .alias("product_category"))
+    counts = {"Books": 2000, "Music": 2000}
+
+    def sample(share, target):
+        monkeypatch.setattr(sampling, "SHUFFLE_FREE_SHARE", share)
+        return exact_sample(frame.repartition(3), SamplingPlan(counts, {"Books": target, "Music": target}), seed=9)
+
+    for target in (1200, 1201):
+        filtered, ranked = sample(0.0, target), sample(2.0, target)
+        assert sorted(filtered.select("id").collect()) == sorted(ranked.select("id").collect())
+        assert sorted(map(tuple, filtered.groupBy("product_category").count().collect())) == \
+            [("Books", target), ("Music", target)]
+        # A split pair falls back to ranking: only then does the sample carry its rank.
+        assert (SAMPLE_ORDER in filtered.columns) == (target % 2 == 1)
 
 
 def test_counts_read_no_data_columns(rt, raw_path, raw_table):

@@ -3,7 +3,8 @@
 deploy: create or update the CloudFormation stack in ``infra/``, then upload the library zip and
 the two job scripts where the Glue jobs look for them. run: start the Glue workflow (crawl raw ->
 balance -> crawl balanced -> prepare), follow it, and optionally hand the prepared S3 prefix to
-``reviewcat train --backend sagemaker``. status: the stack, its outputs and the last workflow run.
+``reviewcat train --backend sagemaker``. status: the stack, its outputs, the last workflow run and
+what it cost (``costs``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import costs
 from .errors import ReviewcatError
 from .packaging import build_zip
 
@@ -26,13 +28,18 @@ STACK_FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE
                 "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE")
 
 
-def _clients(region: str | None) -> tuple[Any, Any, Any]:
+def _session(region: str | None) -> Any:
     import boto3
     session = boto3.Session(region_name=region) if region else boto3.Session()
     if session.region_name is None:
         raise ReviewcatError("no AWS region: pass --region or set AWS_REGION")
     if session.get_credentials() is None:
         raise ReviewcatError("no AWS credentials: configure them (aws configure, AWS_PROFILE or the environment)")
+    return session
+
+
+def _clients(region: str | None) -> tuple[Any, Any, Any]:
+    session = _session(region)
     return session.client("cloudformation"), session.client("s3"), session.client("glue")
 
 
@@ -142,8 +149,25 @@ def run(stack: str, region: str | None, follow: bool = True, poll_seconds: float
     return run_id, outputs
 
 
-def status(stack: str, region: str | None) -> list[str]:
-    """Lines describing the stack, its outputs and the last workflow run."""
+def run_cost(region: str | None, workflow: str, run_id: str, prices: dict[str, float],
+             tuning_job: str | None = None) -> list[str]:
+    """What a workflow run cost: its Glue job runs, and the tuning job that trained on its output
+    (``tuning_job``, else the newest reviewcat-* tuning job started after the run)."""
+    session = _session(region)
+    glue = session.client("glue")
+    run = glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"]
+    charges = costs.workflow_charges(glue, run)
+    sagemaker = session.client("sagemaker")
+    tuning_job = tuning_job or costs.latest_tuning_job(sagemaker, run["StartedOn"])
+    if tuning_job:
+        charges += costs.tuning_charges(sagemaker, tuning_job)
+    trained = f" and tuning job {tuning_job}" if tuning_job else " (no tuning job after it)"
+    return [f"cost of run {run['WorkflowRunId']}{trained}:", *costs.report(charges, prices)]
+
+
+def status(stack: str, region: str | None, prices: dict[str, float] | None = None,
+           tuning_job: str | None = None) -> list[str]:
+    """Lines describing the stack, its outputs, the last workflow run and what that run cost."""
     cloudformation, _, glue = _clients(region)
     outputs = stack_outputs(cloudformation, stack)
     description = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
@@ -156,6 +180,7 @@ def status(stack: str, region: str | None) -> list[str]:
             stats = runs[0].get("Statistics", {})
             lines.append(f"last run {runs[0]['WorkflowRunId']}: {runs[0]['Status']}, "
                          f"{stats.get('SucceededActions', 0)}/{stats.get('TotalActions', 0)} actions done")
+            lines += run_cost(region, workflow, runs[0]["WorkflowRunId"], prices or costs.PRICES, tuning_job)
         else:
             lines.append(f"workflow {workflow} has not run yet: reviewcat aws run")
     return lines

@@ -7,6 +7,16 @@ DEMO_ROWS ?= 200000
 BENCH_ARGS ?=
 # pytest's own -n/-k etc.: make test PYTEST_ARGS="-k balance"
 PYTEST_ARGS ?=
+# The default Spark is Glue 5's; the job tests run again on Glue 6's (4.1.1) in a second virtualenv.
+SPARK ?= 3.5
+SPARK4 ?= 4.1.1
+SPARK4_VENV ?= .venv-spark4
+SPARK4_TESTS ?= tests/test_balance.py tests/test_prepare.py tests/test_import.py tests/test_entry_points.py \
+	tests/test_cluster.py tests/test_predict_table.py
+# checkov and cfn-lint at their current releases, in a virtualenv of their own: current checkov pins
+# packages (packaging, boto3) that clash with pytest 9 and sagemaker 3.
+TOOLS_VENV ?= .venv-tools
+TOOLS = "checkov>=3.3.30,<4" "cfn-lint>=1.58,<2"
 
 .PHONY: demo test bench dist clean help
 
@@ -20,14 +30,27 @@ help:
 $(VENV)/.installed-%: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$*]"
+	$(PY) -m pip install --quiet -e ".[$*]" "pyspark==$(SPARK).*"
+	touch $@
+
+$(SPARK4_VENV)/.installed: setup.py
+	test -x $(SPARK4_VENV)/bin/python || $(PYTHON) -m venv $(SPARK4_VENV)
+	$(SPARK4_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SPARK4_VENV)/bin/python -m pip install --quiet -e ".[test]" "pyspark==$(SPARK4)"
+	touch $@
+
+$(TOOLS_VENV)/.installed: Makefile
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade $(TOOLS)
 	touch $@
 
 demo: $(VENV)/.installed-train
 	$(VENV)/bin/reviewcat demo --workdir demo-output --rows $(DEMO_ROWS)
 
-test: $(VENV)/.installed-test
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+test: $(VENV)/.installed-test $(SPARK4_VENV)/.installed $(TOOLS_VENV)/.installed
+	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest $(PYTEST_ARGS) tests
+	$(SPARK4_VENV)/bin/python -m pytest $(PYTEST_ARGS) $(SPARK4_TESTS)
 
 bench: $(VENV)/.installed-bench
 	$(VENV)/bin/reviewcat bench --workdir bench $(BENCH_ARGS)
@@ -36,4 +59,4 @@ dist:
 	PYTHONPATH=lib $(PYTHON) -m reviewcat.packaging dist/reviewcat.zip
 
 clean:
-	rm -rf $(VENV) demo-output bench dist .pytest_cache
+	rm -rf $(VENV) $(SPARK4_VENV) $(TOOLS_VENV) demo-output bench dist .pytest_cache

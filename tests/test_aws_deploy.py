@@ -42,12 +42,19 @@ def test_deploy_creates_the_stack_and_uploads_library_and_scripts(aws_env, tmp_p
     bucket = outputs["BucketName"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert keys == {"artifacts/reviewcat.zip", "artifacts/glue_jobs/import_reviews.py", "artifacts/glue_jobs/balance_reviews.py",
-                    "artifacts/glue_jobs/prepare_splits.py", "artifacts/glue_jobs/bias_report.py"}
+                    "artifacts/glue_jobs/prepare_splits.py", "artifacts/glue_jobs/bias_report.py",
+                    "artifacts/glue_jobs/predict_table.py"}
     s3.download_file(bucket, "artifacts/reviewcat.zip", str(tmp_path / "lib.zip"))
     names = zipfile.ZipFile(tmp_path / "lib.zip").namelist()
     assert "reviewcat/balance.py" in names and "reviewcat/data/category_counts.csv" in names
-    # A second deploy updates the same stack (or finds nothing to change) and uploads again.
-    assert aws.deploy("rc-deploy", REGION, {"GlueNumberOfWorkers": "4"}, workdir=tmp_path)["BucketName"] == bucket
+    # A second deploy, from the CLI, updates the same stack to Glue 6 and uploads again.
+    proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "aws", "deploy", "--stack", "rc-deploy",
+                           "--glue-version", "6.0", "--parameter", "GlueNumberOfWorkers=4"],
+                          env=cli_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert f"BucketName: {bucket}" in proc.stdout
+    stack = cloudformation.describe_stacks(StackName="rc-deploy")["Stacks"][0]
+    assert {"ParameterKey": "GlueVersion", "ParameterValue": "6.0"} in stack["Parameters"]
 
 
 def test_run_starts_the_workflow_and_status_reports_it(aws_env, tmp_path):
@@ -59,7 +66,8 @@ def test_run_starts_the_workflow_and_status_reports_it(aws_env, tmp_path):
     assert run["Status"] == "RUNNING"
     lines = aws.status("rc-run", REGION)
     assert lines[0] == "stack rc-run: CREATE_COMPLETE"
-    assert "  WorkflowName: reviewcat-pipeline" in lines and lines[-1].startswith(f"last run {run_id}: RUNNING")
+    assert "  WorkflowName: reviewcat-pipeline" in lines and lines[-3].startswith(f"last run {run_id}: RUNNING")
+    assert lines[-2:] == [f"cost of run {run_id} (no tuning job after it):", "  total: $0.00"]  # no job ran yet
 
 
 def test_following_a_run_reports_progress_and_failures(caplog):

@@ -105,7 +105,9 @@ def test_jobs_on_a_standalone_cluster_match_local_mode_byte_for_byte(cluster, ra
     events.mkdir()
     submit(master, env, tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-cluster",
            "--warehouse", tmp_path / "wh-cluster",
-           conf=["spark.eventLog.enabled=true", f"spark.eventLog.dir=file://{events}", "spark.eventLog.compress=false"])
+           # One plain file: Spark 4 rolls event logs into a folder of parts by default.
+           conf=["spark.eventLog.enabled=true", f"spark.eventLog.dir=file://{events}", "spark.eventLog.compress=false",
+                 "spark.eventLog.rolling.enabled=false"])
     run_local(tmp_path, "prepare_splits.py", *prepare_args, "--output-path", tmp_path / "prep-local")
     for name in SPLITS + ["manifest.json"]:
         cluster_bytes = (tmp_path / "prep-cluster" / name).read_bytes()

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "infra" / "reviewcat.yaml"
 JOB_SCRIPTS = [REPO / "glue_jobs" / name for name in ("import_reviews.py", "balance_reviews.py", "prepare_splits.py",
-                                                              "bias_report.py")]
+                                                              "bias_report.py", "predict_table.py")]
 DEFAULT_LIBRARY_KEY = "artifacts/reviewcat.zip"
 STACK_FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
                 "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE")

@@ -19,6 +19,8 @@ JOBS: dict[str, tuple[str, str]] = {
     "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
     "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
     "bias": ("reviewcat.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
+    "predict-table": ("reviewcat.predict_table", "score every row of a review table with a trained model: "
+                      "top-k categories and probabilities as parquet"),
     "pipeline": ("reviewcat.pipeline", "import, crawl, balance, prepare and train in one Spark session; "
                  "reruns skip the steps that are up to date"),
 }
@@ -71,38 +73,53 @@ AWS = [
     Option("region", "AWS region (default: the AWS configuration's)"),
     Option("template", "deploy: the CloudFormation template (default: infra/reviewcat.yaml of this checkout)"),
     Option("parameter", "deploy: a stack parameter, Name=value (repeatable)", repeat=True),
+    Option("glue-version", "deploy: the jobs' Glue runtime, 5.0 (Spark 3.5) or 6.0 (Spark 4.1); "
+           "default 5.0", choices=("5.0", "6.0")),
     Option("no-follow", "run: return once the workflow has started", switch=True),
     Option("poll-seconds", "run: seconds between progress checks", positive_int, 30),
     Option("train", "run: then tune BlazingText on SageMaker with the prepared data", switch=True),
     Option("output-path", "run --train: local folder for the model, metrics and report", default="model"),
+    Option("price", "status, run: a price in USD per hour, name=value: glue-dpu-hour or a SageMaker "
+           "instance type (default: us-east-1 on-demand list prices; repeatable)", repeat=True),
+    Option("tuning-job", "status: the tuning job to price with the last workflow run (default: the newest "
+           "reviewcat-* tuning job started after it)"),
 ]
 
 
 def _aws(args: argparse.Namespace) -> None:
+    import time
     from pathlib import Path
 
-    from . import aws
+    from . import aws, costs
     if args.action == "deploy":
         template = Path(args.template) if args.template else aws.TEMPLATE
-        outputs = aws.deploy(args.stack, args.region, aws.parse_parameters(args.parameter), template)
+        parameters = aws.parse_parameters(args.parameter)
+        if args.glue_version:
+            parameters["GlueVersion"] = args.glue_version
+        outputs = aws.deploy(args.stack, args.region, parameters, template)
         print("\n".join(f"{key}: {value}" for key, value in sorted(outputs.items())))
     elif args.action == "status":
-        print("\n".join(aws.status(args.stack, args.region)))
+        print("\n".join(aws.status(args.stack, args.region, costs.parse_prices(args.price), args.tuning_job)))
     else:
+        prices = costs.parse_prices(args.price)
         run_id, outputs = aws.run(args.stack, args.region, follow=not args.no_follow,
                                   poll_seconds=args.poll_seconds)
         prepared = outputs.get("PreparedPath")
         if not args.train:
             print(f"workflow run {run_id}; train with:\n  reviewcat train --backend sagemaker --data {prepared} "
                   f"--s3-output {outputs.get('TrainingOutputPath')} --role {outputs.get('SageMakerRoleArn')} --wait")
+            if not args.no_follow:
+                print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices)))
             return
         if args.no_follow:
             raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
         from .options import namespace
         from .train.commands import TRAIN, train
+        job = time.strftime("reviewcat-%Y%m%d-%H%M%S", time.gmtime())
         train(namespace(TRAIN, data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"),
                         region=args.region, s3_output=outputs.get("TrainingOutputPath"), wait=True,
-                        output_path=args.output_path))
+                        output_path=args.output_path, job_name=job))
+        print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices, job)))
 
 
 BENCH = [
@@ -111,7 +128,8 @@ BENCH = [
     Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
     Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
     Option("seed", "random seed", int, 42),
-    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,scale (default: all); "
+    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,predict,scale,e2e "
+           "(default: all); "
            "results of the other sections already in --workdir are kept", name_list),
     Option("driver-memory", "Spark driver memory of the scale section's jobs", default="1g"),
 ]

@@ -194,6 +194,11 @@ class Storage:
             stream.close()
         return bytes(data).decode("utf-8")
 
+    def copy_to_local(self, path: str, local: str) -> None:
+        """A file of any Hadoop file system (s3://, hdfs://, file:) copied to a local path, without a
+        ``.crc`` beside it: for files a Python library must open itself, such as a model."""
+        self._fs(path).copyToLocalFile(False, self._path(path), self._path(local), True)
+
     def sha256(self, path: str) -> str:
         """Digest computed inside the JVM while streaming, so a large file never sits in Python."""
         stream = self._fs(path).open(self._path(path))

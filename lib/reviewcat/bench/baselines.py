@@ -154,8 +154,21 @@ def full_scan(spark: SparkSession, path: str) -> int:
     return int(frame.select(F.sum(F.xxhash64(*frame.columns) % 1000)).first()[0])
 
 
+def python_predict(model_path: str, table: str, text_column: str, k: int) -> int:
+    """A table scored the way a script without Spark would: its texts read with pyarrow, then each
+    cleaned, tokenized and given fastText's top k in turn, in one process. Returns the rows scored."""
+    import pyarrow.dataset as ds
+
+    from ..train.model import load_model, top_k
+    texts = ds.dataset(table, partitioning="hive").to_table(columns=[text_column]).column(text_column).to_pylist()
+    return len(top_k(load_model(model_path), [normalize(t) for t in texts], k))
+
+
 if __name__ == "__main__":  # a baseline as its own script: python -m reviewcat.bench.baselines import FMT IN OUT,
-    import sys              # ... pipeline IN OUT SEED, or ... scan IN
+    import sys              # ... pipeline IN OUT SEED, ... scan IN, or ... predict MODEL TABLE COLUMN K
+    if sys.argv[1] == "predict":
+        python_predict(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        sys.exit(0)
     session = SparkSession.builder.master("local[*]").config("spark.ui.showConsoleProgress", "false").getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     if sys.argv[1] == "import":

@@ -104,6 +104,14 @@ def _train(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _predict(section: dict[str, Any]) -> list[str]:
+    rows = [[m["name"], _seconds(m), _rate(m), f"{m['peak_mb']['total']:,.0f}"]
+            for m in (section["ours"], section["plain"])]
+    return [f"## Predict: scoring {section['rows']:,} reviews (top {section['k']}), cold processes", ""] + _table(
+        ["step", "median s", "rows/s", "peak MB"], rows) + [
+        "", f"predict-table against one Python process: **{section['speedup']}x**."]
+
+
 def _scale(section: dict[str, Any]) -> list[str]:
     rows = [[f"{run['rows']:,}", stage["name"], f"{stage['rows']:,}", _seconds(stage), _rate(stage), *_memory(stage)]
             for run in section["runs"] for stage in run["stages"]]
@@ -126,7 +134,7 @@ def _end_to_end(section: dict[str, Any]) -> list[str]:
         ["reviews", "step", "median s", "rows/s", "peak MB"], rows) + [""] + notes
 
 
-RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "scale": _scale,
+RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "predict": _predict, "scale": _scale,
              "e2e": _end_to_end}
 
 

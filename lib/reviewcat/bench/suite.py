@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
-SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "scale", "e2e")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "predict", "scale", "e2e")
+PREDICT_SHARE = 10  # predict scores --rows / 10 generated reviews
 E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
 E2E_TARGET = 5.0  # the one-session pipeline against the plain script
 IMPORT_FORMATS = ("amazon-2023", "amazon-2018", "amazon-tsv")
@@ -327,6 +328,29 @@ def _generated_corpus(config: BenchConfig, lines: int) -> Path:
     return prepared_path
 
 
+def bench_predict(config: BenchConfig) -> dict[str, Any]:
+    """``reviewcat predict-table`` against one Python process calling fastText on the same rows, both
+    cold processes as a user runs them, with a model trained by ``reviewcat train`` on generated reviews."""
+    rows, k = config.rows // PREDICT_SHARE, 3
+    model, table, out = config.data / "predict-model", config.data / f"predict-{rows}", config.data / "predict-out"
+    if not (model / "model.bin").exists():
+        _cli_stage("train", TRAIN_LINES[0], ["train", "--data", str(_generated_corpus(config, TRAIN_LINES[0])),
+                                              "--output-path", str(model), "--max-jobs", "2", "--overwrite"], config)
+    if not table.exists():
+        _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--category-count", "10", "--output-path",
+                                      str(table), "--seed", str(config.seed + 1)], config)
+    ours, plain = measure_in_turn([
+        _process_step("reviewcat predict-table (cold process)", rows, [
+            ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", model / "model.bin",
+             "-k", k, "--output-path", out]], config, _remover(out),
+            lambda: {"rows_out": json.loads((out / "_predict.json").read_text())["rows"]}),
+        _process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
+            ["-m", "reviewcat.bench.baselines", "predict", model / "model.bin", table, "review_body", k]], config)],
+        config.repeats)
+    shutil.rmtree(out, ignore_errors=True)
+    return {"rows": rows, "k": k, "ours": ours.to_dict(), "plain": plain.to_dict(), "speedup": _ratio(plain, ours)}
+
+
 def bench_train(config: BenchConfig) -> dict[str, Any]:
     """Our default search and fastText's autotune per corpus: generated reviews at three sizes and
     two corpora of real text found on this machine, each with the space derived from its data."""
@@ -421,7 +445,7 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
 # Sections that share the benchmark's SparkSession, and those that start their own processes.
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
-PROCESS_SECTIONS = {"train": bench_train, "scale": bench_scale, "e2e": bench_end_to_end}
+PROCESS_SECTIONS = {"train": bench_train, "predict": bench_predict, "scale": bench_scale, "e2e": bench_end_to_end}
 
 
 def _shut_down(spark: SparkSession) -> None:

@@ -1,0 +1,12 @@
+"""Entry point of the predict-table job for AWS Glue, spark-submit and python (same flags as
+`reviewcat predict-table`).
+
+On Glue the job arguments arrive as --name value pairs; elsewhere: `spark-submit predict_table.py --help`.
+"""
+import sys
+
+from reviewcat import predict_table
+from reviewcat.runtime import run_job
+
+if __name__ == "__main__":
+    sys.exit(run_job(sys.argv, predict_table.OPTIONS, "predict_table", predict_table.__doc__, predict_table.run))

@@ -1,4 +1,5 @@
 """Both notebooks run top to bottom on local sample data, 01 then 02 (02 reads 01's balanced table)."""
+import re
 from pathlib import Path
 
 import nbformat
@@ -37,4 +38,8 @@ def test_notebooks_run_top_to_bottom(tmp_path, monkeypatch):
     trained = text_of(execute("02_prepare_train_predict.ipynb", tmp_path))
     assert "so disappointed, stopped working due to water after only two weeks" in trained
     assert "# reviewcat model report" in trained
+    # The DataFrame functions give the job's lines, and the model scores a table.
+    counts = re.findall(r"([\d,]+) lines \(the file: ([\d,]+)\)", trained)
+    assert len(counts) == 3 and all(ours == file for ours, file in counts), counts
+    assert "top-1 agrees with the category for" in trained
     assert (tmp_path / "nb" / "model" / "confusion_matrix.png").exists()

@@ -22,7 +22,7 @@ from .errors import ReviewcatError
 from .labels import LABEL, LabelSpec, label_spec
 from .options import OUTPUT, READING, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
-from .sampling import SamplingPlan, exact_sample, key_name, plan_sample
+from .sampling import SAMPLE_ORDER, SamplingPlan, exact_sample, key_name, plan_sample
 from .storage import json_text
 from .writers import write_balanced
 
@@ -43,6 +43,42 @@ OPTIONS = SOURCE + READING + OUTPUT + [
     Option("min-class-size", "leave out classes (or cells) with fewer than M reviews before balancing",
            positive_int, aliases=("min-category-size",)),
 ]
+
+
+@dataclass(frozen=True)
+class Balanced:
+    """A balanced sample and the plan behind it (each class's count, target and factor)."""
+    sample: DataFrame  # with the columns writers order it by (``sample_order``, the label)
+    plan: SamplingPlan
+
+    @property
+    def rows(self) -> DataFrame:
+        """The sampled rows with the input's columns only."""
+        return self.sample.drop(SAMPLE_ORDER, LABEL)
+
+
+def balanced(frame: DataFrame, label: str = "category", *, within: str | None = None, per_class: int | None = None,
+             min_class_size: int | None = None, seed: int = 42, plan: SamplingPlan | None = None) -> Balanced:
+    """The same number of reviews of every class of ``frame`` (or of every (``within``, class) cell), or
+    at most ``per_class``: an exact, seeded, uniform sample, the same on any partitioning.
+
+    ``label`` is ``category``, ``sentiment``, ``stars`` or a column, as for ``reviewcat balance``. Without
+    ``plan`` the classes are counted in one aggregation of the frame; the job passes the plan it made
+    from parquet footers before reading, so that it reads only the partitions it keeps.
+    """
+    spec = label_spec(label)
+    by_category = spec.column == sources.CATEGORY and not within
+    if plan is None:
+        if by_category:
+            counts = {r[0]: r[1] for r in frame.groupBy(sources.CATEGORY).count().collect()}
+            groups = _Groups([sources.CATEGORY], counts, {}, ("category", "categories"))
+        else:
+            groups = _class_groups(frame, spec, within, "the frame")
+        plan = plan_sample(groups.counts, per_class, min_class_size, groups.noun)
+    if by_category:
+        return Balanced(exact_sample(frame, plan, seed), plan)
+    by = [within, LABEL] if within else [LABEL]
+    return Balanced(exact_sample(frame.withColumn(LABEL, spec.expression()), plan, seed, by), plan)
 
 
 @dataclass(frozen=True)
@@ -136,11 +172,9 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
     plan = plan_sample(groups.counts, args.per_class, args.min_class_size, groups.noun)
     _log_plan(plan, groups.noun)
 
-    if frame is None:
-        kept = list(plan.targets)
-        sample = exact_sample(sources.read(rt, source, kept), plan, args.seed)
-    else:
-        sample = exact_sample(frame.withColumn(LABEL, spec.expression()), plan, args.seed, groups.by)
+    # Planned from footers, a category balance reads only the categories it keeps.
+    kept = frame if frame is not None else sources.read(rt, source, list(plan.targets))
+    sample = balanced(kept, args.label, within=args.within, seed=args.seed, plan=plan).sample
     with rt.storage.staged(output) as staging:
         log.info("sampling and writing %d reviews to %s", sum(plan.targets.values()), output)
         write_balanced(sample, staging, groups.by)

@@ -7,7 +7,6 @@ hdfs://); category names come from ``labels.json`` beside it, as for ``reviewcat
 """
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from pathlib import Path
@@ -17,9 +16,9 @@ from . import sources
 from .errors import ReviewcatError
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
-from .scoring import LABELS, PROBABILITIES, ship_model, top_k_column
+from .scoring import LABELS, PROBABILITIES, predicted
 from .storage import json_text
-from .train.model import load_model
+from .train.data import parse_labels
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,7 @@ def _categories(rt: Runtime, model: str, labels: str | None) -> dict[str, str]:
             raise ReviewcatError(f"labels file {labels} not found")
         log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE, model)
         return {}
-    data = json.loads(rt.storage.read_text(path))
-    return data.get("labels", data) if isinstance(data, dict) else {}
+    return parse_labels(rt.storage.read_text(path))
 
 
 def run(rt: Runtime, args: Any) -> dict:
@@ -74,20 +72,18 @@ def run(rt: Runtime, args: Any) -> dict:
     frame = sources.read(rt, source, categories)
     sources.require_columns(frame, [args.id_column, args.text_column], source)
 
-    with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
-        local = _fetch(rt, args.model, scratch)
-        labels = load_model(local).get_labels()  # a bad model fails here, in one line, not in a task
-        shipped = ship_model(rt.spark, local)
     names = _categories(rt, args.model, args.labels)
-    k = min(args.top_k, len(labels))
-    log.info("scoring %s with %s (%d labels), top %d -> %s", source.describe(), args.model, len(labels), k, output)
-    scored = frame.select(args.id_column, sources.CATEGORY,
-                          top_k_column(args.text_column, shipped, k, names).alias("prediction"))
-    scored = scored.select(args.id_column, sources.CATEGORY, f"prediction.{LABELS}", f"prediction.{PROBABILITIES}")
+    log.info("scoring %s with %s, top %d -> %s", source.describe(), args.model, args.top_k, output)
+    with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
+        # Loaded here once, so a bad model fails in one line before any task, and shipped from a copy
+        # of its own: the scratch folder may go.
+        scored = predicted(frame.select(args.id_column, sources.CATEGORY, args.text_column),
+                           _fetch(rt, args.model, scratch), args.top_k, args.text_column, names)
+    scored = scored.select(args.id_column, sources.CATEGORY, LABELS, PROBABILITIES)
     with rt.storage.staged(output) as staging:
         scored.write.partitionBy(sources.CATEGORY).parquet(staging)
         rows = rt.spark.read.parquet(staging).count()
-        summary = {"source": source.describe(), "model": args.model, "top_k": k, "rows": rows,
+        summary = {"source": source.describe(), "model": args.model, "top_k": args.top_k, "rows": rows,
                    "text_column": args.text_column, **({"skipped_files": skipped} if skipped else {})}
         rt.storage.write_text(f"{staging}/{SUMMARY}", json_text(summary))
     log.info("scored %d rows -> %s", rows, output)

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping, Sequence
 
-from pyspark.sql import Observation, functions as F
+from pyspark.sql import DataFrame, Observation, functions as F
 
 from . import __version__, code_counts, line_counts, sources
 from .balance import BALANCE_FILE, BIAS_FILE
 from .errors import ReviewcatError
-from .labels import LABEL, LabelSpec, label_spec, refuse_unlabelled, require_label_column
+from .labels import LABEL, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .splits import PART, SHUFFLE_ORDER, SPLITS, assign_split, ordered_parts, parse_split, part_keys
@@ -38,13 +38,29 @@ class PrepareResult:
     manifest: dict
 
 
-def _labels(frame, spec: LabelSpec, categories: list[str]) -> dict[str, str]:
-    if spec.column == sources.CATEGORY:
+def label_names(frame: DataFrame, label: str = "category", categories: Sequence[str] | None = None) -> dict[str, str]:
+    """``__label__<x>`` -> class name for every class of ``label`` in ``frame``: the sentiment and star
+    classes are fixed, categories are ``categories`` when known (the job lists the partitions), other
+    values are read from the frame."""
+    spec = label_spec(label)
+    if spec.column == sources.CATEGORY and categories is not None:
         return label_map(categories)
     if spec.classes:
         return label_map(spec.classes)
-    values = [r[0] for r in frame.select(LABEL).where(F.col(LABEL).isNotNull()).distinct().collect()]
-    return label_map(values)
+    labelled = frame if LABEL in frame.columns else frame.withColumn(LABEL, spec.expression())
+    return label_map(r[0] for r in labelled.select(LABEL).where(F.col(LABEL).isNotNull()).distinct().collect())
+
+
+def fasttext_lines(frame: DataFrame, label: str = "category", text_column: str = "review_body",
+                   min_chars: int = 20, labels: Mapping[str, str] | None = None) -> DataFrame:
+    """``(review_id, label, tokens)`` per review: the text cleaned and NLTK-tokenized exactly as
+    training and prediction see it, the class as ``__label__<x>``; reviews shorter than ``min_chars``
+    after cleaning are left out. ``labels`` (from ``label_names``) fixes the classes, else the frame's
+    are used. Repeated texts stay: ``split_lines`` (and the job's write) removes them.
+    """
+    spec = label_spec(label)
+    labelled = frame if LABEL in frame.columns else frame.withColumn(LABEL, spec.expression())
+    return to_lines(labelled, dict(labels or label_names(labelled, label)), LABEL, text_column, min_chars)
 
 
 def _beside(rt: Runtime, source: sources.Source, name: str) -> dict | None:
@@ -89,13 +105,13 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     require_label_column(frame, spec, source.describe())
     sources.require_columns(frame, ["review_id", args.text_column], source)
     frame = frame.withColumn(LABEL, spec.expression())
-    labels = _labels(frame, spec, categories)
+    labels = label_names(frame, args.label, categories)
     log.info("preparing the reviews of %d labels (%s) from %s", len(labels), spec.name, source.describe())
 
     read = Observation("rows read")
     observed = frame.observe(read, F.count(F.lit(1)).alias("rows"),
                              F.count(F.when(F.col(LABEL).isNull(), 1)).alias("unlabelled"))
-    tokenized = to_lines(observed, labels, LABEL, args.text_column, args.min_chars)
+    tokenized = fasttext_lines(observed, args.label, args.text_column, args.min_chars, labels)
     # A bucket of each split per core: every core orders an equal share of each split.
     parts_per_split = rt.spark.sparkContext.defaultParallelism
     lines = ordered_parts(assign_split(tokenized, fractions, args.seed), args.seed, parts_per_split)

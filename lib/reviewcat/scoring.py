@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-from pyspark.sql import Column, SparkSession, functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
 
 from .text import clean
-from .train.data import category_name
+from .train.data import category_name, parse_labels
 from .train.model import load_model, top_k
 
 LABELS = "labels"
@@ -75,3 +75,22 @@ def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[s
                              PROBABILITIES: [[p for _, p in a] for a in answers]})
 
     return F.pandas_udf(batch, PREDICTION)(F.col(text) if isinstance(text, str) else text)
+
+
+def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "review_body",
+              categories: Mapping[str, str] | None = None) -> DataFrame:
+    """``frame`` with the model's ``k`` best categories of its text (all of them when it has fewer) and
+    their probabilities, best first (``labels``, ``probabilities``), as ``reviewcat predict`` gives them.
+
+    ``model`` is a local ``model.bin`` or BlazingText ``model.tar.gz``; it is loaded here first, so a
+    bad file fails at once, not in a task. ``categories`` maps labels to names (``labels.json``
+    beside the model when not given).
+    """
+    load_model(model)
+    if categories is None:
+        beside = Path(model).with_name("labels.json")
+        categories = parse_labels(beside.read_text()) if beside.is_file() else {}
+    shipped = ship_model(frame.sparkSession, model)
+    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories))
+    return (scored.withColumn(LABELS, F.col(f"__prediction.{LABELS}"))
+            .withColumn(PROBABILITIES, F.col(f"__prediction.{PROBABILITIES}")).drop("__prediction"))

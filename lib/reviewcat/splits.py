@@ -105,3 +105,11 @@ def ordered_parts(lines: DataFrame, seed: int, parts_per_split: int) -> DataFram
             .where(F.col("__previous").isNull() | (F.col("__previous") != F.col("tokens")))
             .drop("__previous")
             .withColumn("line", F.concat_ws(" ", "label", "tokens")))
+
+
+def split_lines(lines: DataFrame, split: str = "0.6,0.2,0.2", seed: int = 42) -> dict[str, DataFrame]:
+    """Train, validation and test of ``prepare.fasttext_lines``' rows, as the job writes their files:
+    a text in one split only, its copies removed, each split in the seeded shuffle order, one
+    ``line`` (``__label__<x> tok tok ...``) per row. ``split`` is three fractions, ``"0.6,0.2,0.2"``."""
+    parts = ordered_parts(assign_split(lines, parse_split(split), seed), seed, 1)
+    return {name: parts.where(F.col("split") == name).orderBy(*SHUFFLE_ORDER).select("line") for name in SPLITS}

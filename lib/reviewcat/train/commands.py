@@ -16,7 +16,7 @@ from ..storage import json_text
 from ..options import Option, positive_float, positive_int
 from ..staging import remove_dead_local, staging_name
 from ..text import normalize
-from .data import Prepared, category_name, open_prepared, read_labeled
+from .data import Prepared, category_name, open_prepared, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
 from .local_search import LABELS_FILE, SEARCH_FILE, run_search
 from .model import endpoint_top_k, load_model, top_k
@@ -212,8 +212,7 @@ def _labels_file(path: str) -> dict[str, str]:
     file = Path(path)
     if not file.is_file():
         raise ReviewcatError(f"labels file {path} not found")
-    data = json.loads(file.read_text())
-    return data.get("labels", data) if isinstance(data, dict) else {}
+    return parse_labels(file.read_text())
 
 
 def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,

@@ -97,5 +97,11 @@ def open_prepared(path: str) -> Prepared:
     return Prepared(root, manifest)
 
 
+def parse_labels(text: str) -> dict[str, str]:
+    """Label -> category from a ``labels.json`` (a mapping) or a prepare ``manifest.json`` (its ``labels``)."""
+    data = json.loads(text)
+    return data.get("labels", data) if isinstance(data, dict) else {}
+
+
 def category_name(label: str, categories: dict[str, str]) -> str:
     return categories.get(label, label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label)

@@ -21,3 +21,10 @@ def leftovers(path: str) -> list[str]:
     """Staging folders left beside an output: a failed job must leave none."""
     p = Path(path)
     return sorted(x.name for x in p.parent.glob(p.name + ".__*"))
+
+
+def outputs_stack(outputs: dict[str, str]) -> str:
+    """A CloudFormation template with one bucket and the given outputs: a stack that names what
+    `reviewcat aws` looks up, without the resources moto cannot build."""
+    lines = [f"  {key}: {{Value: {value}}}" for key, value in outputs.items()]
+    return "Resources:\n  Marker:\n    Type: AWS::S3::Bucket\nOutputs:\n" + "\n".join(lines) + "\n"

@@ -17,20 +17,14 @@ from reviewcat import aws
 from reviewcat.errors import ReviewcatError
 
 from conftest import REGION, cli_env
+from helpers import outputs_stack
 
 # moto's CloudFormation skips what it cannot build (Glue, bucket policies) with a warning each: expected.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
 
-OUTPUTS_ONLY = """
-Resources:
-  Marker:
-    Type: AWS::S3::Bucket
-Outputs:
-  WorkflowName: {Value: reviewcat-pipeline}
-  PreparedPath: {Value: s3://reviewcat-data/prepared/}
-  TrainingOutputPath: {Value: s3://reviewcat-data/training/}
-  SageMakerRoleArn: {Value: arn:aws:iam::123456789012:role/reviewcat-sagemaker}
-"""
+OUTPUTS_ONLY = outputs_stack({"WorkflowName": "reviewcat-pipeline", "PreparedPath": "s3://reviewcat-data/prepared/",
+                              "TrainingOutputPath": "s3://reviewcat-data/training/",
+                              "SageMakerRoleArn": "arn:aws:iam::123456789012:role/reviewcat-sagemaker"})
 
 
 def test_deploy_creates_the_stack_and_uploads_library_and_scripts(aws_env, tmp_path):

@@ -12,16 +12,10 @@ from reviewcat import aws, costs
 from reviewcat.errors import ReviewcatError
 
 from conftest import REGION, cli_env
+from helpers import outputs_stack
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
 
-OUTPUTS_ONLY = """
-Resources:
-  Marker:
-    Type: AWS::S3::Bucket
-Outputs:
-  WorkflowName: {Value: rc-cost-pipeline}
-"""
 
 
 def test_a_glue_run_is_its_dpu_seconds_with_the_one_minute_minimum():
@@ -83,7 +77,7 @@ def test_a_tuning_job_is_its_training_jobs_billable_seconds_times_instances():
 
 
 def test_status_prices_the_last_runs_glue_jobs_from_get_job_run(aws_env, tmp_path):
-    boto3.client("cloudformation").create_stack(StackName="rc-cost", TemplateBody=OUTPUTS_ONLY)
+    boto3.client("cloudformation").create_stack(StackName="rc-cost", TemplateBody=outputs_stack({"WorkflowName": "rc-cost-pipeline"}))
     glue = boto3.client("glue")
     glue.create_workflow(Name="rc-cost-pipeline")
     runs = {}

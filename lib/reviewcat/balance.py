@@ -152,15 +152,11 @@ def _bias(groups: _Groups, written: dict, spec: LabelSpec, source: str, output: 
 
 def run(rt: Runtime, args: Any) -> BalanceResult:
     source = sources.Source.from_args(args)
-    if not args.output_path:
-        raise ReviewcatError("--output-path is required: where to write the balanced table")
-    output = rt.storage.qualify(args.output_path.rstrip("/"))
-    rt.storage.prepare_output(output, args.overwrite)
+    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the balanced table")
     table = _output_table(source, args.output_table, rt.on_glue)
     spec = label_spec(args.label)
 
-    categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
-    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
+    categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)
     if spec.column == sources.CATEGORY and not args.within:
         log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())
         groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, categories), {},

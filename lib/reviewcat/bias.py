@@ -111,12 +111,8 @@ def chart(reports: Mapping[str, Mapping[str, Any]]) -> bytes:
 
 def run(rt: Runtime, args: Any) -> dict[str, Any]:
     source = sources.Source.from_args(args)
-    if not args.output_path:
-        raise ReviewcatError("--output-path is required: the folder for bias.json, bias.md and bias.png")
-    output = rt.storage.qualify(args.output_path.rstrip("/"))
-    rt.storage.prepare_output(output, args.overwrite)
-    categories = sources.select_categories(sources.list_categories(rt, source), args.categories)
-    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
+    output = rt.storage.claim_output(args.output_path, args.overwrite, "the folder for bias.json, bias.md and bias.png")
+    categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)
     log.info("counting %s per %s in %s", args.label, args.facet, source.describe())
     report = frame_bias(sources.read(rt, source, categories), args.facet, args.label, args.positive,
                         source.describe())

@@ -61,14 +61,10 @@ def _categories(rt: Runtime, model: str, labels: str | None) -> dict[str, str]:
 
 def run(rt: Runtime, args: Any) -> dict:
     source = sources.Source.from_args(args)
-    if not args.output_path:
-        raise ReviewcatError("--output-path is required: where to write the scored rows")
     if not args.model:
         raise ReviewcatError("--model is required: the model.bin or model.tar.gz to score with")
-    output = rt.storage.qualify(args.output_path.rstrip("/"))
-    rt.storage.prepare_output(output, args.overwrite)
-    categories = sources.list_categories(rt, source)
-    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
+    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows")
+    categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
     frame = sources.read(rt, source, categories)
     sources.require_columns(frame, [args.id_column, args.text_column], source)
 

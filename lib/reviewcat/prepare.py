@@ -93,13 +93,9 @@ def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], arg
 def run(rt: Runtime, args: Any) -> PrepareResult:
     source = sources.Source.from_args(args)
     fractions = parse_split(args.split)
-    if not args.output_path:
-        raise ReviewcatError("--output-path is required: where to write the train/validation/test files")
-    output = rt.storage.qualify(args.output_path.rstrip("/"))
-    rt.storage.prepare_output(output, args.overwrite)
+    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the train/validation/test files")
 
-    categories = sources.list_categories(rt, source)
-    skipped = sources.skip_unreadable(rt, source, categories) if args.skip_corrupt_files else []
+    categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
     frame = sources.read(rt, source, categories)
     spec = label_spec(args.label)
     require_label_column(frame, spec, source.describe())

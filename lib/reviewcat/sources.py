@@ -129,6 +129,14 @@ def select_categories(available: Sequence[str], wanted: Sequence[str] | None) ->
     return sorted(set(wanted))
 
 
+def readable_categories(rt: Runtime, source: Source, wanted: Sequence[str] | None = None,
+                        skip_corrupt_files: bool = False) -> tuple[list[str], list[dict[str, str]]]:
+    """The categories a job reads (``--categories`` checked, else all) and, with
+    ``--skip-corrupt-files``, the unreadable files left out of them."""
+    categories = select_categories(list_categories(rt, source), wanted)
+    return categories, (skip_unreadable(rt, source, categories) if skip_corrupt_files else [])
+
+
 def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
     """The rows of ``categories`` only; the other partitions are never listed or opened."""
     if source.path:

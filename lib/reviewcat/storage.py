@@ -247,6 +247,15 @@ class Storage:
                              self.delete)
         return staging_name(final)
 
+    def claim_output(self, path: str | None, overwrite: bool, what: str) -> str:
+        """A job's ``--output-path``, qualified and free (or ``overwrite``), checked before any work;
+        ``what`` tells the user what goes there when the flag is missing."""
+        if not path:
+            raise ReviewcatError(f"--output-path is required: {what}")
+        output = self.qualify(path.rstrip("/"))
+        self.prepare_output(output, overwrite)
+        return output
+
     def prepare_output(self, final: str, overwrite: bool) -> None:
         """Fail before any work when the output exists and the user did not ask to replace it."""
         if self.exists(final) and not overwrite:

@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] == "--version":
             print(f"reviewcat {__version__}")
             return 0
-        lines = [f"  {name:<12} {text}" for name, text in commands.items()]
+        width = max(map(len, commands)) + 1
+        lines = [f"  {name:<{width}} {text}" for name, text in commands.items()]
         print("usage: reviewcat COMMAND [options]   (reviewcat COMMAND --help for its options)\n\ncommands:\n"
               + "\n".join(lines), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         if argv and argv[0] not in ("-h", "--help"):

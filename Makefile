@@ -23,7 +23,7 @@ TOOLS = "checkov>=3.3.30,<4" "cfn-lint>=1.58,<2"
 help:
 	@echo "make demo   run the whole pipeline on generated data (local Spark), outputs in demo-output/"
 	@echo "make test   run all tests"
-	@echo "make bench  benchmarks (about 80 min on 2 cores): bench/results.md and bench/results.json"
+	@echo "make bench  benchmarks (about 110 min on 2 cores): bench/results.md and bench/results.json"
 	@echo "make dist   dist/reviewcat.zip, the package for spark-submit --py-files and Glue --extra-py-files"
 	@echo "make clean  remove .venv and generated outputs"
 

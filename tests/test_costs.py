@@ -76,6 +76,14 @@ def test_a_tuning_job_is_its_training_jobs_billable_seconds_times_instances():
     assert lines[-1] == "  total: $0.09"
 
 
+def test_a_user_without_sagemaker_access_still_gets_the_glue_cost(caplog):
+    sagemaker = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sagemaker) as stub:
+        stub.add_client_error("list_hyper_parameter_tuning_jobs", "AccessDeniedException")
+        assert costs.latest_tuning_job(sagemaker, datetime.datetime(2026, 11, 1)) is None
+    assert "no training cost: SageMaker's tuning jobs cannot be listed (AccessDeniedException)" in caplog.text
+
+
 def test_status_prices_the_last_runs_glue_jobs_from_get_job_run(aws_env, tmp_path):
     boto3.client("cloudformation").create_stack(StackName="rc-cost", TemplateBody=outputs_stack({"WorkflowName": "rc-cost-pipeline"}))
     glue = boto3.client("glue")

@@ -8,10 +8,13 @@ on-demand list prices in us-east-1; another region or a discount is a ``--price 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import ReviewcatError
+
+log = logging.getLogger(__name__)
 
 GLUE_PRICE = "glue-dpu-hour"
 # USD per Glue DPU-hour, and per instance-hour of SageMaker training for the instance types a
@@ -89,10 +92,16 @@ def tuning_charges(sagemaker: Any, tuning_job: str) -> list[Charge]:
 
 
 def latest_tuning_job(sagemaker: Any, after: Any) -> str | None:
-    """The newest tuning job named like reviewcat's (reviewcat-<time>) created after ``after``."""
-    jobs = sagemaker.list_hyper_parameter_tuning_jobs(
-        NameContains="reviewcat", CreationTimeAfter=after, SortBy="CreationTime", SortOrder="Descending",
-        MaxResults=1)["HyperParameterTuningJobSummaries"]
+    """The newest tuning job named like reviewcat's (reviewcat-<time>) created after ``after``; none
+    when SageMaker may not be asked (a Glue-only user still gets the Glue jobs' cost)."""
+    from botocore.exceptions import ClientError
+    try:
+        jobs = sagemaker.list_hyper_parameter_tuning_jobs(
+            NameContains="reviewcat", CreationTimeAfter=after, SortBy="CreationTime", SortOrder="Descending",
+            MaxResults=1)["HyperParameterTuningJobSummaries"]
+    except ClientError as exc:
+        log.warning("no training cost: SageMaker's tuning jobs cannot be listed (%s)", exc.response["Error"]["Code"])
+        return None
     return jobs[0]["HyperParameterTuningJobName"] if jobs else None
 
 

@@ -87,7 +87,6 @@ AWS = [
 
 
 def _aws(args: argparse.Namespace) -> None:
-    import time
     from pathlib import Path
 
     from . import aws, costs
@@ -115,7 +114,8 @@ def _aws(args: argparse.Namespace) -> None:
             raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
         from .options import namespace
         from .train.commands import TRAIN, train
-        job = time.strftime("reviewcat-%Y%m%d-%H%M%S", time.gmtime())
+        from .train.sagemaker_backend import tuning_job_name
+        job = tuning_job_name()
         train(namespace(TRAIN, data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"),
                         region=args.region, s3_output=outputs.get("TrainingOutputPath"), wait=True,
                         output_path=args.output_path, job_name=job))

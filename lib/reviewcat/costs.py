@@ -95,9 +95,11 @@ def latest_tuning_job(sagemaker: Any, after: Any) -> str | None:
     """The newest tuning job named like reviewcat's (reviewcat-<time>) created after ``after``; none
     when SageMaker may not be asked (a Glue-only user still gets the Glue jobs' cost)."""
     from botocore.exceptions import ClientError
+
+    from .train.sagemaker_backend import JOB_PREFIX  # not at the top: its package imports Spark
     try:
         jobs = sagemaker.list_hyper_parameter_tuning_jobs(
-            NameContains="reviewcat", CreationTimeAfter=after, SortBy="CreationTime", SortOrder="Descending",
+            NameContains=JOB_PREFIX, CreationTimeAfter=after, SortBy="CreationTime", SortOrder="Descending",
             MaxResults=1)["HyperParameterTuningJobSummaries"]
     except ClientError as exc:
         log.warning("no training cost: SageMaker's tuning jobs cannot be listed (%s)", exc.response["Error"]["Code"])

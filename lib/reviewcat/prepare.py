@@ -47,8 +47,13 @@ def label_names(frame: DataFrame, label: str = "category", categories: Sequence[
         return label_map(categories)
     if spec.classes:
         return label_map(spec.classes)
-    labelled = frame if LABEL in frame.columns else frame.withColumn(LABEL, spec.expression())
+    labelled = _with_label(frame, label)
     return label_map(r[0] for r in labelled.select(LABEL).where(F.col(LABEL).isNotNull()).distinct().collect())
+
+
+def _with_label(frame: DataFrame, label: str) -> DataFrame:
+    """``frame`` with each row's class in ``LABEL`` (the job adds it before counting the unlabelled)."""
+    return frame if LABEL in frame.columns else frame.withColumn(LABEL, label_spec(label).expression())
 
 
 def fasttext_lines(frame: DataFrame, label: str = "category", text_column: str = "review_body",
@@ -58,8 +63,7 @@ def fasttext_lines(frame: DataFrame, label: str = "category", text_column: str =
     after cleaning are left out. ``labels`` (from ``label_names``) fixes the classes, else the frame's
     are used. Repeated texts stay: ``split_lines`` (and the job's write) removes them.
     """
-    spec = label_spec(label)
-    labelled = frame if LABEL in frame.columns else frame.withColumn(LABEL, spec.expression())
+    labelled = _with_label(frame, label)
     return to_lines(labelled, dict(labels or label_names(labelled, label)), LABEL, text_column, min_chars)
 
 

@@ -7,7 +7,6 @@ import json
 import logging
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -160,7 +159,7 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
     from . import sagemaker_backend as sm
     s3 = boto3.client("s3", region_name=target.region)
     client = boto3.client("sagemaker", region_name=target.region)
-    job = args.job_name or time.strftime("reviewcat-%Y%m%d-%H%M%S", time.gmtime())
+    job = args.job_name or sm.tuning_job_name()
     channels = sm.stage_channels(data, target.output, s3)
     sm.start_tuning(space, target, channels, args.instance_type, job)
     search = {"backend": "sagemaker", "tuning_job": job, "region": target.region, "channels": channels,

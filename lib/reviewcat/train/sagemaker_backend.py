@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 ROLE_ENV = "REVIEWCAT_SAGEMAKER_ROLE"
 CHANNELS = ("train", "validation")
 TERMINAL = ("Completed", "Failed", "Stopped")
+# Tuning and training jobs are named reviewcat-...: `reviewcat aws status` finds a run's tuning job by it.
+JOB_PREFIX = "reviewcat"
+
+
+def tuning_job_name() -> str:
+    """The default name of a tuning job: the prefix and the UTC time it starts."""
+    return time.strftime(f"{JOB_PREFIX}-%Y%m%d-%H%M%S", time.gmtime())
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ def start_tuning(space: SearchSpace, target: AwsTarget, channels: dict[str, str]
     bucket, _ = split_s3(target.output)
     session = Session(boto_session=boto_session, default_bucket=bucket)
     trainer = ModelTrainer(
-        sagemaker_session=session, role=target.role, base_job_name="reviewcat",
+        sagemaker_session=session, role=target.role, base_job_name=JOB_PREFIX,
         training_image=image_uris.retrieve("blazingtext", target.region), training_input_mode="File",
         compute=Compute(instance_type=instance_type, instance_count=1, volume_size_in_gb=30),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=4 * 3600),

@@ -66,6 +66,11 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
     broken.write_bytes(b"not a fastText model")
     with pytest.raises(ReviewcatError, match="cannot load model"):
         score(rt, input_path=table, model=str(broken), output_path=str(out))
+    with pytest.raises(ReviewcatError, match="--model is required"):
+        score(rt, input_path=table, output_path=str(out))
+    with pytest.raises(ReviewcatError, match="labels file .*nope.json not found"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), labels=str(tmp_path / "nope.json"),
+              output_path=str(out))
     with pytest.raises(ReviewcatError, match="has no column ticket_text"):
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), text_column="ticket_text")
     assert not out.exists() and not leftovers(str(out))

@@ -18,6 +18,9 @@ from reviewcat.sample_data import write_sample_data
 from reviewcat.train.commands import TRAIN, train
 
 ROOT = Path(__file__).resolve().parents[1]
+# checkov, cfn-lint and the Glue predict job's fastText live in a virtualenv of their own (their pins
+# and module names clash with the project's), built by `make test`, which names it here.
+TOOLS_BIN = Path(os.environ.get("REVIEWCAT_TOOLS_BIN", ROOT / ".venv-tools" / "bin"))
 
 # A handful of categories of very different sizes keeps the Spark tests quick.
 CATEGORIES = ["Books", "Wireless", "Kitchen", "Camera", "Watches", "Gift_Card"]
@@ -65,6 +68,14 @@ def copy_of(tmp_path):
 TRAIN_CATEGORIES = ["Books", "Camera", "Kitchen", "Pet_Products", "Shoes"]
 # Small data learns only at a higher rate than BlazingText's range, which assumes millions of rows.
 FAST = dict(backend="local", range=["learning_rate=0.3:1.0"], static=["buckets=20000"], max_jobs=4)
+
+
+@pytest.fixture(scope="session")
+def table(tmp_path_factory) -> str:
+    """Reviews the model never saw (another seed), with every row's text kept, empty ones too."""
+    path = tmp_path_factory.mktemp("score") / "reviews"
+    write_sample_data(str(path), 1500, seed=11, categories=TRAIN_CATEGORIES)
+    return str(path)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,8 @@ from awsglue.utils import getResolvedOptions
 from reviewcat import balance, bias, importer, predict_table, prepare
 from reviewcat.options import from_resolved, glue_names
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, TOOLS_BIN
+
 TEMPLATE = ROOT / "infra" / "reviewcat.yaml"
 README = ROOT / "infra" / "README.md"
 
@@ -55,7 +56,7 @@ JOBS = {
         "--facet": "product_category", "--label": "sentiment", "--overwrite": "true"}),
     "PredictJob": ("predict_table.py", predict_table.OPTIONS, {
         "--database": "reviewcat", "--table": "raw", "--output-path": f"s3://{BUCKET}/scored/", "--overwrite": "true",
-        "--additional-python-modules": "nltk,fasttext-wheel"}),  # the model is scored with fastText
+        "--additional-python-modules": "nltk,fasttext-predict"}),  # the model is scored with fastText
 }
 # Arguments Glue itself reads; everything else a job gets must be one of the script's own flags.
 GLUE_ARGUMENTS = {"--extra-py-files", "--additional-python-modules", "--TempDir", "--job-language",
@@ -169,11 +170,6 @@ def as_list(value) -> list:
 
 
 # ---------------------------------------------------------------- the linters
-
-# checkov and cfn-lint live in a virtualenv of their own (their pins clash with the project's), built
-# by `make test`, which names it here.
-TOOLS_BIN = Path(os.environ.get("REVIEWCAT_TOOLS_BIN", ROOT / ".venv-tools" / "bin"))
-
 
 def run_tool(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     tool = TOOLS_BIN / name

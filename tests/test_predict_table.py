@@ -9,21 +9,13 @@ import pytest
 from reviewcat import predict_table
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
-from reviewcat.sample_data import write_sample_data
 from reviewcat.train.commands import predict
+from reviewcat.train.model import load_model, top_k
 
-from conftest import TRAIN_CATEGORIES, cli_env
+from conftest import TOOLS_BIN, TRAIN_CATEGORIES, cli_env
 from helpers import leftovers
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def table(tmp_path_factory) -> str:
-    """Reviews the model never saw (another seed), with every row's text kept, empty ones too."""
-    path = tmp_path_factory.mktemp("score") / "reviews"
-    write_sample_data(str(path), 1500, seed=11, categories=TRAIN_CATEGORIES)
-    return str(path)
 
 
 def score(rt, **values):
@@ -66,8 +58,10 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
     broken.write_bytes(b"not a fastText model")
     with pytest.raises(ReviewcatError, match="cannot load model"):
         score(rt, input_path=table, model=str(broken), output_path=str(out))
-    with pytest.raises(ReviewcatError, match="--model is required"):
+    with pytest.raises(ReviewcatError, match="give --model .* or --sagemaker-job"):
         score(rt, input_path=table, output_path=str(out))
+    with pytest.raises(ReviewcatError, match="give --model .* or --sagemaker-job"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), sagemaker_job="reviewcat-1", output_path=str(out))
     with pytest.raises(ReviewcatError, match="labels file .*nope.json not found"):
         score(rt, input_path=table, model=str(trained / "model.bin"), labels=str(tmp_path / "nope.json"),
               output_path=str(out))
@@ -87,3 +81,23 @@ def test_the_glue_entry_point_scores_a_table_and_fails_in_one_line(trained, tabl
                            timeout=300)
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1].startswith("predict_table: error: output path")
+
+
+def test_the_glue_jobs_fasttext_gives_the_same_answers_as_trainings(trained, prepared_dir):
+    """The Glue job installs fasttext-predict (wheels for Glue 6's Python 3.13, which fasttext-wheel
+    lacks): the same model and tokens must give the same labels and probabilities through it."""
+    lines = (Path(prepared_dir) / "test" / "test.txt").read_text().splitlines()[:300]
+    texts = [line.split(" ", 1)[1] if " " in line else "" for line in lines] + ["", "unseenword"]
+    script = ("import json, sys; from importlib.metadata import version; "
+              "from reviewcat.train.model import load_model, top_k; "
+              "print(json.dumps([version('fasttext-predict'), top_k(load_model(sys.argv[1]), json.load(sys.stdin), 3)]))")
+    python = TOOLS_BIN / "python"
+    assert python.exists(), f"{python} is missing: run `make test`, which installs fasttext-predict in .venv-tools"
+    done = subprocess.run([str(python), "-c", script, str(trained / "model.bin")], input=json.dumps(texts),
+                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(ROOT / "lib")})
+    assert done.returncode == 0, done.stderr
+    release, theirs = json.loads(done.stdout)
+    assert release == "0.9.2.4"
+    ours = top_k(load_model(str(trained / "model.bin")), texts, 3)
+    assert [[label for label, _ in a] for a in theirs] == [[label for label, _ in a] for a in ours]
+    assert [p for a in theirs for _, p in a] == pytest.approx([p for a in ours for _, p in a], abs=1e-7)

@@ -3,22 +3,28 @@
 The output holds each row's id, its partition (``product_category``, so the output is partitioned
 like the input) and the model's top-k category names and probabilities, best first. The model is
 ``model.bin`` or a BlazingText ``model.tar.gz`` on any file system Spark reads (a local path, s3://,
-hdfs://); category names come from ``labels.json`` beside it, as for ``reviewcat predict``.
+hdfs://), scored on the executors; category names come from ``labels.json`` beside it, as for
+``reviewcat predict``. Or it is a SageMaker job's model (``--sagemaker-job``), scored by a Batch
+Transform job on SageMaker (``batch_transform``) into the same output.
 """
 from __future__ import annotations
 
 import logging
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from . import sources
+from pyspark.sql import DataFrame
+
+from . import batch_transform, sources
 from .errors import ReviewcatError
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .scoring import LABELS, PROBABILITIES, predicted
-from .storage import json_text
+from .storage import json_text, plain_path
 from .train.data import parse_labels
+from .train.sagemaker_backend import split_s3
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +33,18 @@ LABELS_FILE = "labels.json"
 
 OPTIONS = SOURCE + READING + [o for o in OUTPUT if o.name != "seed"] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), labels.json beside it"),
+    Option("sagemaker-job", "instead of --model: a SageMaker tuning job (its best model) or training job, "
+           "scored by a Batch Transform job"),
     Option("labels", "labels.json or a prepare manifest.json naming the categories (default: labels.json "
            "beside --model)"),
     Option("top-k", "how many categories per row", positive_int, 3, short="-k"),
     Option("text-column", "column with the text to score", default="review_body"),
     Option("id-column", "column that identifies a row in the output", default="review_id"),
+    Option("s3-output", "--sagemaker-job with a local --output-path: s3:// prefix for the transform job's "
+           "requests and answers"),
+    Option("instance-type", "--sagemaker-job: transform instance type", default="ml.m5.large"),
+    Option("instance-count", "--sagemaker-job: transform instances", positive_int, 1),
+    Option("region", "--sagemaker-job: AWS region (default: the AWS configuration's)"),
 ]
 
 
@@ -47,40 +60,117 @@ def _fetch(rt: Runtime, path: str, scratch: str) -> str:
     return local
 
 
-def _categories(rt: Runtime, model: str, labels: str | None) -> dict[str, str]:
+def _categories(rt: Runtime, model: str | None, labels: str | None) -> dict[str, str]:
     """Label -> category from --labels, else labels.json beside the model, else none (label names)."""
-    beside = f"{model.rsplit('/', 1)[0]}/{LABELS_FILE}" if "/" in model else LABELS_FILE
+    beside = (f"{model.rsplit('/', 1)[0]}/{LABELS_FILE}" if "/" in model else LABELS_FILE) if model else None
     path = labels or beside
-    if not rt.storage.exists(path):
+    if not path or not rt.storage.exists(path):
         if labels:
             raise ReviewcatError(f"labels file {labels} not found")
-        log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE, model)
+        log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE,
+                    model or "a SageMaker model")
         return {}
     return parse_labels(rt.storage.read_text(path))
 
 
+def _sagemaker(region: str | None) -> tuple[Any, Any]:
+    import boto3
+    from botocore.exceptions import BotoCoreError
+    session = boto3.Session(region_name=region) if region else boto3.Session()
+    try:
+        return session.client("sagemaker"), session.client("s3")
+    except BotoCoreError as exc:
+        raise ReviewcatError(f"cannot reach SageMaker: {exc} (pass --region)") from None
+
+
+@contextmanager
+def _s3_problems(what: str) -> Iterator[None]:
+    """An S3 refusal (access, missing bucket, credentials) as one line saying what could not be done."""
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        yield
+    except (Boto3Error, BotoCoreError, ClientError) as exc:
+        raise ReviewcatError(f"{what}: {str(exc).splitlines()[0]}") from None
+
+
+def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: dict[str, str], work: str,
+                 clients: tuple[Any, Any]) -> tuple[DataFrame, str]:
+    """The rows scored by a Batch Transform job, and the job's name; its requests and answers pass
+    through ``work``.
+
+    An s3:// ``work`` is the transform job's input and output itself (on Glue: nothing moves
+    through the driver); a local one is uploaded to and downloaded from ``--s3-output``.
+    """
+    sagemaker, s3 = clients
+    name = batch_transform.job_name()
+    batch_transform.requests(frame, args.top_k, args.text_column, args.id_column,
+                             sources.CATEGORY).write.text(f"{work}/requests")
+    remote = work.startswith("s3")
+    prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{args.s3_output.rstrip('/')}/{name}"
+    if not remote:
+        bucket, key = split_s3(prefix)
+        with _s3_problems(f"cannot upload the requests to {prefix}/requests/"):
+            for part in sorted(Path(plain_path(work), "requests").glob("part-*")):
+                if part.stat().st_size:
+                    s3.upload_file(str(part), bucket, f"{key}/requests/{part.name}")
+    batch_transform.start(sagemaker, model, name, f"{prefix}/requests/", f"{prefix}/answers/",
+                          args.instance_type, args.instance_count)
+    batch_transform.follow(sagemaker, name)
+    if not remote:
+        bucket, key = split_s3(f"{prefix}/answers")
+        folder = Path(plain_path(work), "answers")
+        folder.mkdir(parents=True)
+        with _s3_problems(f"cannot download the answers from {prefix}/answers/"):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{key}/"):
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith(".out"):
+                        s3.download_file(bucket, item["Key"], str(folder / Path(item["Key"]).name))
+    if not rt.storage.has_files(f"{work}/answers", ".out"):
+        raise ReviewcatError(f"transform job {name} wrote no answers under {prefix}/answers/")
+    lines = rt.spark.read.text(f"{work}/answers")
+    return batch_transform.answers(lines, names, args.id_column, sources.CATEGORY), name
+
+
 def run(rt: Runtime, args: Any) -> dict:
     source = sources.Source.from_args(args)
-    if not args.model:
-        raise ReviewcatError("--model is required: the model.bin or model.tar.gz to score with")
+    if bool(args.model) == bool(args.sagemaker_job):
+        raise ReviewcatError("give --model (a model.bin or model.tar.gz to score with) or --sagemaker-job "
+                             "(a SageMaker tuning or training job), one of them")
     output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows")
+    if args.sagemaker_job and not output.startswith(("s3", "file:")):
+        raise ReviewcatError("--sagemaker-job writes to an s3:// or local --output-path")
+    if args.sagemaker_job and not output.startswith("s3") and not (args.s3_output or "").startswith("s3://"):
+        raise ReviewcatError("--sagemaker-job with a local --output-path needs --s3-output s3://bucket/prefix "
+                             "for the transform job's requests and answers")
+    clients = _sagemaker(args.region) if args.sagemaker_job else None
+    model = batch_transform.model_of(clients[0], args.sagemaker_job) if clients else None
     categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
     frame = sources.read(rt, source, categories)
     sources.require_columns(frame, [args.id_column, args.text_column], source)
 
     names = _categories(rt, args.model, args.labels)
-    log.info("scoring %s with %s, top %d -> %s", source.describe(), args.model, args.top_k, output)
-    with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
-        # Loaded here once, so a bad model fails in one line before any task, and shipped from a copy
-        # of its own: the scratch folder may go.
-        scored = predicted(frame.select(args.id_column, sources.CATEGORY, args.text_column),
-                           _fetch(rt, args.model, scratch), args.top_k, args.text_column, names)
-    scored = scored.select(args.id_column, sources.CATEGORY, LABELS, PROBABILITIES)
+    scoring_with = args.model or f"{model['name']}'s model {model['model_data']}"
+    log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
+    frame = frame.select(args.id_column, sources.CATEGORY, args.text_column)
+    job = {}
     with rt.storage.staged(output) as staging:
-        scored.write.partitionBy(sources.CATEGORY).parquet(staging)
+        if model:
+            work = f"{staging}/_transform"  # deleted once the scored rows are written
+            scored, job["transform_job"] = _transformed(rt, args, frame, model, names, work, clients)
+        else:
+            with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
+                # Loaded here once, so a bad model fails in one line before any task, and shipped from
+                # a copy of its own: the scratch folder may go.
+                scored = predicted(frame, _fetch(rt, args.model, scratch), args.top_k, args.text_column, names)
+        # append: the staging folder is this run's own, and already holds the transform's work folder
+        scored.select(args.id_column, sources.CATEGORY, LABELS, PROBABILITIES) \
+            .write.mode("append").partitionBy(sources.CATEGORY).parquet(staging)
+        if model:
+            rt.storage.delete(work)
         rows = rt.spark.read.parquet(staging).count()
-        summary = {"source": source.describe(), "model": args.model, "top_k": args.top_k, "rows": rows,
-                   "text_column": args.text_column, **({"skipped_files": skipped} if skipped else {})}
+        summary = {"source": source.describe(), "model": scoring_with, "top_k": args.top_k, "rows": rows,
+                   "text_column": args.text_column, **job, **({"skipped_files": skipped} if skipped else {})}
         rt.storage.write_text(f"{staging}/{SUMMARY}", json_text(summary))
     log.info("scored %d rows -> %s", rows, output)
     return summary

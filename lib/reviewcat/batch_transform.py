@@ -1,0 +1,133 @@
+"""Scoring a table with a SageMaker model: a Batch Transform job on the table's tokenized text.
+
+``predict-table`` scores on Spark's executors with a local fastText. A model that lives in SageMaker
+(the best training job of a tuning job, or one training job) can instead score where it was
+trained, on BlazingText's own inference image: no model download and no fastText on the cluster.
+
+BlazingText's batch format is JSON Lines only: ``{"source": "<tokens>", "k": K}`` in,
+``{"prob": [...], "label": ["__label__..."]}`` out (its documentation's "Model Artifacts and
+Inference"). So Spark writes one request line per row with the same ``clean`` and NLTK tokens as
+training, and the row's id and partition beside the request. The transform job reads only
+``$.request`` (``InputFilter``), joins each answer to its whole input line (``JoinSource: Input``,
+as ``SageMakerOutput``) and keeps id, partition and answer (``OutputFilter``): answers find their
+rows by id, not by the order of lines in the files.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Mapping
+
+from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+
+from .columns import lookup
+from .errors import ReviewcatError
+from .text import LABEL_PREFIX, review_tokens
+from .train.sagemaker_backend import JOB_PREFIX, best_job
+
+log = logging.getLogger(__name__)
+
+REQUEST = "request"
+ANSWER = "SageMakerOutput"  # where Batch Transform puts the answer in a joined JSON line
+CONTENT_TYPE = "application/jsonlines"  # BlazingText's only batch format, for input and output alike
+TERMINAL = ("Completed", "Failed", "Stopped")
+_LINE = StructType([StructField("id", StringType()), StructField("partition", StringType()),
+                    StructField(ANSWER, StructType([StructField("label", ArrayType(StringType())),
+                                                    StructField("prob", ArrayType(DoubleType()))]))])
+
+
+def job_name() -> str:
+    """A transform job (and model) name: the tuning jobs' prefix, ``score`` and the UTC time."""
+    return time.strftime(f"{JOB_PREFIX}-score-%Y%m%d-%H%M%S", time.gmtime())
+
+
+def requests(frame: DataFrame, k: int, text_column: str, id_column: str, partition_column: str) -> DataFrame:
+    """One JSON request line per row (column ``value``, for ``DataFrame.write.text``)."""
+    request = F.struct(review_tokens(text_column, 0).alias("source"), F.lit(int(k)).alias("k"))
+    return frame.select(F.to_json(F.struct(F.col(id_column).cast("string").alias("id"),
+                                           F.col(partition_column).cast("string").alias("partition"),
+                                           request.alias(REQUEST))).alias("value"))
+
+
+def _category(label: Column, categories: Mapping[str, str]) -> Column:
+    bare = F.regexp_replace(label, f"^{LABEL_PREFIX}", "")
+    return F.coalesce(lookup(categories, label), bare) if categories else bare
+
+
+def answers(lines: DataFrame, categories: Mapping[str, str], id_column: str, partition_column: str) -> DataFrame:
+    """The transform job's output lines (column ``value``) as predict-table's rows: id, partition,
+    category names and probabilities, best first.
+
+    Probabilities are clipped at 1 as ``model.top_k`` clips them: fastText adds 1e-5 before its log.
+    """
+    line = F.from_json("value", _LINE)
+    return (lines.select(line.alias("line"))
+            .select(F.col("line.id").alias(id_column), F.col("line.partition").alias(partition_column),
+                    F.transform(f"line.{ANSWER}.label", lambda label: _category(label, categories)).alias("labels"),
+                    F.transform(f"line.{ANSWER}.prob", lambda p: F.least(p, F.lit(1.0))).alias("probabilities")))
+
+
+def model_of(client: Any, job: str) -> dict:
+    """Image, model artifact and role of a tuning job's best training job, or of a training job."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        return best_job(client, client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job))
+    except ClientError:
+        pass  # not a tuning job: perhaps a training job
+    except BotoCoreError as exc:
+        raise ReviewcatError(f"cannot ask SageMaker for job {job}: {exc} (set AWS credentials and --region)") from None
+    try:
+        training = client.describe_training_job(TrainingJobName=job)
+    except ClientError as exc:
+        raise ReviewcatError(f"no SageMaker tuning or training job named {job}: "
+                             f"{exc.response['Error'].get('Message', exc)}") from None
+    if training.get("TrainingJobStatus") not in (None, "Completed"):
+        raise ReviewcatError(f"training job {job} is {training['TrainingJobStatus']}: score with a completed one")
+    return {"name": job, "model_data": training["ModelArtifacts"]["S3ModelArtifacts"],
+            "image": training["AlgorithmSpecification"]["TrainingImage"], "role": training["RoleArn"]}
+
+
+def transform_request(name: str, input_uri: str, output_uri: str, instance_type: str, instance_count: int) -> dict:
+    """The CreateTransformJob request: JSON Lines in and out, one line per record, answers joined."""
+    return {
+        "TransformJobName": name, "ModelName": name,
+        "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6,
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+                           "ContentType": CONTENT_TYPE, "SplitType": "Line", "CompressionType": "None"},
+        "TransformOutput": {"S3OutputPath": output_uri, "Accept": CONTENT_TYPE, "AssembleWith": "Line"},
+        "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count},
+        "DataProcessing": {"InputFilter": f"$.{REQUEST}", "JoinSource": "Input",
+                           "OutputFilter": f"$['id','partition','{ANSWER}']"},
+    }
+
+
+def start(client: Any, model: dict, name: str, input_uri: str, output_uri: str, instance_type: str,
+          instance_count: int) -> str:
+    """A SageMaker model of the job's artifact, and the transform job scoring ``input_uri`` with it."""
+    try:
+        client.create_model(ModelName=name, ExecutionRoleArn=model["role"],
+                            PrimaryContainer={"Image": model["image"], "ModelDataUrl": model["model_data"]})
+        client.create_transform_job(**transform_request(name, input_uri, output_uri, instance_type, instance_count))
+    except Exception as exc:
+        raise ReviewcatError(f"SageMaker refused the transform job: {str(exc).splitlines()[0]}") from None
+    log.info("started transform job %s: %s -> %s on %d x %s", name, input_uri, output_uri, instance_count,
+             instance_type)
+    return name
+
+
+def follow(client: Any, name: str, poll_seconds: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> dict:
+    """Report the transform job's status until it ends; one that did not complete raises with its reason."""
+    shown = None
+    while True:
+        job = client.describe_transform_job(TransformJobName=name)
+        status = job["TransformJobStatus"]
+        if status != shown:
+            log.info("transform job %s: %s", name, status)
+            shown = status
+        if status in TERMINAL:
+            if status != "Completed":
+                raise ReviewcatError(f"transform job {name} {status.lower()}: "
+                                     f"{job.get('FailureReason', 'no reason given')}")
+            return job
+        sleep(poll_seconds)

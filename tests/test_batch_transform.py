@@ -1,0 +1,145 @@
+"""predict-table --sagemaker-job: a Batch Transform job on the table's tokens, against a local moto server.
+
+moto takes the model and the transform job and reports the job Completed at once, but runs no
+container. So a stand-in for BlazingText (fastText on the same model, answering in BlazingText's
+documented JSON Lines, with the job's input filter, join and output filter applied as SageMaker
+documents them) writes the answers the real container would. The requests themselves are asserted
+as SageMaker received them.
+"""
+import json
+
+import boto3
+import pytest
+
+from reviewcat import batch_transform, predict_table
+from reviewcat.errors import ReviewcatError
+from reviewcat.options import namespace
+from reviewcat.train.model import load_model, top_k
+from reviewcat.train.sagemaker_backend import split_s3
+
+from conftest import BUCKET, REGION
+from helpers import leftovers
+
+ROLE = "arn:aws:iam::123456789012:role/ReviewcatSageMaker"
+BLAZINGTEXT = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
+
+
+def blazingtext(s3, model, job: dict) -> int:
+    """Answer every request line as the transform job would; returns the number of lines answered."""
+    processing = job["DataProcessing"]
+    assert processing["InputFilter"] == "$.request" and processing["JoinSource"] == "Input"
+    kept = ["id", "partition", "SageMakerOutput"]
+    assert processing["OutputFilter"] == "$[" + ",".join(f"'{k}'" for k in kept) + "]"
+    bucket, prefix = split_s3(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+    out_bucket, out_prefix = split_s3(job["TransformOutput"]["S3OutputPath"])
+    answered = 0
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", []):
+        lines = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()
+        out = []
+        for line in lines:
+            record = json.loads(line)
+            request = record["request"]
+            [pairs] = top_k(model, [request["source"]], request["k"])
+            joined = {**record, "SageMakerOutput": {"prob": [p for _, p in pairs], "label": [lb for lb, _ in pairs]}}
+            out.append(json.dumps({k: joined[k] for k in kept}))
+        name = item["Key"][len(prefix) + 1:]
+        s3.put_object(Bucket=out_bucket, Key=f"{out_prefix}/{name}.out", Body="\n".join(out).encode())
+        answered += len(lines)
+    return answered
+
+
+@pytest.fixture
+def training_job(aws_env):
+    """A completed BlazingText training job in moto, as a tuning job's best job would be."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    name = "reviewcat-bt-1"
+    if name not in [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]]:
+        client.create_training_job(
+            TrainingJobName=name, RoleArn=ROLE, HyperParameters={"mode": "supervised"},
+            AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/tuning"},
+            ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+    return name
+
+
+def score(rt, **values):
+    return predict_table.run(rt, namespace(predict_table.OPTIONS, **values))
+
+
+def test_a_sagemaker_model_scores_every_row_as_the_local_model_does(rt, spark, trained, table, training_job,
+                                                                      tmp_path, monkeypatch):
+    sagemaker, s3 = (boto3.client(s, region_name=REGION) for s in ("sagemaker", "s3"))
+    model, answered, follow = load_model(str(trained / "model.bin")), [], batch_transform.follow
+
+    def run_then_follow(client, name, **_):
+        answered.append(blazingtext(s3, model, client.describe_transform_job(TransformJobName=name)))
+        return follow(client, name, poll_seconds=0)
+
+    monkeypatch.setattr(batch_transform, "follow", run_then_follow)
+    out = tmp_path / "scored"
+    summary = score(rt, input_path=table, sagemaker_job=training_job, labels=str(trained / "labels.json"),
+                    output_path=str(out), top_k=3, s3_output=f"s3://{BUCKET}/scoring", instance_count=2)
+
+    job = sagemaker.describe_transform_job(TransformJobName=summary["transform_job"])
+    prefix = f"s3://{BUCKET}/scoring/{summary['transform_job']}"
+    assert job["TransformInput"] == {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}/requests/"}},
+        "ContentType": "application/jsonlines", "SplitType": "Line", "CompressionType": "None"}
+    assert job["TransformOutput"] == {"S3OutputPath": f"{prefix}/answers/", "Accept": "application/jsonlines",
+                                      "AssembleWith": "Line"}
+    assert job["TransformResources"] == {"InstanceType": "ml.m5.large", "InstanceCount": 2}
+    assert job["BatchStrategy"] == "MultiRecord"
+    deployed = sagemaker.describe_model(ModelName=job["ModelName"])
+    artifact = sagemaker.describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]["S3ModelArtifacts"]
+    assert deployed["PrimaryContainer"]["Image"] == BLAZINGTEXT
+    assert deployed["PrimaryContainer"]["ModelDataUrl"] == artifact
+    assert deployed["ExecutionRoleArn"] == ROLE
+
+    # Every row was asked once, with training's tokens, and the answers are the local job's.
+    raw = spark.read.parquet(table)
+    assert answered == [raw.count()] == [summary["rows"]]
+    local = tmp_path / "local"
+    score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(local), top_k=3)
+    remote_rows = {r["review_id"]: r for r in spark.read.parquet(str(out)).collect()}
+    local_rows = {r["review_id"]: r for r in spark.read.parquet(str(local)).collect()}
+    assert remote_rows.keys() == local_rows.keys()
+    for key, row in local_rows.items():
+        assert remote_rows[key]["labels"] == row["labels"]
+        assert remote_rows[key]["product_category"] == row["product_category"]
+        assert remote_rows[key]["probabilities"] == pytest.approx(row["probabilities"], abs=1e-9)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in local.iterdir())  # no work folder left
+    assert not leftovers(str(out))
+
+
+def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, trained, table, training_job,
+                                                                           tmp_path, monkeypatch):
+    out = tmp_path / "scored"
+    with pytest.raises(ReviewcatError, match="needs --s3-output"):
+        score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out))
+    with pytest.raises(ReviewcatError, match="no SageMaker tuning or training job named reviewcat-nope"):
+        score(rt, input_path=table, sagemaker_job="reviewcat-nope", output_path=str(out),
+              s3_output=f"s3://{BUCKET}/scoring")
+    with pytest.raises(ReviewcatError, match="cannot upload the requests to s3://no-such-bucket/x/reviewcat-score-"):
+        score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out), s3_output="s3://no-such-bucket/x")
+
+    def failed(client, name, **_):
+        raise ReviewcatError(f"transform job {name} failed: ClientError: the container exited")
+
+    monkeypatch.setattr(batch_transform, "follow", failed)
+    with pytest.raises(ReviewcatError, match="transform job reviewcat-score-.* failed"):
+        score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out), s3_output=f"s3://{BUCKET}/x")
+    assert not out.exists() and not leftovers(str(out))
+
+
+def test_follow_reports_a_failed_transform_job_with_its_reason():
+    class Client:
+        def __init__(self):
+            self.answers = iter([{"TransformJobStatus": "InProgress"},
+                                 {"TransformJobStatus": "Failed", "FailureReason": "AlgorithmError: bad input"}])
+
+        def describe_transform_job(self, TransformJobName):
+            return next(self.answers)
+
+    with pytest.raises(ReviewcatError, match="transform job j failed: AlgorithmError: bad input"):
+        batch_transform.follow(Client(), "j", poll_seconds=0)

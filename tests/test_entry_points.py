@@ -98,3 +98,23 @@ def test_import_job_script_names_a_truncated_gzip_in_one_line(tmp_path):
 def test_import_cli_refuses_an_unknown_format(tmp_path):
     proc = run(REVIEWCAT + ["import", "--format", "amazon-2024", "--input-path", "x", "--output-path", "y"], tmp_path)
     assert proc.returncode == 2 and "argument --format: invalid choice: 'amazon-2024'" in proc.stderr
+
+
+# Glue 6 runs Python 3.13, which cannot be installed here: the modules it removed (PEP 594's "dead
+# batteries" and lib2to3) must not be imported by anything a job runs.
+REMOVED_IN_3_13 = {"aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib", "nis",
+                   "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib",
+                   "lib2to3"}
+
+
+def test_the_jobs_import_nothing_python_3_13_removed():
+    import ast
+    imported = {}
+    for path in [*(ROOT / "lib" / "reviewcat").rglob("*.py"), *(ROOT / "glue_jobs").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in names:
+                imported.setdefault(name.split(".")[0], []).append(path.name)
+    assert "json" in imported and "pyspark" in imported  # the walk sees the imports
+    assert {m: imported[m] for m in REMOVED_IN_3_13 & imported.keys()} == {}

@@ -125,3 +125,24 @@ def test_label_map_refuses_colliding_categories():
     assert label_map(["Books", "Gift_Card"]) == {"__label__books": "Books", "__label__gift_card": "Gift_Card"}
     with pytest.raises(ReviewcatError, match="both become __label__home_garden"):
         label_map(["Home Garden", "Home_Garden"])
+
+
+def test_the_tokenizer_loads_without_the_nltk_package_and_leaves_it_importable():
+    """A fresh process tokenizes without running nltk/__init__ (scipy and all of NLTK: about a
+    second), gives the stock tokens, and a later `import nltk` still gets the whole package."""
+    import json
+    import subprocess
+    import sys
+    script = ("import json, sys; from reviewcat.tokens import tokenize_batch; "
+              "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('nltk', 'scipy')); "
+              "tokens = tokenize_batch(json.loads(sys.argv[1])); import nltk; "
+              "print(json.dumps([loaded, tokens, hasattr(nltk, 'word_tokenize'), "
+              "nltk.tokenize.NLTKWordTokenizer().tokenize('it\\'s ok')]))")
+    texts = [clean(t) for t in TRICKY]
+    done = subprocess.run([sys.executable, "-c", script, json.dumps(texts)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded, tokens, whole_package, later = json.loads(done.stdout)
+    assert loaded == []  # neither nltk's package nor scipy was left loaded
+    assert tokens == _stock_tokens(texts)
+    assert whole_package and later == ["it", "'s", "ok"]

@@ -99,13 +99,15 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
     assert prepare["job"]["details"]["rows_out"] < larger["job"]["details"]["rows_out"] <= larger["rows"]
     assert not (tmp_path / "data" / "prepared-larger").exists()
 
-    training = compare_searches(config.prepared, tmp_path / "models", 3, budgets=(6,), default_budget=10)
+    # Autotune's retraining after its budget is unbounded: on a busy machine one ran on until stopped.
+    training = compare_searches(config.prepared, tmp_path / "models", 3, budgets=(6,), default_budget=10, patience=30)
     runs = training["runs"]
     assert set(runs) == {"ours (default)", "ours (6 s)", "autotune (6 s)", f"autotune ({training['our_wall_seconds']} s)"}
     for name, run in runs.items():
         details = run["details"]
-        if details["test_accuracy"] is None:  # autotune's budget fit no training: recorded as the user saw it
-            assert name.startswith("autotune") and "enough time" in details["error"], name
+        if details["test_accuracy"] is None:  # autotune fit no training in its budget, or overran: as the user saw it
+            assert name.startswith("autotune") and ("enough time" in details["error"]
+                                                    or details["error"] == "still running 30 s after its budget: stopped"), name
         else:
             assert 0 < details["validation_accuracy"] <= 1 and 0 < details["test_accuracy"] <= 1, name
     assert runs["ours (6 s)"]["details"]["budget_seconds"] == 6 and runs["ours (default)"]["details"]["trainings"] > 1

@@ -104,10 +104,10 @@ def run_capped(limit: int, function: Callable[..., Any], *args: Any, timeout: fl
 
 
 def run_autotune(train: Path, validation: Path, test: Path, budget: int,
-                 memory_fraction: float = AUTOTUNE_MEMORY) -> dict[str, Any]:
+                 memory_fraction: float = AUTOTUNE_MEMORY, patience: int = AUTOTUNE_PATIENCE) -> dict[str, Any]:
     """fastText's autotune for ``budget`` seconds, as a user runs it, in a child process whose address
-    space is capped at ``memory_fraction`` of the machine's memory, stopped ``AUTOTUNE_PATIENCE``
-    seconds after its budget.
+    space is capped at ``memory_fraction`` of the machine's memory, stopped ``patience`` seconds
+    after its budget.
 
     Autotune samples dimensions up to 1,000 and buckets up to 10M: a 40 GB model. Linux grants such an
     allocation lazily and the kernel's OOM killer ended a test run at 22.9 GB here; under the cap it
@@ -119,16 +119,17 @@ def run_autotune(train: Path, validation: Path, test: Path, budget: int,
     failed = {"validation_accuracy": None, "test_accuracy": None, "budget_seconds": budget}
     try:
         return run_capped(limit, _autotune, str(train), str(validation), str(test), budget,
-                          timeout=budget + AUTOTUNE_PATIENCE)
+                          timeout=budget + patience)
     except TimeoutError:
-        return {**failed, "error": f"still running {AUTOTUNE_PATIENCE} s after its budget: stopped"}
+        return {**failed, "error": f"still running {patience} s after its budget: stopped"}
     except EOFError:
         return {**failed, "error": "autotune's process died"}
 
 
 def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple[int, ...] = AUTOTUNE_SECONDS,
-                     default_budget: float = DEFAULT_TIME_BUDGET) -> dict[str, Any]:
-    """Our default search, ours at each of ``budgets`` seconds, autotune at each and at our wall time."""
+                     default_budget: float = DEFAULT_TIME_BUDGET, patience: int = AUTOTUNE_PATIENCE) -> dict[str, Any]:
+    """Our default search, ours at each of ``budgets`` seconds, autotune at each and at our wall time
+    (each stopped ``patience`` seconds after its budget)."""
     import fasttext
     prepared = open_prepared(str(prepared_dir))
     stats = read_labeled(prepared.file("train"), keep_text=False).stats()
@@ -145,7 +146,7 @@ def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple
 
     def autotune(budget: int) -> Callable[[], dict[str, Any]]:
         def step() -> dict[str, Any]:
-            return run_autotune(prepared.file("train"), validation, test, budget)
+            return run_autotune(prepared.file("train"), validation, test, budget, patience=patience)
         return step
 
     lines = stats.lines

@@ -90,6 +90,8 @@ def test_a_sagemaker_model_scores_every_row_as_the_local_model_does(rt, spark, t
                                       "AssembleWith": "Line"}
     assert job["TransformResources"] == {"InstanceType": "ml.m5.large", "InstanceCount": 2}
     assert job["BatchStrategy"] == "MultiRecord"
+    uploaded = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"scoring/{summary['transform_job']}/requests/")["Contents"]
+    assert uploaded and all(o["Key"].rsplit("/", 1)[1].startswith("part-") and o["Size"] for o in uploaded)
     deployed = sagemaker.describe_model(ModelName=job["ModelName"])
     artifact = sagemaker.describe_training_job(TrainingJobName=training_job)["ModelArtifacts"]["S3ModelArtifacts"]
     assert deployed["PrimaryContainer"]["Image"] == BLAZINGTEXT

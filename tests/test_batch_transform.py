@@ -112,6 +112,10 @@ def test_a_sagemaker_model_scores_every_row_as_the_local_model_does(rt, spark, t
         assert remote_rows[key]["probabilities"] == pytest.approx(row["probabilities"], abs=1e-9)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in local.iterdir())  # no work folder left
     assert not leftovers(str(out))
+    # An id travels as JSON text and comes back as the input's type (here a number).
+    score(rt, input_path=table, sagemaker_job=training_job, id_column="helpful_votes", output_path=str(tmp_path / "n"),
+          s3_output=f"s3://{BUCKET}/scoring")
+    assert dict(spark.read.parquet(str(tmp_path / "n")).dtypes)["helpful_votes"] == "int"
 
 
 def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, trained, table, training_job,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any, Callable, Mapping
 
 from pyspark.sql import Column, DataFrame, functions as F
@@ -38,8 +39,9 @@ _LINE = StructType([StructField("id", StringType()), StructField("partition", St
 
 
 def job_name() -> str:
-    """A transform job (and model) name: the tuning jobs' prefix, ``score`` and the UTC time."""
-    return time.strftime(f"{JOB_PREFIX}-score-%Y%m%d-%H%M%S", time.gmtime())
+    """A transform job (and model) name: the tuning jobs' prefix, ``score``, the UTC time and a random
+    tail (names are unique per account and region; two runs may start in the same second)."""
+    return time.strftime(f"{JOB_PREFIX}-score-%Y%m%d-%H%M%S-{uuid.uuid4().hex[:4]}", time.gmtime())
 
 
 def requests(frame: DataFrame, k: int, text_column: str, id_column: str, partition_column: str) -> DataFrame:

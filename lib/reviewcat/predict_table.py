@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, functions as F
 
 from . import batch_transform, sources
 from .errors import ReviewcatError
@@ -134,8 +134,9 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
                         s3.download_file(bucket, item["Key"], str(folder / Path(item["Key"]).name))
     if not rt.storage.has_files(f"{work}/answers", ".out"):
         raise ReviewcatError(f"transform job {name} wrote no answers under {prefix}/answers/")
-    lines = rt.spark.read.text(f"{work}/answers")
-    return batch_transform.answers(lines, names, args.id_column, sources.CATEGORY), name
+    answered = batch_transform.answers(rt.spark.read.text(f"{work}/answers"), names, args.id_column, sources.CATEGORY)
+    # JSON carried the id as text: back to the input's type, as local scoring keeps it
+    return answered.withColumn(args.id_column, F.col(args.id_column).cast(frame.schema[args.id_column].dataType)), name
 
 
 def run(rt: Runtime, args: Any) -> dict:

@@ -25,7 +25,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, St
 from .columns import lookup
 from .errors import ReviewcatError
 from .text import LABEL_PREFIX, review_tokens
-from .train.sagemaker_backend import JOB_PREFIX, best_job
+from .train.sagemaker_backend import JOB_PREFIX, best_job, trained_model
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,7 @@ def model_of(client: Any, job: str) -> dict:
                              f"{exc.response['Error'].get('Message', exc)}") from None
     if training.get("TrainingJobStatus") not in (None, "Completed"):
         raise ReviewcatError(f"training job {job} is {training['TrainingJobStatus']}: score with a completed one")
-    return {"name": job, "model_data": training["ModelArtifacts"]["S3ModelArtifacts"],
-            "image": training["AlgorithmSpecification"]["TrainingImage"], "role": training["RoleArn"]}
+    return trained_model(training)
 
 
 def transform_request(name: str, input_uri: str, output_uri: str, instance_type: str, instance_count: int) -> dict:

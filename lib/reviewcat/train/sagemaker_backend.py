@@ -163,18 +163,21 @@ def follow(client: Any, job_name: str, poll_seconds: float = 30.0,
         sleep(poll_seconds)
 
 
+def trained_model(training: dict) -> dict:
+    """What a SageMaker model of a training job needs, from its DescribeTrainingJob answer: the job's
+    name, model artifact, image and role."""
+    return {"name": training["TrainingJobName"], "model_data": training["ModelArtifacts"]["S3ModelArtifacts"],
+            "image": training["AlgorithmSpecification"]["TrainingImage"], "role": training["RoleArn"]}
+
+
 def best_job(client: Any, tuning: dict) -> dict:
     """Name, tuned hyperparameters, objective and model artifact of the tuning job's best training job."""
     best = tuning.get("BestTrainingJob")
     if not best:
         raise ReviewcatError(f"tuning job {tuning['HyperParameterTuningJobName']} has no completed training job")
-    training = client.describe_training_job(TrainingJobName=best["TrainingJobName"])
-    return {"name": best["TrainingJobName"],
-            "hyperparameters": best.get("TunedHyperParameters", {}),
-            "objective": best.get("FinalHyperParameterTuningJobObjectiveMetric", {}),
-            "model_data": training["ModelArtifacts"]["S3ModelArtifacts"],
-            "image": training["AlgorithmSpecification"]["TrainingImage"],
-            "role": training["RoleArn"]}
+    model = trained_model(client.describe_training_job(TrainingJobName=best["TrainingJobName"]))
+    return {"name": model["name"], "hyperparameters": best.get("TunedHyperParameters", {}),
+            "objective": best.get("FinalHyperParameterTuningJobObjectiveMetric", {}), **model}
 
 
 def download(s3: Any, uri: str, target: Path) -> Path:

@@ -108,18 +108,21 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
                              sources.CATEGORY).write.text(f"{work}/requests")
     # The transform job reads every object under its prefix: only the non-empty part files stay
     # (no _SUCCESS marker, no empty part of an empty partition).
+    parts = []
     for entry in rt.storage.list(f"{work}/requests"):
-        if not entry.name.startswith("part-") or not entry.size:
+        if entry.name.startswith("part-") and entry.size:
+            parts.append(entry)
+        else:
             rt.storage.delete(entry.path)
-    if not rt.storage.has_files(f"{work}/requests"):
+    if not parts:
         raise ReviewcatError("the table has no rows to score")
     remote = work.startswith("s3")
     prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{args.s3_output.rstrip('/')}/{name}"
     if not remote:
         bucket, key = split_s3(prefix)
         with _s3_problems(f"cannot upload the requests to {prefix}/requests/"):
-            for part in sorted(Path(plain_path(work), "requests").glob("part-*")):
-                s3.upload_file(str(part), bucket, f"{key}/requests/{part.name}")
+            for part in parts:
+                s3.upload_file(plain_path(part.path), bucket, f"{key}/requests/{part.name}")
     batch_transform.start(sagemaker, model, name, f"{prefix}/requests/", f"{prefix}/answers/",
                           args.instance_type, args.instance_count)
     batch_transform.follow(sagemaker, name)

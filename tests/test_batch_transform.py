@@ -126,6 +126,20 @@ def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, t
     with pytest.raises(ReviewcatError, match="no SageMaker tuning or training job named reviewcat-nope"):
         score(rt, input_path=table, sagemaker_job="reviewcat-nope", output_path=str(out),
               s3_output=f"s3://{BUCKET}/scoring")
+    # No region, then no credentials: one line each, before any Spark work.
+    with monkeypatch.context() as env:
+        env.delenv("AWS_DEFAULT_REGION")
+        env.delenv("AWS_REGION", raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        with pytest.raises(ReviewcatError, match="cannot reach SageMaker: You must specify a region"):
+            score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out), s3_output=f"s3://{BUCKET}/x")
+        env.delenv("AWS_ACCESS_KEY_ID")
+        env.delenv("AWS_SECRET_ACCESS_KEY")
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        with pytest.raises(ReviewcatError, match="cannot ask SageMaker for job reviewcat-bt-1: Unable to locate credentials"):
+            score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out), s3_output=f"s3://{BUCKET}/x",
+                  region=REGION)
     with pytest.raises(ReviewcatError, match="cannot upload the requests to s3://no-such-bucket/x/reviewcat-score-"):
         score(rt, input_path=table, sagemaker_job=training_job, output_path=str(out), s3_output="s3://no-such-bucket/x")
 

@@ -146,3 +146,15 @@ def test_the_tokenizer_loads_without_the_nltk_package_and_leaves_it_importable()
     assert loaded == []  # neither nltk's package nor scipy was left loaded
     assert tokens == _stock_tokens(texts)
     assert whole_package and later == ["it", "'s", "ok"]
+
+
+def test_the_predict_command_loads_no_pandas():
+    """`reviewcat predict` cleans and tokenizes with `text`: pandas (half a second of a one-text
+    prediction) is imported only by the Spark jobs' UDF module, `text_batches`."""
+    import subprocess
+    import sys
+    script = ("import sys, reviewcat.cli, reviewcat.text, reviewcat.train.commands; "
+              "print(sorted(n for n in sys.modules if n.split('.')[0] == 'pandas'))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

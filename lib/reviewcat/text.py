@@ -11,9 +11,7 @@ import html
 import re
 from typing import Iterable, Mapping
 
-import pandas as pd
 from pyspark.sql import Column, DataFrame, functions as F
-from pyspark.sql.types import StringType
 
 from .columns import lookup
 from .errors import ReviewcatError
@@ -58,25 +56,10 @@ def label_map(categories: Iterable[object]) -> dict[str, str]:
     return labels
 
 
-def _review_tokens_batch(texts: pd.Series, min_chars: pd.Series) -> pd.Series:
-    from .tokens import tokenize_batch  # in the Python worker only: see tokens.py
-    cleaned = [clean(t) for t in texts]
-    floor = int(min_chars.iloc[0]) if len(min_chars) else 0
-    kept = [i for i, text in enumerate(cleaned) if len(text) >= floor]
-    tokens = pd.Series([None] * len(cleaned), index=texts.index, dtype=object)
-    tokens.iloc[kept] = tokenize_batch([cleaned[i] for i in kept])
-    return tokens
-
-
-# One UDF, one pass through Python per batch, doing all the Python-side work: clean, drop short
-# texts, tokenize. Deterministic, but declared otherwise: Spark copies a deterministic UDF into any
-# filter on its result that it pushes down, and every review was tokenized twice.
-_review_tokens = F.pandas_udf(_review_tokens_batch, StringType()).asNondeterministic()
-
-
 def review_tokens(text: Column | str, min_chars: int) -> Column:
     """Space-joined tokens of the cleaned text, or null where it has fewer than ``min_chars`` characters."""
-    return _review_tokens(F.col(text) if isinstance(text, str) else text, F.lit(int(min_chars)))
+    from .text_batches import review_tokens_udf  # pandas: imported while the JVM starts (runtime.spark_session)
+    return review_tokens_udf(F.col(text) if isinstance(text, str) else text, F.lit(int(min_chars)))
 
 
 def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, text_column: str,

@@ -1,0 +1,29 @@
+"""The Arrow UDF that turns review texts into tokens, a pandas batch at a time.
+
+It lives apart from ``text`` because pandas costs half a second to import: ``text`` is imported by
+every job module before the session starts, this module only where a job plans the UDF, after
+``runtime.spark_session`` has loaded pandas while the JVM was starting.
+"""
+from __future__ import annotations
+
+import pandas as pd
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from .text import clean
+
+
+def review_tokens_batch(texts: pd.Series, min_chars: pd.Series) -> pd.Series:
+    from .tokens import tokenize_batch  # in the Python worker only: see tokens.py
+    cleaned = [clean(t) for t in texts]
+    floor = int(min_chars.iloc[0]) if len(min_chars) else 0
+    kept = [i for i, text in enumerate(cleaned) if len(text) >= floor]
+    tokens = pd.Series([None] * len(cleaned), index=texts.index, dtype=object)
+    tokens.iloc[kept] = tokenize_batch([cleaned[i] for i in kept])
+    return tokens
+
+
+# One UDF, one pass through Python per batch, doing all the Python-side work: clean, drop short
+# texts, tokenize. Deterministic, but declared otherwise: Spark copies a deterministic UDF into any
+# filter on its result that it pushes down, and every review was tokenized twice.
+review_tokens_udf = F.pandas_udf(review_tokens_batch, StringType()).asNondeterministic()

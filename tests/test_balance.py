@@ -111,6 +111,28 @@ def test_counts_read_no_data_columns(rt, raw_path, raw_table):
         assert "ReadSchema: struct<>" in plan, plan
 
 
+def test_local_footer_counts_equal_the_query_and_give_way_to_it(rt, spark, tmp_path):
+    """Counts read from local footers in the driver equal Spark's footer query, categories that need
+    escaping in folder names included; a file outside the folders, a remote file or an unreadable
+    footer leaves the counting to the query."""
+    names = ["Gift Card", "Health_&_Care", "a%b/c=d", "\u00e9 \u00fc"]
+    root = str(tmp_path / "escaped")
+    spark.createDataFrame([(i, names[i % 4]) for i in range(41)], "review_id int, product_category string") \
+        .repartition(3).write.partitionBy(sources.CATEGORY).parquet(root)
+    source = sources.Source(path=root)
+    folders = sources.partition_folders(rt, root)
+    files = sources.read(rt, source, names).inputFiles()
+    query = {r[0]: r[1] for r in sources.category_count_query(rt, source, names).collect()}
+    assert sources.local_footer_counts(files, folders) == query == {names[0]: 11, **{n: 10 for n in names[1:]}}
+    assert sources.count_by_category(rt, source, names[1:]) == {n: 10 for n in names[1:]}
+    assert sources.local_footer_counts(files, {n: folders[n] for n in names[1:]}) is None
+    assert sources.local_footer_counts(["s3://b/t/product_category=A/p.parquet"], {"A": "s3://b/t/product_category=A"}) is None
+    corrupt_partition(root, "Gift Card")
+    assert sources.local_footer_counts(files, folders) is None
+    with pytest.raises(Exception):
+        sources.count_by_category(rt, source, names)  # the query fails on it, as before
+
+
 @pytest.mark.parametrize("by_table", [False, True])
 def test_push_down_touches_only_selected_partitions(rt, spark, raw_path, copy_of, tmp_path, by_table):
     """Unselected partitions hold unreadable files: the run succeeds only if it never opens them."""

@@ -11,6 +11,7 @@ import importlib.util
 import logging
 import os
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -56,6 +57,11 @@ _LOG4J = Path(__file__).with_name("data") / "log4j2.properties"
 
 def default_warehouse() -> str:
     return os.environ.get("REVIEWCAT_WAREHOUSE") or str(Path.home() / ".reviewcat" / "warehouse")
+
+
+def _stdlib_distutils() -> bool:
+    """Whether this Python still ships distutils (3.11 and before, where the distribution kept it)."""
+    return os.path.isfile(os.path.join(sysconfig.get_paths()["stdlib"], "distutils", "version.py"))
 
 
 def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
@@ -105,6 +111,11 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
             settings["spark.ui.enabled"] = "true" if os.environ.get("REVIEWCAT_SPARK_UI") == "1" else "false"
         settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if master.startswith("local") and os.environ["PYSPARK_PYTHON"] == sys.executable and _stdlib_distutils():
+            # PySpark 3.5's Arrow type mapping imports distutils, which setuptools' shim serves by
+            # importing all of setuptools: 0.25-0.45 s of every Python worker's start. The local
+            # workers are this interpreter, whose own distutils does the same job.
+            os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
         archive_options, archive_part = class_archive.java_options()
         settings["spark.driver.extraJavaOptions"] += f" {archive_options}"
     os.makedirs(warehouse, exist_ok=True)

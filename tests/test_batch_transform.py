@@ -7,8 +7,10 @@ documents them) writes the answers the real container would. The requests themse
 as SageMaker received them.
 """
 import json
+from pathlib import Path
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 
 from reviewcat import batch_transform, predict_table
@@ -145,6 +147,15 @@ def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, t
 
     def failed(client, name, **_):
         raise ReviewcatError(f"transform job {name} failed: ClientError: the container exited")
+
+    # A table whose partitions hold only empty files sends no request.
+    empty = tmp_path / "empty"
+    partition = next(Path(table).glob("product_category=*"))
+    (empty / partition.name).mkdir(parents=True)
+    for part in partition.glob("*.parquet"):
+        pq.write_table(pq.ParquetFile(part).schema_arrow.empty_table(), empty / partition.name / part.name)
+    with pytest.raises(ReviewcatError, match="the table has no rows to score"):
+        score(rt, input_path=str(empty), sagemaker_job=training_job, output_path=str(out), s3_output=f"s3://{BUCKET}/x")
 
     monkeypatch.setattr(batch_transform, "follow", failed)
     with pytest.raises(ReviewcatError, match="transform job reviewcat-score-.* failed"):

@@ -40,8 +40,7 @@ def run(args, tmp_path, prefix=(), timeout=300, **env):
 
 
 def terminal(stderr: str) -> list[str]:
-    # Spark 4's JVM announces its incubator vector module itself, before any logging is set up.
-    return [line for line in stderr.splitlines() if line and not line.startswith("WARNING: Using incubator modules")]
+    return [line for line in stderr.splitlines() if line]
 
 
 def one_line(proc, prog: str, *fragments: str) -> str:
@@ -52,6 +51,17 @@ def one_line(proc, prog: str, *fragments: str) -> str:
         assert fragment in lines[0], lines[0]
     found = re.search(r"\(details: (\S+\.log)\)", lines[0])
     return found.group(1) if found else ""
+
+
+def test_a_jvm_that_cannot_start_is_one_line_naming_why(raw_path, tmp_path):
+    """No java where JAVA_HOME points: the launch script's own errors go to the log, the terminal
+    gets one line with the first of them and what Spark needs."""
+    out = tmp_path / "out"
+    proc = run(["prepare", "--input-path", raw_path, "--output-path", out], tmp_path, JAVA_HOME=str(tmp_path / "no-java"))
+    log = one_line(proc, "reviewcat prepare", "Spark's JVM did not start (", "no-java/bin/java: No such file or directory",
+                   "Spark needs Java 17 or later, on the PATH or in JAVA_HOME")
+    assert "no-java/bin/java" in Path(log).read_text()
+    assert not out.exists() and not leftovers(str(out))
 
 
 def parquet_file(root: str, category: str) -> Path:

@@ -64,6 +64,60 @@ def _stdlib_distutils() -> bool:
     return os.path.isfile(os.path.join(sysconfig.get_paths()["stdlib"], "distutils", "version.py"))
 
 
+def _jvm_running() -> bool:
+    """Whether this process already talks to a JVM (PySpark keeps its gateway on the class)."""
+    from pyspark import SparkContext
+    return SparkContext._gateway is not None
+
+
+def _end_jvm(spark: SparkSession) -> None:
+    """Stops the session and waits for the JVM this process started to exit.
+
+    A failed or interrupted command ends when its JVM has, so nothing it started still runs once
+    the shell has its prompt back: a task of the failed job still writing, or holding files open
+    on the output's disk. (A finished one leaves its JVM to exit on its own: 0.6-1 s of shutdown
+    that no output depends on.) A second interrupt, or a JVM that does not end in a minute, kills it.
+    """
+    proc = getattr(spark.sparkContext._gateway, "proc", None)
+    try:
+        spark.stop()
+        if proc is not None:
+            proc.stdin.close()  # Spark's gateway server exits when its stdin ends
+            proc.wait(timeout=60)
+    except BaseException:  # noqa: BLE001 - the run's outcome is already reported
+        if proc is not None:
+            proc.kill()
+
+
+def _start_jvm(settings: dict[str, str], log_file: str) -> None:
+    """Starts Spark's JVM and its context with ``settings``, the JVM's own output in the run's log.
+
+    Left to PySpark, the JVM writes to the terminal: Spark 4's notice of its incubator vector
+    module on every run, the Python workers' stray output, and, when Java is missing or too old,
+    the launch script's errors before PySpark's own "exited before sending its port number". Here
+    those go to ``log_file`` and a JVM that does not start is one line naming what it said. A
+    process that already has a JVM (a session stopped and started again) keeps it.
+    """
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    if _jvm_running():
+        return
+    conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
+    with open(log_file, "ab") as output:
+        before = output.tell()
+        try:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output})
+        except Exception as exc:  # noqa: BLE001 - PySpark raises a bare Exception or its own error class
+            with open(log_file, "rb") as written:
+                written.seek(before)
+                said = [line.strip() for line in written.read().decode(errors="replace").splitlines() if line.strip()]
+            # The first line is the cause (no java, an old one's UnsupportedClassVersionError), the rest follows from it.
+            raise ReviewcatError(f"Spark's JVM did not start ({said[0][:300] if said else exc}): Spark needs Java 17 "
+                                 f"or later, on the PATH or in JAVA_HOME (details: {log_file})") from exc
+    SparkContext(conf=conf, gateway=gateway)
+
+
 def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
                   log_file: str | None = None, catalog: bool = True) -> SparkSession:
     """A Hive-enabled session whose catalog persists in ``warehouse`` (an embedded Derby metastore).
@@ -79,11 +133,12 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
     warehouse = os.path.abspath(warehouse or default_warehouse())
     under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
     metastore = "spark.hadoop.javax.jdo.option.ConnectionURL"
+    log_file = log_file or str(failures.run_log(warehouse, app_name))
     settings = {
         "spark.sql.warehouse.dir": os.path.join(warehouse, "tables"),
         metastore: f"jdbc:derby:;databaseName={os.path.join(warehouse, 'metastore_db')};create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -Dlog4j.configurationFile={_LOG4J} "
-                                         f"-Dreviewcat.spark.log={log_file or failures.run_log(warehouse, app_name)}",
+                                         f"-Dreviewcat.spark.log={log_file}",
         # Category names are labels, never numbers or dates.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
         "spark.sql.session.timeZone": "UTC",
@@ -121,9 +176,13 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
     os.makedirs(warehouse, exist_ok=True)
     if catalog and metastore in settings:
         warehouse_lock.hold(warehouse, app_name)
+    if catalog:
+        settings["spark.sql.catalogImplementation"] = "hive"  # what enableHiveSupport() sets
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = (builder.enableHiveSupport() if catalog else builder).getOrCreate()
+    if not under_submit:
+        _start_jvm({**settings, "spark.master": master, "spark.app.name": app_name}, log_file)
+    spark = builder.getOrCreate()
     if archive_part is not None:
         class_archive.note_jvm(archive_part, spark)
     if "REVIEWCAT_SPARK_LOG_LEVEL" in os.environ:
@@ -210,6 +269,7 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
     log_file = failures.run_log(warehouse, prog)
     configure_logging(log_file)
     rt = None
+    own_jvm = not _jvm_running()
     try:
         with failures.interrupts_raise():
             rt = Runtime(spark_session(warehouse, prog, str(log_file), uses_catalog(args)))
@@ -217,5 +277,8 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
                 body(rt, args)
     except BaseException as exc:
         partner = failures.partner_finder(rt.spark, rt.storage) if rt else None
-        return failures.report(prog, exc, log_file, skip_flag, partner)
+        code = failures.report(prog, exc, log_file, skip_flag, partner)
+        if rt is not None and own_jvm:
+            _end_jvm(rt.spark)
+        return code
     return 0

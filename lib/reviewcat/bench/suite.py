@@ -12,6 +12,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -272,9 +273,13 @@ def _process_step(name: str, rows: int, argvs: Sequence[list[str]], config: Benc
 
     def run() -> dict | None:
         for argv in argvs:
-            done = subprocess.run([sys.executable, *map(str, argv)], env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ReviewcatError(f"{name} failed: {done.stderr.strip()[-500:]}")
+            # Timed to the process's exit, when a shell gives the prompt back: its output goes to a
+            # file, as a pipe would also wait for a JVM that outlives it and holds the pipe.
+            with tempfile.TemporaryFile() as output:
+                code = subprocess.call([sys.executable, *map(str, argv)], env=env, stdout=output, stderr=output)
+                if code != 0:
+                    output.seek(0)
+                    raise ReviewcatError(f"{name} failed: {output.read().decode(errors='replace').strip()[-500:]}")
         return details() if details else None
     return Step(name, rows, run, setup, child_driver=True)
 

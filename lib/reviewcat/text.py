@@ -58,7 +58,7 @@ def label_map(categories: Iterable[object]) -> dict[str, str]:
 
 def review_tokens(text: Column | str, min_chars: int) -> Column:
     """Space-joined tokens of the cleaned text, or null where it has fewer than ``min_chars`` characters."""
-    from .text_batches import review_tokens_udf  # pandas: imported while the JVM starts (runtime.spark_session)
+    from .text_batches import review_tokens_udf  # imports pandas: only where a job plans the UDF
     return review_tokens_udf(F.col(text) if isinstance(text, str) else text, F.lit(int(min_chars)))
 
 

@@ -1,8 +1,8 @@
 """The Arrow UDF that turns review texts into tokens, a pandas batch at a time.
 
-It lives apart from ``text`` because pandas costs half a second to import: ``text`` is imported by
-every job module before the session starts, this module only where a job plans the UDF, after
-``runtime.spark_session`` has loaded pandas while the JVM was starting.
+It lives apart from ``text`` because pandas costs half a second to import: ``reviewcat predict``
+cleans and tokenizes one text with ``text`` and never needs it (a cold prediction took 0.94-1.11 s
+with it, 0.42 s without). This module is imported where a job plans the UDF, and in the workers.
 """
 from __future__ import annotations
 

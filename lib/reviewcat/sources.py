@@ -137,12 +137,19 @@ def readable_categories(rt: Runtime, source: Source, wanted: Sequence[str] | Non
     return categories, (skip_unreadable(rt, source, categories) if skip_corrupt_files else [])
 
 
+def _category_folders(rt: Runtime, source: Source, categories: Sequence[str]) -> dict[str, str]:
+    dirs = _partition_dirs(rt, source)
+    return {c: dirs[c] for c in categories}
+
+
+def _read_folders(rt: Runtime, source: Source, folders: dict[str, str]) -> DataFrame:
+    return rt.spark.read.option("basePath", source.path).parquet(*folders.values())
+
+
 def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
     """The rows of ``categories`` only; the other partitions are never listed or opened."""
     if source.path:
-        dirs = _partition_dirs(rt, source)
-        return (rt.spark.read.option("basePath", source.path)
-                .parquet(*[dirs[c] for c in categories]))
+        return _read_folders(rt, source, _category_folders(rt, source, categories))
     _require_table(rt, source)
     return rt.read_catalog(source.database, source.table, partition_predicate(categories))
 
@@ -195,8 +202,8 @@ def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) ->
     """Rows per category from parquet footers: read here for a local folder, else by a Spark query."""
     counts = None
     if source.path:
-        folders = _partition_dirs(rt, source)
-        counts = local_footer_counts(read(rt, source, categories).inputFiles(), {c: folders[c] for c in categories})
+        folders = _category_folders(rt, source, categories)  # listed once, for the read and the footers
+        counts = local_footer_counts(_read_folders(rt, source, folders).inputFiles(), folders)
     if counts is None:
         counts = {row[CATEGORY]: int(row["count"]) for row in category_count_query(rt, source, categories).collect()}
     return {c: counts.get(c, 0) for c in categories}

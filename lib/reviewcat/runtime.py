@@ -154,8 +154,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
         given = SparkConf()
         settings = {k: v for k, v in settings.items() if not given.contains(k)}
     else:
-        master = os.environ.get("REVIEWCAT_MASTER", "local[*]")
-        builder = builder.master(master)
+        master = settings["spark.master"] = os.environ.get("REVIEWCAT_MASTER", "local[*]")
         if master.startswith("local"):
             # A local run talks only to itself: keep Spark's ports on the loopback interface.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -181,7 +180,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
     for key, value in settings.items():
         builder = builder.config(key, value)
     if not under_submit:
-        _start_jvm({**settings, "spark.master": master, "spark.app.name": app_name}, log_file)
+        _start_jvm({**settings, "spark.app.name": app_name}, log_file)
     spark = builder.getOrCreate()
     if archive_part is not None:
         class_archive.note_jvm(archive_part, spark)

@@ -321,16 +321,19 @@ def test_table_inputs_missing_columns_or_labels(rt, tmp_path):
         max_rejected_fraction=1.0)
 
 
-def test_an_existing_output_that_is_not_an_import_needs_overwrite(rt, spark, tmp_path):
+def test_an_existing_output_that_is_not_an_import_is_never_replaced(rt, spark, tmp_path):
     dump = str(dump_2023(tmp_path / "dump") / "Camera*.jsonl.gz")
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("someone's data")
-    with pytest.raises(ReviewcatError, match="already exists and holds no reviewcat import: .* --overwrite"):
+    with pytest.raises(ReviewcatError, match="already exists: choose another --output-path or pass --overwrite"):
         run_import(rt, format="amazon-2023", input_path=dump, output_path=str(out))
-    assert (out / "keep.txt").exists() and not leftovers(str(out))
+    with pytest.raises(ReviewcatError, match="holds files reviewcat did not write .* remove the folder yourself"):
+        run_import(rt, format="amazon-2023", input_path=dump, output_path=str(out), overwrite=True)
+    assert (out / "keep.txt").read_text() == "someone's data" and not leftovers(str(out))
+    (out / "keep.txt").unlink()  # an empty folder holds nothing to lose
     run_import(rt, format="amazon-2023", input_path=dump, output_path=str(out), overwrite=True)
-    assert not (out / "keep.txt").exists() and read_categories(spark, str(out)) == {"Camera": 10}
+    assert read_categories(spark, str(out)) == {"Camera": 10}
 
 
 def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):

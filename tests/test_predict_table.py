@@ -56,7 +56,7 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
         score(rt, input_path=table, model=str(tmp_path / "nope.bin"), output_path=str(out))
     broken = tmp_path / "broken.bin"
     broken.write_bytes(b"not a fastText model")
-    with pytest.raises(ReviewcatError, match="cannot load model"):
+    with pytest.raises(ReviewcatError, match="model .*broken.bin cannot be used: it is not a fastText model"):
         score(rt, input_path=table, model=str(broken), output_path=str(out))
     with pytest.raises(ReviewcatError, match="give --model .* or --sagemaker-job"):
         score(rt, input_path=table, output_path=str(out))

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from reviewcat import balance, prepare, sources
 from reviewcat.errors import ReviewcatError
+from reviewcat.names import RUN_FILE
 from reviewcat.options import namespace
 from reviewcat import line_counts
 from reviewcat.splits import PART, SHUFFLE_ORDER, SPLITS, assign_split, ordered_parts, parse_split, part_keys
@@ -46,7 +47,7 @@ def lines_of(root, name):
 
 def test_layout_is_one_file_per_split_folder_plus_manifest(prepared):
     root = Path(prepared.output_path.removeprefix("file:"))
-    assert sorted(p.name for p in root.iterdir()) == ["manifest.json", "test", "train", "validation"]
+    assert sorted(p.name for p in root.iterdir()) == [RUN_FILE, "manifest.json", "test", "train", "validation"]
     for name in SPLIT_FILES:
         folder = root / name.split("/")[0]
         assert [p.name for p in folder.iterdir()] == [name.split("/")[1]]

@@ -19,6 +19,7 @@ from .bias import counts_bias, labelled_cells
 from .bias_metrics import cell_counts
 from .catalog import register_table
 from .errors import ReviewcatError
+from .names import BALANCE_FILE, BIAS_FILE
 from .labels import LABEL, LabelSpec, label_spec
 from .options import OUTPUT, READING, SOURCE, Option, name_list, positive_int
 from .runtime import Runtime
@@ -28,8 +29,6 @@ from .writers import write_balanced
 
 log = logging.getLogger(__name__)
 
-BALANCE_FILE = "_balance.json"
-BIAS_FILE = "_bias.json"
 
 OPTIONS = SOURCE + READING + OUTPUT + [
     Option("output-table", "catalog table for the result, [database.]name "
@@ -152,7 +151,9 @@ def _bias(groups: _Groups, written: dict, spec: LabelSpec, source: str, output: 
 
 def run(rt: Runtime, args: Any) -> BalanceResult:
     source = sources.Source.from_args(args)
-    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the balanced table")
+    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the balanced table",
+                                      sources.input_paths(rt, source))
+    output = claimed.path
     table = _output_table(source, args.output_table, rt.on_glue)
     spec = label_spec(args.label)
 
@@ -171,7 +172,7 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
     # Planned from footers, a category balance reads only the categories it keeps.
     kept = frame if frame is not None else sources.read(rt, source, list(plan.targets))
     sample = balanced(kept, args.label, within=args.within, seed=args.seed, plan=plan).sample
-    with rt.storage.staged(output) as staging:
+    with rt.storage.staged(claimed) as staging:
         log.info("sampling and writing %d reviews to %s", sum(plan.targets.values()), output)
         write_balanced(sample, staging, groups.by)
         written_cells, written = _written(rt, staging, list(plan.targets), spec, groups)

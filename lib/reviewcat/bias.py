@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame
 from . import sources
 from .bias_metrics import bias_report, cell_counts, default_positive, markdown_table
 from .errors import ReviewcatError
+from .names import BIAS_JSON, BIAS_MD, BIAS_PNG
 from .labels import LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, READING, SOURCE, Option, name_list
 from .runtime import Runtime
@@ -23,7 +24,6 @@ from .storage import json_text
 
 log = logging.getLogger(__name__)
 
-BIAS_JSON, BIAS_MD, BIAS_PNG = "bias.json", "bias.md", "bias.png"
 
 OPTIONS = SOURCE + READING + OUTPUT[:2] + [
     Option("facet", "column whose values are compared, each against the rest", default=sources.CATEGORY),
@@ -111,7 +111,9 @@ def chart(reports: Mapping[str, Mapping[str, Any]]) -> bytes:
 
 def run(rt: Runtime, args: Any) -> dict[str, Any]:
     source = sources.Source.from_args(args)
-    output = rt.storage.claim_output(args.output_path, args.overwrite, "the folder for bias.json, bias.md and bias.png")
+    claimed = rt.storage.claim_output(args.output_path, args.overwrite,
+                                      "the folder for bias.json, bias.md and bias.png", sources.input_paths(rt, source))
+    output = claimed.path
     categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)
     log.info("counting %s per %s in %s", args.label, args.facet, source.describe())
     report = frame_bias(sources.read(rt, source, categories), args.facet, args.label, args.positive,
@@ -121,7 +123,7 @@ def run(rt: Runtime, args: Any) -> dict[str, Any]:
     table = markdown_table(report)
     for line in table.splitlines():
         log.info("%s", line)
-    with rt.storage.staged(output) as staging:
+    with rt.storage.staged(claimed) as staging:
         rt.storage.write_text(f"{staging}/{BIAS_JSON}", json_text(report))
         rt.storage.write_text(f"{staging}/{BIAS_MD}", f"# Bias of {report['label']} across {report['facet']}\n\n"
                               f"Positive class (DPL): {report['positive']}\n\n{table}\n")

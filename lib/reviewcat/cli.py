@@ -6,10 +6,10 @@ import sys
 from typing import Callable
 
 from . import __version__
-from . import failures
+from . import failures, interrupts, publishing
 from .errors import ReviewcatError
 from .options import Option, add_options, positive_int, name_list
-from .runtime import configure_logging, default_warehouse, run_job
+from .runtime import configure_logging, default_warehouse, end_processes, run_job
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
@@ -201,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("action", choices=("deploy", "run", "status"))
     args = parser.parse_args(rest)
     configure_logging()
-    try:
-        with failures.interrupts_raise():
+    publishing.start_run(prog)
+    with interrupts.raising():
+        try:
             body(args)
-    except BaseException as exc:
-        return failures.report(prog, exc, failures.run_log(default_warehouse(), prog))
+        except BaseException as exc:
+            with interrupts.deferred(raise_after=False):
+                code = failures.report(prog, exc, failures.fallback_log(prog, default_warehouse()))
+                end_processes()
+            return code
     return 0
 
 

@@ -10,19 +10,21 @@ Java exception and the log.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
+import errno
 import logging
 import os
 import re
-import signal
 import sys
-import threading
+import tempfile
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+from . import interrupts
 from .errors import ReviewcatError
+from .publishing import outcome_of_stop
+from .staging import final_of
 from .storage import plain_path
 
 log = logging.getLogger(__name__)
@@ -110,7 +112,7 @@ def _permission(text: str) -> str | None:
             or _first(rf"{_PATH} \(Permission denied\)", text)
             or _first(rf"Mkdirs failed to create {_PATH}{_END}", text)
             or _first(rf"Permission denied: {_PATH}", text))
-    where = f" {plain_path(path)}" if path else ""
+    where = f" {final_of(plain_path(path))}" if path else ""
     return (f"permission denied on{where}: give this user read access to the input and write access to the "
             f"output folder, or choose other paths")
 
@@ -127,7 +129,13 @@ def _unwritable_output(text: str) -> str | None:
         rf"Unable to create (?:directory|folder) {_PATH}", text)
     if not path:
         return None
-    return f"cannot create {plain_path(path)}: choose an --output-path this user can write to"
+    return f"cannot create {final_of(plain_path(path))}: choose an --output-path this user can write to"
+
+
+def _worker_refusal(text: str) -> str | None:
+    """A ``ReviewcatError`` raised in a Python worker (a model that fails its check on an executor):
+    its own one line, which the task's failure carries inside the Java trace."""
+    return _first(r"reviewcat\.errors\.ReviewcatError: ([^\n]+)", text)
 
 
 def _unknown(text: str) -> str:
@@ -148,7 +156,7 @@ def explain(exc: BaseException, skip_corrupt_flag: bool = True,
 
 
 def _explain_text(text: str, skip_corrupt_flag: bool, partner: Callable[[str, str], str | None]) -> str:
-    for rule in (lambda: _schema_conflict(text, partner), lambda: _missing_file(text), lambda: _disk_full(text),
+    for rule in (lambda: _worker_refusal(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text), lambda: _disk_full(text),
                  lambda: _permission(text), lambda: _unwritable_output(text),
                  lambda: _corrupt_file(text, skip_corrupt_flag)):
         message = rule()
@@ -207,23 +215,48 @@ def _column_type(spark: Any, path: str, column: str) -> str | None:
     return fields.get(column)
 
 
-@contextlib.contextmanager
-def interrupts_raise() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so the staging folder is removed on the way out.
+# What each OS error means for a run, and what to do about it: ``path`` is the file or folder.
+_OS_PROBLEMS = {
+    errno.EACCES: "permission denied on {path}: give this user access to it, or choose another folder",
+    errno.EPERM: "permission denied on {path}: give this user access to it, or choose another folder",
+    errno.EROFS: "{path} is on a read-only file system: choose a folder on a disk this user can write",
+    errno.ENOSPC: "the disk ran out of space while writing {path} (No space left on device): free space there, "
+                  "or write elsewhere",
+    errno.EDQUOT: "the disk quota ran out while writing {path}: free space there, or write elsewhere",
+    errno.ENOTDIR: "{path}: a part of this path is a file, not a folder: choose another path",
+    errno.EISDIR: "{path} is a folder where a file was expected: check the path",
+    errno.ENOENT: "{path} does not exist: check the path",
+    errno.ENAMETOOLONG: "{path}: the name is too long for the file system: choose a shorter path",
+    errno.ELOOP: "{path}: too many levels of symbolic links: check the path",
+}
 
-    Python's default for SIGTERM is to die at once, which leaves the staging folder behind.
+
+def os_problem(exc: OSError) -> str | None:
+    """One line for an ordinary OS error (permissions, a read-only or full disk, a bad path), else None.
+
+    A staging folder in the error is named by the output it was building, which is what the user gave.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    template = _OS_PROBLEMS.get(exc.errno)
+    if template is None:
+        return None
+    path = exc.filename if exc.filename is not None else exc.filename2
+    return template.format(path=final_of(plain_path(str(path))) if path is not None else "a file")
 
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-    previous = signal.signal(signal.SIGTERM, stop)
+
+def warehouse_problem(warehouse: str, exc: OSError) -> str:
+    """Why the run cannot keep its log and catalog in ``warehouse``, and where else it could."""
+    why = exc.strerror or str(exc)
+    return (f"cannot write to the warehouse {warehouse} ({why}): give this user write access to it, or choose "
+            "another with --warehouse or REVIEWCAT_WAREHOUSE=<folder>")
+
+
+def fallback_log(prog: str, folder: str) -> Path:
+    """``run_log`` in ``folder``, or in the temporary folder when ``folder`` cannot be written:
+    a command that needs no warehouse still has somewhere to put its trace."""
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        return run_log(folder, prog)
+    except OSError:
+        return run_log(os.path.join(tempfile.gettempdir(), f"reviewcat-{os.getuid()}"), prog)
 
 
 def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: bool = False,
@@ -231,18 +264,25 @@ def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: boo
     """Print the one line for ``exc`` and return the exit code: 130 when interrupted, else 2.
 
     Traces go to ``log_file``, which the line names; a ``ReviewcatError`` already is its one line.
+    An interrupted run says so whatever the exception the interrupted call ended in.
     """
     if isinstance(exc, SystemExit):
         raise exc
     code = 2
-    if isinstance(exc, ReviewcatError):
+    signal_name = interrupts.received() or (str(exc) if isinstance(exc, KeyboardInterrupt) else None)
+    if isinstance(exc, KeyboardInterrupt) or signal_name:
+        if not isinstance(exc, KeyboardInterrupt):
+            write_trace(log_file, exc, java_text(exc) if is_java_failure(exc) else None)
+        message, code = f"interrupted{f' by {signal_name}' if signal_name else ''}: {outcome_of_stop()}", 130
+    elif isinstance(exc, ReviewcatError):
         message = str(exc)
-    elif isinstance(exc, KeyboardInterrupt):
-        message, code = f"interrupted{f' by {exc}' if str(exc) else ''}: stopped, and nothing was written", 130
     elif is_java_failure(exc):
         text = java_text(exc)
         write_trace(log_file, exc, text)
         message = f"{_explain_text(text, skip_corrupt_flag, partner or (lambda file, column: None))} (details: {log_file})"
+    elif isinstance(exc, OSError) and os_problem(exc):
+        write_trace(log_file, exc)
+        message = os_problem(exc)
     else:
         write_trace(log_file, exc)
         message = f"unexpected {type(exc).__name__}: {exc} (details: {log_file}); please report it"

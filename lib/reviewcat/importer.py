@@ -25,7 +25,9 @@ from . import __version__, code_counts, dumps, record_counts, sources
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
+from .names import IMPORT_FILE, RUN_FILE
 from .options import SOURCE, Option, fraction
+from .publishing import Claim, check_apart, claim, current, holding
 from .runtime import Runtime
 from .record_counts import FileCounts
 from .storage import is_glob, json_text
@@ -33,7 +35,6 @@ from .writers import write_partitioned
 
 log = logging.getLogger(__name__)
 
-IMPORT_FILE = "_import.json"
 REJECTED = "_rejected"
 # A table import shuffles rows by label so that each label lands in few files: one task per
 # this many input bytes per label keeps files near Spark's own 128 MB input splits.
@@ -101,21 +102,18 @@ def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSe
     return dumps.FileSet(files, folder)
 
 
-def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> dict | None:
-    """The summary of the import already at ``output``, None when there is none to add to."""
-    if not rt.storage.exists(output):
-        return None
+def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> tuple[dict | None, Claim]:
+    """The summary of the import already at ``output`` (None when there is none to add to), and
+    the claim on ``output``: an import adds to an import, else needs a free output or --overwrite
+    of reviewcat's own."""
     summary_path = f"{output}/{IMPORT_FILE}"
     if not rt.storage.exists(summary_path):
-        if overwrite:
-            return None
-        raise ReviewcatError(f"output path {output} already exists and holds no reviewcat import: "
-                             "choose another --output-path or pass --overwrite to replace it")
+        return None, claim(rt.storage, output, overwrite)
     summary = json.loads(rt.storage.read_text(summary_path))
     if (summary["format"] == "table") != (fmt.name == "table"):
         raise ReviewcatError(f"{output} holds a {summary['format']} import, whose columns differ from a "
                              f"{fmt.name} import's: choose another --output-path")
-    return summary
+    return summary, current(rt.storage, output)
 
 
 def _check_replacements(existing: dict | None, categories: Sequence[str], overwrite: bool, output: str) -> list[str]:
@@ -233,8 +231,19 @@ def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], 
     }
 
 
-def _merge_into(rt: Runtime, staging: str, output: str, summary: dict) -> None:
-    """Move the staged partitions and rejects into an existing import, replacing those it had."""
+def _merge_into(rt: Runtime, staging: str, claimed: Claim, summary: dict) -> None:
+    """Move the staged partitions and rejects into an existing import, replacing those it had;
+    refused when another run changed the import since this one started."""
+    output = claimed.path
+    with holding(rt.storage, claimed) as record:
+        _move_partitions(rt, staging, output)
+        rt.storage.write_text(f"{output}/{IMPORT_FILE}", json_text(summary))
+        rt.storage.write_text(f"{output}/{RUN_FILE}", json_text(record))
+    rt.storage.delete(staging)
+
+
+def _move_partitions(rt: Runtime, staging: str, output: str) -> None:
+    """The staged partitions (and their rejects) in place of the output's, put back should one move fail."""
     moved: list[tuple[str, str | None]] = []  # (target, backup of what it replaced)
     try:
         for sub in ("", f"/{REJECTED}"):
@@ -258,8 +267,6 @@ def _merge_into(rt: Runtime, staging: str, output: str, summary: dict) -> None:
             if backup:
                 rt.storage.rename(backup, target)
         raise
-    rt.storage.write_text(f"{output}/{IMPORT_FILE}", json_text(summary))
-    rt.storage.delete(staging)
     log.info("added %d partitions to %s", sum(1 for target, _ in moved if f"/{REJECTED}/" not in target), output)
 
 
@@ -275,12 +282,12 @@ def _counted(rt: Runtime, fmt: dumps.Format, inputs: dumps.FileSet, spec: dumps.
     return counts
 
 
-def _publish(rt: Runtime, staging: str, output: str, existing: dict | None, summary: dict) -> None:
+def _publish(rt: Runtime, staging: str, claimed: Claim, existing: dict | None, summary: dict) -> None:
     if existing:
-        _merge_into(rt, staging, output, summary)
+        _merge_into(rt, staging, claimed, summary)
     else:
         rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
-        rt.storage.publish(staging, output)
+        rt.storage.publish(staging, claimed)
 
 
 def _catalog_table(args: Any) -> tuple[str, str] | None:
@@ -298,11 +305,12 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     if not args.output_path:
         raise ReviewcatError("--output-path is required: where to write the review table")
     output = rt.storage.qualify(args.output_path.rstrip("/"))
+    check_apart(output, {"--input-path": rt.storage.qualify(args.input_path.rstrip("/"))})
     catalog_table = _catalog_table(args)
     if catalog_table:
         check_table_target(rt.spark, *catalog_table, output)
     spec = _table_spec(args, fmt)
-    existing = _existing_import(rt, output, args.overwrite, fmt)
+    existing, claimed = _existing_import(rt, output, args.overwrite, fmt)
     inputs = input_files(rt, args.input_path, fmt)
     files = inputs.files
     named = {f.category for f in files if f.category}
@@ -324,7 +332,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
                            {f.uri: _file_summary(counts[f.uri]) for f in files})
-        _publish(rt, staging, output, existing, summary)
+        _publish(rt, staging, claimed, existing, summary)
     except BaseException:
         rt.storage.discard(staging)
         raise

@@ -24,18 +24,18 @@ from typing import Any, Callable
 
 from . import balance, catalog, importer, prepare
 from .errors import ReviewcatError
+from .names import BALANCE_FILE, IMPORT_FILE, MANIFEST, METRICS_FILE, PIPELINE_FILE as STATE_FILE
 from .options import Option, namespace
+from .publishing import check_apart, claim
 from .runtime import Runtime
 from .storage import json_text
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "_pipeline.json"
 DEFAULT_TABLE = "reviews"
 STEP_FOLDERS = {"import": "imported", "balance": "balanced", "prepare": "prepared", "train": "model"}
 # The file that says a step finished, inside its folder; its hash stands for the step's result.
-RESULT_FILES = {"import": importer.IMPORT_FILE, "balance": balance.BALANCE_FILE, "prepare": prepare.MANIFEST,
-                "train": "metrics.json"}
+RESULT_FILES = {"import": IMPORT_FILE, "balance": BALANCE_FILE, "prepare": MANIFEST, "train": METRICS_FILE}
 # Flags whose meaning is the pipeline's own: where things are, and whether to start over.
 _OWN = {"input_path", "output_path", "overwrite", "warehouse", "database", "table", "output_table", "data"}
 
@@ -155,11 +155,13 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         raise ReviewcatError(f"training writes a local folder, not {args.output_path}: pass --no-train or a local "
                              "--output-path")
     root = rt.storage.qualify(args.output_path.rstrip("/"))
+    table_path = rt.storage.qualify(args.input_path.rstrip("/"))
+    for folder in STEP_FOLDERS.values():  # the root may hold the input beside them, as the demo's dump
+        check_apart(f"{root}/{folder}", {"--input-path": table_path})
     _check_output(rt, root, args.overwrite)
     rt.storage.mkdirs(root)
     state = _State(rt, root, args.overwrite)
     outcome = PipelineResult(root)
-    table_path = rt.storage.qualify(args.input_path.rstrip("/"))
     upstream = _digest(_listing(rt, args.input_path))
 
     def step(name: str, settings: dict, body: Callable[[str], None]) -> None:
@@ -185,7 +187,8 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
 
         def run_import(folder: str) -> None:
             # An import adds to an existing table: an outdated one goes first, or categories the
-            # input no longer holds would stay.
+            # input no longer holds would stay. Only reviewcat's own, as --overwrite would replace.
+            claim(rt.storage, folder, overwrite=True)
             rt.storage.delete(folder)
             importer.run(rt, namespace(importer.OPTIONS, **import_settings, input_path=args.input_path,
                                        output_path=folder))

@@ -9,6 +9,7 @@ Transform job on SageMaker (``batch_transform``) into the same output.
 """
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from contextlib import contextmanager
@@ -19,17 +20,17 @@ from pyspark.sql import DataFrame, functions as F
 
 from . import batch_transform, sources
 from .errors import ReviewcatError
+from .names import LABELS_FILE, PREDICT_FILE as SUMMARY, SEARCH_FILE
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
 from .scoring import LABELS, PROBABILITIES, predicted
 from .storage import json_text, plain_path
 from .train.data import parse_labels
+from .train.model_file import recorded
 from .train.sagemaker_backend import split_s3
 
 log = logging.getLogger(__name__)
 
-SUMMARY = "_predict.json"
-LABELS_FILE = "labels.json"
 
 OPTIONS = SOURCE + READING + [o for o in OUTPUT if o.name != "seed"] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), labels.json beside it"),
@@ -60,9 +61,21 @@ def _fetch(rt: Runtime, path: str, scratch: str) -> str:
     return local
 
 
+def _beside(model: str, name: str) -> str:
+    """The path of the file ``name`` beside ``model``, on whatever file system the model is."""
+    return f"{model.rsplit('/', 1)[0]}/{name}" if "/" in model else name
+
+
+def _record(rt: Runtime, model: str) -> dict | None:
+    """Training's record of the model file (its size and SHA-256), from ``search.json`` beside it."""
+    path = _beside(model, SEARCH_FILE)
+    return recorded(json.loads(rt.storage.read_text(path)), model.rsplit("/", 1)[-1]) if rt.storage.exists(path) \
+        else None
+
+
 def _categories(rt: Runtime, model: str | None, labels: str | None) -> dict[str, str]:
     """Label -> category from --labels, else labels.json beside the model, else none (label names)."""
-    beside = (f"{model.rsplit('/', 1)[0]}/{LABELS_FILE}" if "/" in model else LABELS_FILE) if model else None
+    beside = _beside(model, LABELS_FILE) if model else None
     path = labels or beside
     if not path or not rt.storage.exists(path):
         if labels:
@@ -147,7 +160,10 @@ def run(rt: Runtime, args: Any) -> dict:
     if bool(args.model) == bool(args.sagemaker_job):
         raise ReviewcatError("give --model (a model.bin or model.tar.gz to score with) or --sagemaker-job "
                              "(a SageMaker tuning or training job), one of them")
-    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows")
+    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows",
+                                      {**sources.input_paths(rt, source), "--model": args.model,
+                                       "--labels": args.labels})
+    output = claimed.path
     if args.sagemaker_job and not output.startswith(("s3", "file:")):
         raise ReviewcatError("--sagemaker-job writes to an s3:// or local --output-path")
     if args.sagemaker_job and not output.startswith("s3") and not (args.s3_output or "").startswith("s3://"):
@@ -164,7 +180,7 @@ def run(rt: Runtime, args: Any) -> dict:
     log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
     frame = frame.select(args.id_column, sources.CATEGORY, args.text_column)
     job = {}
-    with rt.storage.staged(output) as staging:
+    with rt.storage.staged(claimed) as staging:
         if model:
             work = f"{staging}/_transform"  # deleted once the scored rows are written
             scored, job["transform_job"] = _transformed(rt, args, frame, model, names, work, clients)
@@ -172,7 +188,8 @@ def run(rt: Runtime, args: Any) -> dict:
             with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
                 # Loaded here once, so a bad model fails in one line before any task, and shipped from
                 # a copy of its own: the scratch folder may go.
-                scored = predicted(frame, _fetch(rt, args.model, scratch), args.top_k, args.text_column, names)
+                scored = predicted(frame, _fetch(rt, args.model, scratch), args.top_k, args.text_column, names,
+                                   _record(rt, args.model), args.model)
         # append: the staging folder is this run's own, and already holds the transform's work folder
         scored.select(args.id_column, sources.CATEGORY, LABELS, PROBABILITIES) \
             .write.mode("append").partitionBy(sources.CATEGORY).parquet(staging)

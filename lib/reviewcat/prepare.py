@@ -9,8 +9,8 @@ from typing import Any, Mapping, Sequence
 from pyspark.sql import DataFrame, Observation, functions as F
 
 from . import __version__, code_counts, line_counts, sources
-from .balance import BALANCE_FILE, BIAS_FILE
 from .errors import ReviewcatError
+from .names import BALANCE_FILE, BIAS_FILE, MANIFEST
 from .labels import LABEL, label_spec, refuse_unlabelled, require_label_column
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
 from .runtime import Runtime
@@ -21,7 +21,6 @@ from .writers import write_split_files
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 
 OPTIONS = SOURCE + READING + OUTPUT + [
     Option("label", "what becomes __label__<x>: category, sentiment (star_rating 1-2 negative, 3 neutral, 4-5 "
@@ -97,7 +96,9 @@ def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], arg
 def run(rt: Runtime, args: Any) -> PrepareResult:
     source = sources.Source.from_args(args)
     fractions = parse_split(args.split)
-    output = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the train/validation/test files")
+    claimed = rt.storage.claim_output(args.output_path, args.overwrite,
+                                      "where to write the train/validation/test files", sources.input_paths(rt, source))
+    output = claimed.path
 
     categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
     frame = sources.read(rt, source, categories)
@@ -116,7 +117,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     parts_per_split = rt.spark.sparkContext.defaultParallelism
     lines = ordered_parts(assign_split(tokenized, fractions, args.seed), args.seed, parts_per_split)
     lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
-    with rt.storage.staged(output) as staging:
+    with rt.storage.staged(claimed) as staging:
         # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
         # counts; a failed check of the written files deletes them with the staging folder.
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
-from . import class_archive, failures, progress, warehouse_lock
+from . import class_archive, failures, interrupts, processes, progress, publishing, warehouse_lock
 from .errors import ReviewcatError
 from .options import Option, from_resolved, glue_names, parse_args
 from .storage import Storage
@@ -70,23 +70,30 @@ def _jvm_running() -> bool:
     return SparkContext._gateway is not None
 
 
-def _end_jvm(spark: SparkSession) -> None:
-    """Stops the session and waits for the JVM this process started to exit.
+def end_processes(grace: float = 60) -> None:
+    """Stops Spark and every process this one started, and waits until they are gone.
 
-    A failed or interrupted command ends when its JVM has, so nothing it started still runs once
+    A failed or interrupted command ends when they have, so nothing it started still runs once
     the shell has its prompt back: a task of the failed job still writing, or holding files open
-    on the output's disk. (A finished one leaves its JVM to exit on its own: 0.6-1 s of shutdown
-    that no output depends on.) A second interrupt, or a JVM that does not end in a minute, kills it.
+    on the output's disk, or a Python worker. (A finished one leaves its JVM to exit on its own:
+    0.6-1 s of shutdown that no output depends on.) The processes below this one are noted first:
+    once the JVM is gone its Python daemon and workers no longer descend from us. What has not
+    ended within ``grace`` seconds is killed.
     """
-    proc = getattr(spark.sparkContext._gateway, "proc", None)
+    from pyspark import SparkContext
+    started = processes.descendants()
+    proc = getattr(SparkContext._gateway, "proc", None)
     try:
-        spark.stop()
+        if SparkContext._active_spark_context is not None:
+            SparkContext._active_spark_context.stop()
         if proc is not None:
             proc.stdin.close()  # Spark's gateway server exits when its stdin ends
-            proc.wait(timeout=60)
+            proc.wait(timeout=grace)
     except BaseException:  # noqa: BLE001 - the run's outcome is already reported
         if proc is not None:
             proc.kill()
+            proc.wait()
+    processes.reap(started, 10)
 
 
 def _start_jvm(settings: dict[str, str], log_file: str) -> None:
@@ -104,7 +111,7 @@ def _start_jvm(settings: dict[str, str], log_file: str) -> None:
     if _jvm_running():
         return
     conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
-    with open(log_file, "ab") as output:
+    with open(log_file, "ab") as output, interrupts.deferred():
         before = output.tell()
         try:
             gateway = launch_gateway(conf, popen_kwargs={"stdout": output, "stderr": output})
@@ -115,7 +122,8 @@ def _start_jvm(settings: dict[str, str], log_file: str) -> None:
             # The first line is the cause (no java, an old one's UnsupportedClassVersionError), the rest follows from it.
             raise ReviewcatError(f"Spark's JVM did not start ({said[0][:300] if said else exc}): Spark needs Java 17 "
                                  f"or later, on the PATH or in JAVA_HOME (details: {log_file})") from exc
-    SparkContext(conf=conf, gateway=gateway)
+        # The context keeps the gateway (and its process, for ``end_processes``) from here on.
+        SparkContext(conf=conf, gateway=gateway)
 
 
 def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
@@ -182,6 +190,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
     if not under_submit:
         _start_jvm({**settings, "spark.app.name": app_name}, log_file)
     spark = builder.getOrCreate()
+    interrupts.reclaim()  # the new SparkContext put in PySpark's Ctrl-C handler
     if archive_part is not None:
         class_archive.note_jvm(archive_part, spark)
     if "REVIEWCAT_SPARK_LOG_LEVEL" in os.environ:
@@ -265,19 +274,25 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
         return 0
     args = parse_args(options, argv[1:], prog, description)
     warehouse = os.path.abspath(getattr(args, "warehouse", None) or default_warehouse())
-    log_file = failures.run_log(warehouse, prog)
+    try:
+        log_file = failures.run_log(warehouse, prog)
+    except OSError as exc:
+        print(f"{prog}: error: {failures.warehouse_problem(warehouse, exc)}", file=sys.stderr)
+        return 2
     configure_logging(log_file)
+    publishing.start_run(prog)
     rt = None
     own_jvm = not _jvm_running()
-    try:
-        with failures.interrupts_raise():
+    with interrupts.raising():
+        try:
             rt = Runtime(spark_session(warehouse, prog, str(log_file), uses_catalog(args)))
             with progress.shown(rt.spark.sparkContext):
                 body(rt, args)
-    except BaseException as exc:
-        partner = failures.partner_finder(rt.spark, rt.storage) if rt else None
-        code = failures.report(prog, exc, log_file, skip_flag, partner)
-        if rt is not None and own_jvm:
-            _end_jvm(rt.spark)
-        return code
+        except BaseException as exc:
+            with interrupts.deferred(raise_after=False):  # a second Ctrl-C must not cut the cleanup short
+                partner = failures.partner_finder(rt.spark, rt.storage) if rt else None
+                code = failures.report(prog, exc, log_file, skip_flag, partner)
+                if own_jvm:
+                    end_processes()
+            return code
     return 0

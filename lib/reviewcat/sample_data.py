@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
-import shutil
 import zlib
 from importlib import resources
 from pathlib import Path
@@ -25,7 +23,7 @@ import pyarrow.parquet as pq
 from . import vocabulary as V
 from .errors import ReviewcatError
 from .labels import SENTIMENT
-from .staging import remove_dead_local, staging_name
+from .publishing import staged_locally
 
 log = logging.getLogger(__name__)
 
@@ -268,25 +266,14 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
         raise ReviewcatError(f"sample-data writes local folders only, not {output_path}: "
                              "generate locally, then upload (e.g. aws s3 sync)")
     final = Path(output_path.removeprefix("file://")).resolve()
-    if final.exists() and not overwrite:
-        raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
     sizes = category_sizes(rows, categories)
     real = real_category_counts()
     order = list(real)
-    remove_dead_local(final)
-    staging = final.with_name(staging_name(final.name))
-    try:
+    with staged_locally(final, overwrite) as staging:
         for done, (category, n) in enumerate(sizes.items(), 1):
             template, copy = _template(category, real)
             table = generate_category(template, n, seed, order.index(template) + copy * len(order))
-            staging.mkdir(parents=True, exist_ok=True)
             written = writer(table, staging, category)
             log.info("[%d/%d] %s: %d reviews in %s", done, len(sizes), category, n, written.name)
-        if final.exists():
-            shutil.rmtree(final)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("wrote %d reviews in %d categories to %s (%s)", sum(sizes.values()), len(sizes), final, fmt)
     return sizes

@@ -9,7 +9,7 @@ scored exactly as ``reviewcat predict`` would score its text.
 """
 from __future__ import annotations
 
-import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,9 +19,11 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
 
+from .names import LABELS_FILE, SEARCH_FILE
 from .text import clean
 from .train.data import category_name, parse_labels
 from .train.model import load_model, top_k
+from .train.model_file import describe, match_record, recorded
 
 LABELS = "labels"
 PROBABILITIES = "probabilities"
@@ -31,17 +33,13 @@ PREDICTION = StructType([StructField(LABELS, ArrayType(StringType())),
 _LOADED: dict[str, Any] = {}  # in each Python worker: shipped file name -> model
 
 
-def ship_model(spark: SparkSession, local_model: str) -> str:
+def ship_model(spark: SparkSession, local_model: str, digest: str) -> str:
     """Send a local model file to every executor; returns the name workers find it by.
 
     The name carries the file's digest: two models of the same file name in one session (a
     notebook scoring with two runs' ``model.bin``) would otherwise clash in ``addFile``.
     """
-    digest = hashlib.sha256()
-    with open(local_model, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    name = f"{digest.hexdigest()[:16]}-{Path(local_model).name}"
+    name = f"{digest[:16]}-{Path(local_model).name}"
     shipped = Path(tempfile.gettempdir()) / "reviewcat-models" / name
     if not shipped.exists():
         shipped.parent.mkdir(parents=True, exist_ok=True)
@@ -52,25 +50,29 @@ def ship_model(spark: SparkSession, local_model: str) -> str:
     return name
 
 
-def _model(name: str) -> Any:
+def _model(name: str, record: Mapping[str, Any], shown: str) -> Any:
+    """The shipped model, loaded once per Python worker, after checking that the copy this
+    executor received is the file the driver checked."""
     if name not in _LOADED:
         from pyspark import SparkFiles
-        _LOADED[name] = load_model(SparkFiles.get(name))
+        _LOADED[name] = load_model(SparkFiles.get(name), record, shown)
     return _LOADED[name]
 
 
-def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[str, str]) -> Column:
+def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[str, str],
+                 record: Mapping[str, Any], shown: str) -> Column:
     """The ``k`` best categories of each row's raw text and their probabilities, best first, as a
-    struct of two arrays (``labels``, ``probabilities``); ``shipped`` is ``ship_model``'s name.
+    struct of two arrays (``labels``, ``probabilities``); ``shipped`` is ``ship_model``'s name,
+    ``record`` the shipped file's size and SHA-256 and ``shown`` its name in messages.
 
     A text with no words left after cleaning still gets the model's answer for an empty line, as
     ``reviewcat predict`` gives it: every row is scored.
     """
-    names = dict(categories)
+    names, record = dict(categories), dict(record)
 
     def batch(texts: pd.Series) -> pd.DataFrame:
         from .tokens import tokenize_batch  # in the Python worker only: see tokens.py
-        answers = top_k(_model(shipped), tokenize_batch([clean(t) for t in texts]), k)
+        answers = top_k(_model(shipped, record, shown), tokenize_batch([clean(t) for t in texts]), k)
         return pd.DataFrame({LABELS: [[category_name(label, names) for label, _ in a] for a in answers],
                              PROBABILITIES: [[p for _, p in a] for a in answers]})
 
@@ -78,19 +80,25 @@ def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[s
 
 
 def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "review_body",
-              categories: Mapping[str, str] | None = None) -> DataFrame:
+              categories: Mapping[str, str] | None = None, record: Mapping[str, Any] | None = None,
+              shown: str | None = None) -> DataFrame:
     """``frame`` with the model's ``k`` best categories of its text (all of them when it has fewer) and
     their probabilities, best first (``labels``, ``probabilities``), as ``reviewcat predict`` gives them.
 
-    ``model`` is a local ``model.bin`` or BlazingText ``model.tar.gz``; it is loaded here first, so a
-    bad file fails at once, not in a task. ``categories`` maps labels to names (``labels.json``
-    beside the model when not given).
+    ``model`` is a local ``model.bin`` or BlazingText ``model.tar.gz``; it is checked and loaded
+    here first, so a bad file fails at once, not in a task. ``categories`` maps labels to names and
+    ``record`` is training's record of the file (``labels.json`` and ``search.json`` beside the
+    model when not given); ``shown`` names the model in messages (a remote model's own path).
     """
-    load_model(model)
+    beside = Path(model).parent
     if categories is None:
-        beside = Path(model).with_name("labels.json")
-        categories = parse_labels(beside.read_text()) if beside.is_file() else {}
-    shipped = ship_model(frame.sparkSession, model)
-    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories))
+        categories = parse_labels((beside / LABELS_FILE).read_text()) if (beside / LABELS_FILE).is_file() else {}
+    if record is None and (beside / SEARCH_FILE).is_file():
+        record = recorded(json.loads((beside / SEARCH_FILE).read_text()), Path(model).name)
+    shown = shown or model
+    measured = match_record(model, record, shown) or describe(model)
+    load_model(model, None, shown)
+    shipped = ship_model(frame.sparkSession, model, measured["sha256"])
+    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories, measured, shown))
     return (scored.withColumn(LABELS, F.col(f"__prediction.{LABELS}"))
             .withColumn(PROBABILITIES, F.col(f"__prediction.{PROBABILITIES}")).drop("__prediction"))

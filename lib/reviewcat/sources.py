@@ -237,6 +237,15 @@ def require_columns(frame: DataFrame, columns: Sequence[str], source: Source) ->
                              f"(columns: {', '.join(frame.columns)}): check --label-column/--text-column")
 
 
+def input_paths(rt: Runtime, source: Source) -> dict[str, str]:
+    """Where the input's files are, named as the user gave them: for the check that an output stays
+    apart from its input (a catalog table's files are at its location)."""
+    if source.path:
+        return {"--input-path": source.path}
+    _require_table(rt, source)
+    return {f"table {source.describe()} at": location(rt, source)}
+
+
 def location(rt: Runtime, source: Source) -> str:
     """The folder behind the source, where the balance job leaves its ``_balance.json``."""
     if source.path:

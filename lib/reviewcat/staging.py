@@ -18,9 +18,12 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from .processes import alive
+
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"\.__(tmp|old)-([0-9a-f]{8})-(\d+)-[0-9a-f]{8}$")
+_NAME_IN_PATH = re.compile(r"\.__(tmp|old)-[0-9a-f]{8}-\d+-[0-9a-f]{8}(?=/|$)")
 
 
 def _host() -> str:
@@ -32,14 +35,11 @@ def staging_name(final_name: str, kind: str = "tmp") -> str:
     return f"{final_name.rstrip('/')}.__{kind}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+def final_of(path: str) -> str:
+    """The output a staging folder (or a file inside one) is building; other paths as they are.
+    Messages name what the user gave, not a folder that is gone once the run ends."""
+    match = _NAME_IN_PATH.search(path)
+    return path[:match.start()] if match else path
 
 
 def dead_run_folder(name: str, final_name: str) -> str | None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
+import os
+import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, ContextManager, Iterator, Mapping
 
 from pyspark.sql import SparkSession
 
 from .errors import ReviewcatError
+from .publishing import Claim, check_apart, claim, folder_lock, is_glob, plain_path, publish
 from .staging import remove_dead_runs, staging_name
 
 log = logging.getLogger(__name__)
@@ -24,11 +26,6 @@ log = logging.getLogger(__name__)
 # How long a failed run waits for its running tasks before it deletes their staging folder.
 QUIESCE_SECONDS = 30
 COPY_BUFFER = 1 << 20
-
-
-def plain_path(path: str) -> str:
-    """A path as the user wrote it: a local ``file:/x`` or ``file:///x`` is ``/x`` in messages."""
-    return re.sub(r"^file:(?://)?(?=/)", "", path)
 
 
 def _java_problem(exc: Exception) -> str:
@@ -50,14 +47,6 @@ class Entry:
     size: int
     uri: str  # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
     modified: int = 0  # milliseconds since the epoch
-
-
-_GLOB = re.compile(r"[*?\[{]")
-
-
-def is_glob(path: str) -> bool:
-    """Whether Hadoop would expand ``path`` as a pattern."""
-    return bool(_GLOB.search(path))
 
 
 class Storage:
@@ -109,12 +98,13 @@ class Storage:
     def files(self, path: str) -> list[Entry]:
         """Every file that ``path`` (a file, a folder or a glob) names, folders searched recursively.
 
-        Names starting with ``_`` or ``.`` below a folder are left out, as Spark's readers do:
-        ``_SUCCESS`` markers, ``_rejected/`` and hidden files are never data.
+        Names starting with ``_`` or ``.`` below a folder or matched by a glob are left out, as
+        Spark's readers do: ``_SUCCESS`` markers, ``_rejected/``, run files and hidden files are never data.
         """
         fs = self._fs(path)
         if is_glob(path):
-            statuses = list(fs.globStatus(self._path(path)) or [])
+            statuses = [s for s in fs.globStatus(self._path(path)) or []
+                        if not str(s.getPath().getName()).startswith(("_", "."))]
         elif fs.exists(self._path(path)):
             statuses = [fs.getFileStatus(self._path(path))]
         else:
@@ -247,27 +237,24 @@ class Storage:
                              self.delete)
         return staging_name(final)
 
-    def claim_output(self, path: str | None, overwrite: bool, what: str) -> str:
-        """A job's ``--output-path``, qualified and free (or ``overwrite``), checked before any work;
-        ``what`` tells the user what goes there when the flag is missing."""
+    def claim_output(self, path: str | None, overwrite: bool, what: str,
+                     inputs: Mapping[str, str | None] | None = None) -> Claim:
+        """A job's ``--output-path``, qualified, apart from its ``inputs`` (what names each -> path)
+        and free (or ``overwrite`` of reviewcat's own output): checked before any work; ``what``
+        tells the user what goes there when the flag is missing."""
         if not path:
             raise ReviewcatError(f"--output-path is required: {what}")
         output = self.qualify(path.rstrip("/"))
-        self.prepare_output(output, overwrite)
-        return output
-
-    def prepare_output(self, final: str, overwrite: bool) -> None:
-        """Fail before any work when the output exists and the user did not ask to replace it."""
-        if self.exists(final) and not overwrite:
-            raise ReviewcatError(f"output path {final} already exists: choose another --output-path or pass --overwrite")
+        check_apart(output, {name: self.qualify(p.rstrip("/")) for name, p in (inputs or {}).items() if p})
+        return claim(self, output, overwrite)
 
     @contextlib.contextmanager
-    def staged(self, final: str) -> Iterator[str]:
-        """A folder to build output in: moved to ``final`` when the block succeeds, deleted when it fails."""
-        staging = self.staging_path(final)
+    def staged(self, claimed: Claim) -> Iterator[str]:
+        """A folder to build output in: moved to the claimed output when the block succeeds, deleted when it fails."""
+        staging = self.staging_path(claimed.path)
         try:
             yield staging
-            self.publish(staging, final)
+            self.publish(staging, claimed)
         except BaseException:
             self.discard(staging)
             raise
@@ -276,7 +263,8 @@ class Storage:
         """Delete a failed or interrupted run's staging folder, once no task can write into it again.
 
         A cancelled or failed job's other tasks run on to their end (Spark interrupts none by
-        default), and a task that finishes after the delete would create the folder anew.
+        default), and a task that finishes after the delete would create the folder anew. A local
+        folder goes even when the JVM is gone (a SIGTERM to the whole process group ends it too).
         """
         try:
             self._sc.cancelAllJobs()
@@ -285,7 +273,10 @@ class Storage:
                 time.sleep(0.1)
             self.delete(staging)
         except Exception as exc:  # the JVM may be gone; the next run removes what a dead one left
-            log.warning("could not remove %s: %s", staging, str(exc).splitlines()[0] if str(exc) else exc)
+            if staging.startswith("file:"):
+                shutil.rmtree(plain_path(staging), ignore_errors=True)
+            if not staging.startswith("file:") or os.path.exists(plain_path(staging)):
+                log.warning("could not remove %s: %s", staging, str(exc).splitlines()[0] if str(exc) else exc)
 
     def _busy(self) -> bool:
         """Whether a task runs, or a query is still ending: a cancelled write aborts its output
@@ -297,21 +288,14 @@ class Storage:
         count = executions.size()
         return any(executions.apply(i).completionTime().isEmpty() for i in range(max(0, count - 20), count))
 
-    def publish(self, staging: str, final: str) -> None:
-        """Move a finished staging folder into place, keeping the old output until the new one is there."""
-        backup = None
-        if self.exists(final):
-            backup = staging_name(final, "old")
-            self.rename(final, backup)
-        else:
-            self.mkdirs(str(self._path(final).getParent().toString()))
-        try:
-            self.rename(staging, final)
-        except Exception:
-            if backup:
-                self.rename(backup, final)
-            raise
-        if backup:
-            self.delete(backup)
-        log.info("wrote %s", final)
+    def publish(self, staging: str, claimed: Claim) -> None:
+        """Move a finished staging folder into place (``publishing.publish``)."""
+        publish(self, staging, claimed)
+        log.info("wrote %s", claimed.path)
 
+    def names(self, path: str) -> list[str]:
+        return [entry.name for entry in self.list(path)]
+
+    def lock(self, path: str) -> ContextManager[None]:
+        """The folder locked among this machine's runs where it is local; other stores have no lock."""
+        return folder_lock(plain_path(path)) if path.startswith("file:") else contextlib.nullcontext()

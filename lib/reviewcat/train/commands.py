@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
-from ..staging import remove_dead_local, staging_name
+from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
+from ..publishing import staged_locally
 from ..text import normalize
 from .data import Prepared, category_name, open_prepared, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
-from .local_search import LABELS_FILE, SEARCH_FILE, run_search
+from .local_search import run_search
 from .model import endpoint_top_k, load_model, top_k
+from .model_file import describe, recorded
 from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend, split_s3
 from .space import DataStats, build_space, load_space_file
 
@@ -69,6 +69,7 @@ EVALUATE = [
     Option("model", "model.bin or a BlazingText model.tar.gz"),
     Option("data", "the --output-path of `reviewcat prepare` (its test split is scored)"),
     Option("output-path", "folder for metrics.json, confusion_matrix.png/.csv and report.md", default="evaluation"),
+    Option("overwrite", "replace --output-path if it exists", switch=True),
 ]
 
 PREDICT = [
@@ -77,24 +78,6 @@ PREDICT = [
     Option("top-k", "how many labels per text", positive_int, 3, short="-k"),
     Option("labels", "labels.json or manifest.json naming the categories (default: labels.json beside --model)"),
 ]
-
-
-@contextlib.contextmanager
-def _staged(output: Path, overwrite: bool) -> Iterator[Path]:
-    """A local folder to build results in: replaces ``output`` when the block succeeds, gone when it fails."""
-    if output.exists() and not overwrite:
-        raise ReviewcatError(f"output path {output} already exists: choose another --output-path or pass --overwrite")
-    remove_dead_local(output)
-    staging = output.with_name(staging_name(output.name))
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-        if output.exists():
-            shutil.rmtree(output)
-        staging.replace(output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -120,11 +103,11 @@ def train(args: argparse.Namespace) -> Path:
         log.info("search space from the data: %s", space.derived_from["reason"])
     jobs_given = bool(args.max_jobs or (args.search_config and load_space_file(args.search_config).get("max_jobs")))
     budget = args.time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
-    with _staged(output, args.overwrite) as staging:
+    with staged_locally(output, args.overwrite, {"--data": data}) as staging:
         if backend == "local":
             result = run_search(prepared, space, staging, args.seed, args.strategy, budget,
                                 budget_caps_jobs=jobs_given or not args.time_budget, refine=not args.no_refine)
-            _evaluate_into(staging, str(result.model_path), prepared)
+            _evaluate_into(staging, result.model_path, prepared, output)
         else:
             _train_on_sagemaker(args, data, prepared, space, target, staging)
     log.info("results in %s", output)
@@ -148,9 +131,11 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
     return DataStats(lines=train["rows"], tokens=size // BYTES_PER_TOKEN, labels=len(train["labels"]))
 
 
-def _evaluate_into(folder: Path, model: str, prepared: Prepared) -> None:
-    metrics = evaluate(model, prepared.file("test"), folder, prepared.categories)
-    write_report(folder, metrics, prepared.categories, prepared.manifest, json.loads((folder / SEARCH_FILE).read_text()))
+def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path) -> None:
+    """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
+    search = json.loads((folder / SEARCH_FILE).read_text())
+    metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, str(output / model.name))
+    write_report(folder, metrics, prepared.categories, prepared.manifest, search)
 
 
 def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared | None, space, target: AwsTarget,
@@ -175,6 +160,8 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
                       "hyperparameters": {**space.fixed(), **best["hyperparameters"]}, "model_data": best["model_data"]}
     (staging / SEARCH_FILE).write_text(json_text(search))
     model = sm.download(s3, best["model_data"], staging / "model.tar.gz")
+    search["model_file"] = {"name": model.name, **describe(str(model))}
+    (staging / SEARCH_FILE).write_text(json_text(search))
     if prepared is None:  # an s3:// prepare output: fetch what evaluation reads
         local = staging / "data"
         (local / "test").mkdir(parents=True)
@@ -182,7 +169,7 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))
-    _evaluate_into(staging, str(model), prepared)
+    _evaluate_into(staging, model, prepared, Path(args.output_path).resolve())
     if args.deploy:
         endpoint = sm.deploy(client, best, args.endpoint_name or job)
         search["endpoint"] = endpoint
@@ -196,8 +183,11 @@ def evaluate_command(args: argparse.Namespace) -> Path:
     prepared = open_prepared(args.data)
     output = Path(args.output_path).resolve()
     categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
-    metrics = evaluate(args.model, prepared.file("test"), output, categories)
-    return write_report(output, metrics, categories, prepared.manifest, _beside(args.model, SEARCH_FILE))
+    with staged_locally(output, args.overwrite, {"--model": args.model, "--data": args.data}) as staging:
+        search = _beside(args.model, SEARCH_FILE)
+        metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
+        write_report(staging, metrics, categories, prepared.manifest, search)
+    return output / REPORT_FILE
 
 
 def _beside(model: str, name: str) -> dict | None:
@@ -224,7 +214,7 @@ def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: in
         answers = endpoint_top_k(endpoint, tokenized, k, client)
         categories = _labels_file(labels) if labels else {}
     else:
-        answers = top_k(load_model(model), tokenized, k)
+        answers = top_k(load_model(model, recorded(_beside(model, SEARCH_FILE), Path(model).name)), tokenized, k)
         categories = _labels_file(labels) if labels else (_beside(model, LABELS_FILE) or {})
     return [[(category_name(label, categories), p) for label, p in pairs] for pairs in answers]
 

@@ -10,16 +10,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..names import METRICS_FILE, REPORT_FILE
 from ..storage import json_text
 from .data import SPLITS, category_name, read_labeled
 from .model import load_model, top_k
+from .model_file import describe, match_record, recorded
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
 MATRIX_CSV = "confusion_matrix.csv"
 MATRIX_PNG = "confusion_matrix.png"
-REPORT_FILE = "report.md"
 # A triage tool suggests a few queues for a person to pick from (the talk showed three guesses):
 # how often the right one is among them is the number that tool lives by.
 TOP_K = 3
@@ -102,9 +102,17 @@ def _plot(matrix: np.ndarray, names: list[str], accuracy: float, path: Path) -> 
     plt.close(fig)
 
 
-def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[str, str]) -> dict[str, Any]:
-    """Score the model on the test split and write metrics.json and the confusion matrix (CSV, PNG)."""
-    model = load_model(model_path)
+def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[str, str],
+             search: dict | None = None, recorded_as: str | None = None) -> dict[str, Any]:
+    """Score the model on the test split and write metrics.json and the confusion matrix (CSV, PNG).
+
+    ``search`` is training's ``search.json`` of the model, whose record of the file it must match;
+    ``recorded_as`` is where the model stays, when ``model_path`` is a copy or a staging folder's.
+    """
+    name = Path(model_path).name
+    record = recorded(search, name)
+    model = load_model(model_path, record)
+    file_record = {"name": name, **(match_record(model_path, record) if record else describe(model_path))}
     data = read_labeled(test_file)
     known = set(model.get_labels())
     unseen = [label for label in data.labels if label not in known]
@@ -115,7 +123,8 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     metrics, labels, matrix = classification_metrics(data.labels, [r[0] if r else "" for r in ranked])
     metrics["top_k"] = top_k_accuracy(data.labels, ranked, TOP_K)
     metrics["unseen_label_examples"] = len(unseen)
-    metrics["model"] = str(model_path)
+    metrics["model"] = recorded_as or str(model_path)
+    metrics["model_file"] = file_record
     metrics["test_file"] = str(test_file)
     names = [category_name(label, categories) for label in labels]
     output.mkdir(parents=True, exist_ok=True)

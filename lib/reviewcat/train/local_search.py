@@ -41,6 +41,7 @@ import logging
 import math
 import multiprocessing
 import shutil
+import signal
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -51,8 +52,10 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import ReviewcatError
+from ..names import LABELS_FILE, SEARCH_FILE
 from ..storage import json_text
 from .data import Prepared, read_labeled
+from .model_file import describe
 from .space import FASTTEXT_NAMES, LOCAL_ONLY, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,6 @@ FIRST_RUNG = 0.5  # of each configuration's epochs
 REFINE_RATES = (0.5, 0.25)  # of the best configuration's learning rate, with its epochs scaled up as much
 MODEL_FILE = "model.bin"
 TRIALS_FILE = "trials.csv"
-SEARCH_FILE = "search.json"
-LABELS_FILE = "labels.json"
 # A budget without --max-jobs searches at most this many full-training equivalents.
 MAX_BUDGET_JOBS = 200
 CALIBRATION_LINES = 20_000
@@ -325,7 +326,9 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
     scratch = output / f".trials-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     fixed, max_jobs, budget_note, short_of_one = space.fixed(), space.max_jobs, {}, False
-    pool = multiprocessing.get_context("spawn").Pool(space.max_parallel)
+    # Ctrl-C reaches the whole process group: the trials leave it to this process, which ends them.
+    pool = multiprocessing.get_context("spawn").Pool(space.max_parallel, signal.signal,
+                                                     (signal.SIGINT, signal.SIG_IGN))
     try:
         if time_budget is not None:
             cost = calibrate(pool, train, len(train_lines), len(validation_lines), space, scratch)
@@ -379,6 +382,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
     (output / SEARCH_FILE).write_text(json_text(
         {"backend": "local", "strategy": strategy, "seed": seed, "space": space.to_dict(), **budget_note,
          "refine_rates": list(REFINE_RATES) if refine else [],
+         "model_file": {"name": MODEL_FILE, **describe(str(model_path))},
          "seconds": round(time.monotonic() - started, 1),
          "best": {**asdict(best), "hyperparameters": {**fixed, **best.params, "epochs": best.epochs}}}))
     (output / LABELS_FILE).write_text(json_text(prepared.categories))

@@ -6,38 +6,47 @@ serves both backends.
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import ReviewcatError
+from . import model_file
 
 
-def load_model(path: str) -> Any:
-    """A fastText model from ``model.bin`` or a BlazingText ``model.tar.gz``."""
+def load_model(path: str, record: Mapping[str, Any] | None = None, shown: str | None = None) -> Any:
+    """A fastText model from ``model.bin`` or a BlazingText ``model.tar.gz``, checked first
+    (``model_file``): against ``record`` (what training recorded of the file) when given, and as a
+    whole fastText model always. ``shown`` names the file in messages (default ``path``)."""
     import fasttext
     import fasttext.FastText
     # fastText 0.9.2 prints a deprecation notice to stderr on every load; it asks nothing of users.
     fasttext.FastText.eprint = lambda *args, **kwargs: None
     file = Path(path)
+    shown = shown or path
     if not file.is_file():
-        raise ReviewcatError(f"model {path} not found: give a model.bin or a BlazingText model.tar.gz")
+        raise ReviewcatError(f"model {shown} not found: give a model.bin or a BlazingText model.tar.gz")
     try:
         if file.name.endswith((".tar.gz", ".tgz")):
+            model_file.match_record(str(file), record, shown)
             with tarfile.open(file) as archive, tempfile.TemporaryDirectory() as scratch:
                 member = next((m for m in archive.getmembers() if Path(m.name).name == "model.bin" and m.isfile()), None)
                 if member is None:
-                    raise ReviewcatError(f"{path} holds no model.bin: is it a BlazingText supervised model?")
+                    raise ReviewcatError(f"{shown} holds no model.bin: is it a BlazingText supervised model?")
                 target = Path(scratch) / "model.bin"
                 with archive.extractfile(member) as source, target.open("wb") as out:
-                    out.write(source.read())
+                    shutil.copyfileobj(source, out)
+                model_file.require_whole(str(target), f"model.bin in {shown}")
                 return fasttext.load_model(str(target))
+        model_file.match_record(str(file), record, shown)
+        model_file.require_whole(str(file), shown)
         return fasttext.load_model(str(file))
     except ReviewcatError:
         raise
-    except (ValueError, tarfile.TarError, OSError) as exc:
-        raise ReviewcatError(f"cannot load model {path}: {str(exc).splitlines()[0]}") from None
+    except (ValueError, tarfile.TarError, OSError, EOFError) as exc:
+        raise ReviewcatError(f"cannot load model {shown}: {str(exc).splitlines()[0]}") from None
 
 
 def top_k(model: Any, tokenized: Sequence[str], k: int) -> list[list[tuple[str, float]]]:

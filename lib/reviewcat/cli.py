@@ -9,7 +9,6 @@ from . import __version__
 from . import failures, interrupts, publishing
 from .errors import ReviewcatError
 from .options import Option, add_options, positive_int, name_list
-from .runtime import configure_logging, default_warehouse, end_processes, run_job
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
@@ -171,7 +170,21 @@ TOOLS: dict[str, tuple[str, list[Option] | Callable[[], list[Option]], Callable[
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """The command line: an interrupt anywhere, the imports that start a command included, is one line."""
+    with interrupts.raising():
+        try:
+            return _main(list(sys.argv[1:] if argv is None else argv))
+        except KeyboardInterrupt as exc:
+            name = interrupts.received() or str(exc)
+            print(f"reviewcat: error: interrupted{f' by {name}' if name else ''}: {publishing.outcome_of_stop()}",
+                  file=sys.stderr)
+            return 130
+
+
+def _main(argv: list[str]) -> int:
+    # Imported here, not at the top: Spark's Python side takes a second to import, and an
+    # interrupt during it is still the command's to report.
+    from .runtime import configure_logging, default_warehouse, end_processes, run_job
     commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v[0] for k, v in TOOLS.items()}}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         if argv and argv[0] == "--version":
@@ -202,14 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(rest)
     configure_logging()
     publishing.start_run(prog)
-    with interrupts.raising():
-        try:
-            body(args)
-        except BaseException as exc:
-            with interrupts.deferred(raise_after=False):
-                code = failures.report(prog, exc, failures.fallback_log(prog, default_warehouse()))
-                end_processes()
-            return code
+    try:
+        body(args)
+    except BaseException as exc:
+        with interrupts.deferred(raise_after=False):
+            code = failures.report(prog, exc, failures.fallback_log(prog, default_warehouse()))
+            end_processes()
+        return code
     return 0
 
 

@@ -23,9 +23,8 @@ from typing import Any, Callable
 
 from . import interrupts
 from .errors import ReviewcatError
-from .publishing import outcome_of_stop
+from .publishing import outcome_of_stop, plain_path
 from .staging import final_of
-from .storage import plain_path
 
 log = logging.getLogger(__name__)
 

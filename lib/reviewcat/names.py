@@ -16,7 +16,6 @@ SEARCH_FILE = "search.json"
 LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
-SAMPLE_FILE = "_sample_data.json"
 
 # Names that together mark a folder written by a reviewcat release from before RUN_FILE.
 LEGACY_SIGNS = ((IMPORT_FILE,), (BALANCE_FILE,), (PREDICT_FILE,), (PIPELINE_FILE,), (MANIFEST, "train", "test"),

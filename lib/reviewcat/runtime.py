@@ -71,28 +71,28 @@ def _jvm_running() -> bool:
 
 
 def end_processes(grace: float = 60) -> None:
-    """Stops Spark and every process this one started, and waits until they are gone.
+    """Stops Spark's JVM and the processes below it, and waits until they are gone.
 
     A failed or interrupted command ends when they have, so nothing it started still runs once
     the shell has its prompt back: a task of the failed job still writing, or holding files open
     on the output's disk, or a Python worker. (A finished one leaves its JVM to exit on its own:
-    0.6-1 s of shutdown that no output depends on.) The processes below this one are noted first:
-    once the JVM is gone its Python daemon and workers no longer descend from us. What has not
-    ended within ``grace`` seconds is killed.
+    0.6-1 s of shutdown that no output depends on.) The JVM's Python daemon and workers are noted
+    first: once the JVM is gone they no longer descend from it. What has not ended within
+    ``grace`` seconds is killed.
     """
     from pyspark import SparkContext
-    started = processes.descendants()
     proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is None:
+        return
+    started = processes.descendants(proc.pid)
     try:
         if SparkContext._active_spark_context is not None:
             SparkContext._active_spark_context.stop()
-        if proc is not None:
-            proc.stdin.close()  # Spark's gateway server exits when its stdin ends
-            proc.wait(timeout=grace)
+        proc.stdin.close()  # Spark's gateway server exits when its stdin ends
+        proc.wait(timeout=grace)
     except BaseException:  # noqa: BLE001 - the run's outcome is already reported
-        if proc is not None:
-            proc.kill()
-            proc.wait()
+        proc.kill()
+        proc.wait()
     processes.reap(started, 10)
 
 

@@ -374,10 +374,10 @@ def test_counts_come_from_the_write_and_a_query_gives_the_same(rt, spark, tmp_pa
 
 
 def test_category_hashes_that_collide_are_refused():
-    from reviewcat.dumps import InputFile
+    from reviewcat.dumps import OUTCOMES, InputFile
     from reviewcat.record_counts import category_hash, from_metrics
     files = [InputFile("file:/a", "file:/a", "a", 1)]
-    metrics = {"rows": 2, "histogram": json.dumps([{"x": category_hash("Books") * 11, "y": 2.0}])}
+    metrics = {"rows": 2, "histogram": json.dumps([{"x": category_hash("Books") * len(OUTCOMES), "y": 2.0}])}
     assert from_metrics(metrics, files, ["Books"])["file:/a"].categories == {"Books": 2}
     assert from_metrics(metrics, files, ["Music"]) is None  # a category that was not written
     seen: dict[int, str] = {}

@@ -9,7 +9,9 @@ import logging
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
+from pyspark.sql.types import StructType
 
+from . import schemas
 from .errors import ReviewcatError
 from .runtime import Runtime
 from .sources import CATEGORY, Source, check_identifier, list_categories
@@ -26,8 +28,13 @@ class CrawlResult:
     new_categories: list[str]
 
 
-def register_table(spark: SparkSession, database: str, table: str, location: str, replace: bool = False) -> None:
-    """Create (or with ``replace``, recreate) an external parquet table and sync its partitions."""
+def register_table(spark: SparkSession, database: str, table: str, location: str, replace: bool = False,
+                   schema: StructType | None = None) -> None:
+    """Create (or with ``replace``, recreate) an external parquet table and sync its partitions.
+
+    Without ``schema`` the columns are inferred from the files, as a crawler would; with it (the
+    files' reconciled union, partition column included) the table is declared with those columns.
+    """
     check_identifier("database", database)
     check_identifier("table", table)
     qualified = f"`{database}`.`{table}`"
@@ -36,8 +43,13 @@ def register_table(spark: SparkSession, database: str, table: str, location: str
         spark.sql(f"DROP TABLE {qualified}")
     check_table_target(spark, database, table, location)
     if not spark.catalog.tableExists(f"{database}.{table}"):
-        # Schema and partition columns are inferred from the files, as a crawler would.
-        spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
+        if schema is None:
+            spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
+        else:
+            columns = ", ".join(f"`{f.name.replace('`', '``')}` {f.dataType.simpleString()}" for f in schema.fields)
+            where = location.replace("\\", "\\\\").replace("'", "\\'")
+            spark.sql(f"CREATE TABLE {qualified} ({columns}) USING parquet PARTITIONED BY (`{CATEGORY}`) "
+                      f"LOCATION '{where}'")
     # SYNC PARTITIONS adds new partition folders and forgets removed ones.
     spark.sql(f"MSCK REPAIR TABLE {qualified} SYNC PARTITIONS")
 
@@ -67,7 +79,11 @@ def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResul
     before: list[str] = []
     if rt.spark.catalog.databaseExists(database) and rt.spark.catalog.tableExists(f"{database}.{table}"):
         before = list_categories(rt, Source(database=database, table=table))
-    register_table(rt.spark, database, table, location)
+    # The files' columns, whatever the order they are listed in (a crawler merges schemas too).
+    files = rt.spark.read.parquet(location)
+    read = schemas.consistent(files, lambda schema: rt.spark.read.schema(schema).parquet(location), location,
+                              [CATEGORY])
+    register_table(rt.spark, database, table, location, schema=None if read is files else read.schema)
     source = Source(database=database, table=table)
     columns = [c.name for c in rt.spark.catalog.listColumns(f"{database}.{table}")]
     if CATEGORY not in columns:

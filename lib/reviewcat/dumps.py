@@ -13,6 +13,8 @@ same rows and ids, and the import runs it a second time on just the files that h
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -20,6 +22,10 @@ from typing import Callable, Mapping, Sequence
 from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession, functions as F
 
 from .columns import lookup
+from .encodings import codec_name, decoded
+from .publishing import plain_path
+from .schemas import consistent
+from .storage import Storage
 from .errors import ReviewcatError
 from .sample_data import SCHEMA
 from .sources import CATEGORY
@@ -28,15 +34,17 @@ FILE = "__file"        # the input file, as Spark names it (``_metadata.file_pat
 REASON = "__reason"    # 0 for a row that is imported, else an index into OUTCOMES
 RECORD = "__record"    # the record as it stands in the file, kept for _rejected/
 _CORRUPT = "__corrupt"
+_VALID = "__valid"     # whether a text line's bytes were valid in its encoding
 
 # What can happen to one record; the reason codes are positions in this tuple.
 OUTCOMES = ("imported", "malformed record", "wrong number of fields", "missing rating", "rating not 1-5",
             "missing date", "date out of range", "unparsable date", "invalid number", "missing id",
-            "empty label")
+            "empty label", "undecodable text")
 # What to check when a reason dominates a file.
 HINTS = {"malformed record": "check --format", "wrong number of fields": "check --format",
          "missing rating": "check --format", "date out of range": "check --format",
-         "missing id": "check --id-column", "empty label": "check --label-column"}
+         "missing id": "check --id-column", "empty label": "check --label-column",
+         "undecodable text": "check --encoding"}
 
 REVIEW_COLUMNS = [field.name for field in SCHEMA]
 _TYPES = {field.name: field.type for field in SCHEMA}
@@ -72,9 +80,10 @@ class FileSet:
     """
     files: tuple[InputFile, ...]
     folder: str | None = None
+    encoding: str | None = None  # the text files' charset when the user named one (None: UTF-8)
 
     def only(self, files: Sequence[InputFile]) -> "FileSet":
-        return FileSet(tuple(files), None)
+        return FileSet(tuple(files), None, self.encoding)
 
     def load(self, reader: DataFrameReader, source: str) -> DataFrame:
         if self.folder:
@@ -113,6 +122,11 @@ def reason_code(*checks: tuple[Column, str]) -> Column:
     return code
 
 
+def _undecodable() -> tuple[Column, str]:
+    """The first check of every text format: a line whose bytes were not valid in their encoding."""
+    return ~F.col(_VALID), "undecodable text"
+
+
 def reason_name(code: Column) -> Column:
     return lookup(dict(enumerate(OUTCOMES)), code)
 
@@ -145,9 +159,14 @@ def _date_from_seconds(seconds: Column) -> Column:
 
 
 def _lines(spark: SparkSession, files: FileSet) -> DataFrame:
-    """Every non-blank line with its file; a gzipped file is read whole by one task."""
+    """Every non-blank line with its file, decoded (``encodings.decoded``), and whether its bytes
+    were valid text (``_VALID``); a line that was not keeps its bytes in hexadecimal as its record.
+    A gzipped file is read whole by one task."""
+    text, valid = decoded(F.col("value"), files.encoding)
+    record = F.when(valid, text).otherwise(F.concat(F.lit("bytes:"), F.hex(F.col("value").cast("binary"))))
     return (files.load(spark.read, "text")
-            .select(F.col("value"), F.col("_metadata.file_path").alias(FILE))
+            .select(text.alias("value"), F.col("_metadata.file_path").alias(FILE), valid.alias(_VALID),
+                    record.alias(RECORD))
             .where(F.trim("value") != ""))
 
 
@@ -159,7 +178,7 @@ def _json_records(spark: SparkSession, files: FileSet, schema: str) -> DataFrame
     """Lines parsed into the fields ``schema`` names; a line that is not a JSON object with fields
     of those types keeps what parsed and is flagged in ``__corrupt``."""
     parsed = F.from_json("value", f"{schema}, {_CORRUPT} STRING", {"columnNameOfCorruptRecord": _CORRUPT})
-    return _lines(spark, files).select(FILE, F.col("value").alias(RECORD), parsed.alias("j")).select(FILE, RECORD, "j.*")
+    return _lines(spark, files).select(FILE, RECORD, _VALID, parsed.alias("j")).select(FILE, RECORD, _VALID, "j.*")
 
 
 def _rating_checks(rating: Column) -> list[tuple[Column, str]]:
@@ -181,7 +200,7 @@ def _amazon_2023(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Da
     date = F.when(in_range, _date_from_seconds(F.floor(millis / 1000)))
     return records.select(
         FILE, RECORD, _category(files).alias(CATEGORY),
-        reason_code((F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("rating")),
+        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("rating")),
                     (millis.isNull(), "missing date"), (~in_range, "date out of range")).alias(REASON),
         *_review_row({
             "marketplace": F.lit("US"), "customer_id": F.col("user_id"),
@@ -212,7 +231,7 @@ def _amazon_2018(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Da
     source = [F.col(name.split()[0]) for name in fields.split(", ")]
     return records.select(
         FILE, RECORD, _category(files).alias(CATEGORY),
-        reason_code((F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("overall")),
+        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("overall")),
                     (seconds.isNull() & F.col("reviewTime").isNull(), "missing date"),
                     (seconds.isNotNull() & ~in_range, "date out of range"),
                     (date.isNull(), "unparsable date"), (votes.isNull(), "invalid number")).alias(REASON),
@@ -229,7 +248,7 @@ def _amazon_tsv(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Dat
     alone (a CSV reader with default quoting joins the rows between two quotes)."""
     header = "\t".join(TSV_HEADER[:2]) + "\t"
     lines = (_lines(spark, files).where(~F.col("value").startswith(header))
-             .select(FILE, F.col("value").alias(RECORD), F.split("value", "\t", -1).alias("__fields")))
+             .select(FILE, RECORD, _VALID, F.split("value", "\t", -1).alias("__fields")))
 
     def field(name: str, spark_type: str = "STRING") -> Column:
         # get() is null past the end where [] fails under ANSI mode (Spark 4's default).
@@ -243,7 +262,7 @@ def _amazon_tsv(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Dat
     values["review_body"] = F.coalesce(values["review_body"], F.lit(""))
     bad_count = ((field("helpful_votes").isNotNull() & values["helpful_votes"].isNull())
                  | (field("total_votes").isNotNull() & values["total_votes"].isNull()))
-    reason = reason_code((F.size("__fields") != len(TSV_HEADER), "wrong number of fields"),
+    reason = reason_code(_undecodable(), (F.size("__fields") != len(TSV_HEADER), "wrong number of fields"),
                          (field("star_rating").isNull(), "missing rating"),
                          (~F.coalesce(values["star_rating"].isin(1, 2, 3, 4, 5), F.lit(False)), "rating not 1-5"),
                          (field("review_date").isNull(), "missing date"),
@@ -266,6 +285,25 @@ def table_kind(files: Sequence[InputFile]) -> str:
     return kinds.pop()
 
 
+def csv_header(spark: SparkSession, files: FileSet) -> list[str]:
+    """The column names of CSV files, which must be the same in every file: Spark reads them from
+    the first file it lists and takes every other file's columns by position, so files with other
+    headers had their values land in the wrong columns, depending on the listing order."""
+    storage, headers = Storage(spark), {}
+    for f in sorted(files.files, key=lambda f: f.path):
+        text = storage.head(f.path).decode(codec_name(files.encoding), errors="replace").lstrip("\ufeff")
+        headers[f.path] = next(csv.reader(io.StringIO(text)), [])
+    (first, names), *others = headers.items()
+    for path, other in others:
+        if other != names:
+            column = next((a for a, b in zip(names, other) if a != b), (names + other)[min(len(names), len(other))])
+            raise ReviewcatError(
+                f"input files have different columns: {plain_path(first)} has {', '.join(names)} where "
+                f"{plain_path(path)} has {', '.join(other)} (first difference: {column}); give files of one "
+                "header, or import each kind separately")
+    return names
+
+
 def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
     """The user's table with a ``__corrupt`` column (null for parquet, which has no bad rows).
 
@@ -275,14 +313,18 @@ def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
     kind = table_kind(files.files)
     reader = spark.read.option("basePath", files.folder) if files.folder else spark.read
     if kind == "parquet":
-        return reader.parquet(*paths).withColumn(_CORRUPT, F.lit(None).cast("string"))
+        frame = consistent(reader.parquet(*paths), lambda schema: reader.schema(schema).parquet(*paths), "the input")
+        return frame.withColumn(_CORRUPT, F.lit(None).cast("string"))
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
     if kind == "csv":
         # Descriptions hold commas, quotes and line breaks: RFC 4180 quoting, records over lines.
-        options.update(header="true", multiLine="true", escape='"')
-        names = spark.read.options(**options).csv(paths).schema.names
+        options.update(header="true", multiLine="true", escape='"', **({"encoding": files.encoding}
+                                                                        if files.encoding else {}))
+        names = csv_header(spark, files)
         schema = ", ".join(f"`{n}` STRING" for n in names if n != _CORRUPT)
         return reader.options(**options).schema(f"{schema}, {_CORRUPT} STRING").csv(paths)
+    if files.encoding:  # Spark's JSON lines reader takes another charset only with its line separator
+        options.update(encoding=files.encoding, lineSep="\n")
     inferred = spark.read.options(**options).json(paths).schema
     schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in inferred if f.name != _CORRUPT)
     return reader.options(**options).schema(f"{schema}, {_CORRUPT} STRING" if schema else f"{_CORRUPT} STRING").json(paths)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
-from . import __version__, code_counts, dumps, record_counts, sources
+from . import __version__, code_counts, dumps, encodings, record_counts, sources
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
@@ -30,7 +30,7 @@ from .options import SOURCE, Option, fraction
 from .publishing import Claim, check_apart, claim, current, holding
 from .runtime import Runtime
 from .record_counts import FileCounts
-from .storage import is_glob, json_text
+from .storage import is_glob, json_text, plain_path
 from .writers import write_partitioned
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ OPTIONS = [
     Option("label-column", "--format table: the label, which becomes the product_category partition"),
     Option("max-rejected-fraction", "fail when more than this share of the records cannot be imported",
            fraction, 0.01),
+    Option("encoding", "the text files' charset, e.g. windows-1252 or ISO-8859-1 (default: UTF-8, and a file "
+           "with a line that is not UTF-8 is refused; given, such lines are rejects)"),
 ]
 
 
@@ -84,7 +86,7 @@ def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
     return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"])
 
 
-def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSet:
+def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None) -> dumps.FileSet:
     """The files of ``input_path`` named as ``fmt``'s are; the others are named in a warning."""
     found = rt.storage.files(input_path)
     if not found:
@@ -99,7 +101,7 @@ def input_files(rt: Runtime, input_path: str, fmt: dumps.Format) -> dumps.FileSe
     files = tuple(dumps.InputFile(e.path, e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching)
     log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
     folder = input_path if rt.storage.is_dir(input_path) and not is_glob(input_path) else None
-    return dumps.FileSet(files, folder)
+    return dumps.FileSet(files, folder, encoding)
 
 
 def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> tuple[dict | None, Claim]:
@@ -135,6 +137,29 @@ def _check_columns(rt: Runtime, output: str, frame: DataFrame) -> None:
         differ = sorted(name for name in set(new) | set(old) if new.get(name) != old.get(name))
         raise ReviewcatError(f"{output} holds a table whose columns differ from this input's in {', '.join(differ)}: "
                              "import into another --output-path")
+
+
+def _refuse_text(rt: Runtime, uri: str, encoding: str | None, lines_are_records: bool) -> None:
+    """The one line for a file with lines that are not valid ``encoding``, naming the first."""
+    found = encodings.first_bad_line(rt.spark, uri, encoding)
+    line, raw = found if found else (0, b"")
+    raise encodings.refusal(plain_path(uri), line, raw, encoding, lines_are_records)
+
+
+def _check_text(rt: Runtime, counts: dict[str, FileCounts], files: Sequence[dumps.InputFile]) -> None:
+    """Without --encoding a dump must be UTF-8 throughout: the first file with a line that is not is refused."""
+    for f in sorted(files, key=lambda f: f.path):
+        if counts[f.uri].rejects().get("undecodable text"):
+            _refuse_text(rt, f.path, None, True)
+
+
+def _check_table_text(rt: Runtime, inputs: dumps.FileSet) -> None:
+    """A CSV or JSON table must be valid in its encoding throughout, checked before it is read: its
+    reader cannot tell a line it could not decode, which would become replacement characters."""
+    bad = encodings.bad_files(rt.spark, [f.path for f in inputs.files], inputs.encoding)
+    if bad:
+        named = {f.uri: f.path for f in inputs.files}
+        _refuse_text(rt, named.get(bad[0], bad[0]), inputs.encoding, False)
 
 
 def _check_rejects(counts: dict[str, FileCounts], files: Sequence[dumps.InputFile], limit: float) -> None:
@@ -310,9 +335,14 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     if catalog_table:
         check_table_target(rt.spark, *catalog_table, output)
     spec = _table_spec(args, fmt)
+    encoding = encodings.canonical(rt.spark, args.encoding)
+    if not encodings.is_utf8(encoding):
+        encodings.allow_java_charsets(rt.spark)
     existing, claimed = _existing_import(rt, output, args.overwrite, fmt)
-    inputs = input_files(rt, args.input_path, fmt)
+    inputs = input_files(rt, args.input_path, fmt, encoding)
     files = inputs.files
+    if fmt.name == "table" and dumps.table_kind(files) != "parquet":
+        _check_table_text(rt, inputs)
     named = {f.category for f in files if f.category}
     _check_replacements(existing, sorted(named), args.overwrite, output)
 
@@ -326,6 +356,8 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         log.info("importing %s into %s", args.input_path, output)
         _write_table(rt, observed, fmt, files, staging)
         counts = _counted(rt, fmt, inputs, spec, observation, staging)
+        if args.encoding is None:
+            _check_text(rt, counts, files)
         _check_rejects(counts, files, args.max_rejected_fraction)
         _write_rejects(rt, fmt, inputs, counts, spec, f"{staging}/{REJECTED}")
         categories = record_counts.category_rows(counts)

@@ -13,7 +13,9 @@ from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
+from . import schemas
 from .errors import ReviewcatError
 from .runtime import Runtime
 from .storage import plain_path
@@ -142,8 +144,14 @@ def _category_folders(rt: Runtime, source: Source, categories: Sequence[str]) ->
     return {c: dirs[c] for c in categories}
 
 
-def _read_folders(rt: Runtime, source: Source, folders: dict[str, str]) -> DataFrame:
-    return rt.spark.read.option("basePath", source.path).parquet(*folders.values())
+def _read_folders(rt: Runtime, source: Source, folders: dict[str, str], one_schema: bool = True) -> DataFrame:
+    """The partition folders' rows; with ``one_schema``, read the same way whatever the order their
+    files are listed in (``schemas.consistent``)."""
+    def load(schema: StructType | None = None) -> DataFrame:
+        reader = rt.spark.read.option("basePath", source.path)
+        return (reader.schema(schema) if schema else reader).parquet(*folders.values())
+    frame = load()
+    return schemas.consistent(frame, load, source.describe(), [CATEGORY]) if one_schema else frame
 
 
 def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:
@@ -203,7 +211,7 @@ def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) ->
     counts = None
     if source.path:
         folders = _category_folders(rt, source, categories)  # listed once, for the read and the footers
-        counts = local_footer_counts(_read_folders(rt, source, folders).inputFiles(), folders)
+        counts = local_footer_counts(_read_folders(rt, source, folders, one_schema=False).inputFiles(), folders)
     if counts is None:
         counts = {row[CATEGORY]: int(row["count"]) for row in category_count_query(rt, source, categories).collect()}
     return {c: counts.get(c, 0) for c in categories}

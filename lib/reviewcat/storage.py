@@ -217,6 +217,19 @@ class Storage:
                 stream.close()
         return None
 
+    def head(self, path: str, limit: int = 1 << 16) -> bytes:
+        """The first ``limit`` bytes of a file, decompressed as its name implies (a CSV's header)."""
+        p = self._path(path)
+        codec = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self._conf).getCodec(p)
+        stream = self._fs(path).open(p)
+        try:
+            if codec is not None:
+                stream = codec.createInputStream(stream)
+            bounded = self._jvm.org.apache.commons.io.input.BoundedInputStream(stream, limit)
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(bounded))
+        finally:
+            stream.close()
+
     def parquet_problem(self, path: str) -> str | None:
         """Why a parquet file's footer cannot be read (truncated, not parquet), or None: the footer only."""
         hadoop = self._jvm.org.apache.parquet.hadoop

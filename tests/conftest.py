@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -91,6 +92,18 @@ def prepared_dir(rt, tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def trained(prepared_dir, tmp_path_factory) -> Path:
     return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 256 KB filesystem, mounted for the test (root only)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
 
 
 REGION = "us-east-1"

@@ -130,18 +130,6 @@ def test_unreadable_input_and_unwritable_output_are_named(raw_path, copy_of, tmp
     assert not list(closed.iterdir())
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 256 KB filesystem, mounted for the test (root only)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
 def test_an_output_disk_that_fills_up_is_one_line(raw_path, tiny_disk, tmp_path):
     out = tiny_disk / "balanced"
     proc = run(["balance", "--input-path", raw_path, "--output-path", out, "--per-class", "100000"], tmp_path)

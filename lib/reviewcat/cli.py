@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     # Imported here, not at the top: Spark's Python side takes a second to import, and an
     # interrupt during it is still the command's to report.
-    from .runtime import configure_logging, default_warehouse, end_processes, run_job
+    from .runtime import configure_logging, default_warehouse, end_processes, jvm_running, run_job
     commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v[0] for k, v in TOOLS.items()}}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         if argv and argv[0] == "--version":
@@ -215,12 +215,14 @@ def _main(argv: list[str]) -> int:
     args = parser.parse_args(rest)
     configure_logging()
     publishing.start_run(prog)
+    own_jvm = not jvm_running()  # the demo starts one; a notebook's or a test's stays
     try:
         body(args)
     except BaseException as exc:
         with interrupts.deferred(raise_after=False):
             code = failures.report(prog, exc, failures.fallback_log(prog, default_warehouse()))
-            end_processes()
+            if own_jvm:
+                end_processes()
         return code
     return 0
 

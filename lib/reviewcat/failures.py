@@ -227,6 +227,7 @@ _OS_PROBLEMS = {
     errno.ENOENT: "{path} does not exist: check the path",
     errno.ENAMETOOLONG: "{path}: the name is too long for the file system: choose a shorter path",
     errno.ELOOP: "{path}: too many levels of symbolic links: check the path",
+    errno.EIO: "{path} could not be written to its end (an I/O error): check the disk, or write elsewhere",
 }
 
 

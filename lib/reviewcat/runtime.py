@@ -64,7 +64,7 @@ def _stdlib_distutils() -> bool:
     return os.path.isfile(os.path.join(sysconfig.get_paths()["stdlib"], "distutils", "version.py"))
 
 
-def _jvm_running() -> bool:
+def jvm_running() -> bool:
     """Whether this process already talks to a JVM (PySpark keeps its gateway on the class)."""
     from pyspark import SparkContext
     return SparkContext._gateway is not None
@@ -108,7 +108,7 @@ def _start_jvm(settings: dict[str, str], log_file: str) -> None:
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
 
-    if _jvm_running():
+    if jvm_running():
         return
     conf = SparkConf(loadDefaults=False).setAll(list(settings.items()))
     with open(log_file, "ab") as output, interrupts.deferred():
@@ -124,6 +124,15 @@ def _start_jvm(settings: dict[str, str], log_file: str) -> None:
                                  f"or later, on the PATH or in JAVA_HOME (details: {log_file})") from exc
         # The context keeps the gateway (and its process, for ``end_processes``) from here on.
         SparkContext(conf=conf, gateway=gateway)
+
+
+def _quiet_accumulator_server(spark: SparkSession) -> None:
+    """PySpark's accumulator server prints a traceback to the terminal when the JVM dies while
+    connected to it (a SIGTERM to the whole process group): it goes to the log instead."""
+    server = getattr(spark.sparkContext, "_accumulatorServer", None)
+    if server is not None:
+        server.handle_error = lambda request, address: log.debug(
+            "Spark's accumulator connection from %s ended: %s", address, sys.exc_info()[1])
 
 
 def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
@@ -191,6 +200,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
         _start_jvm({**settings, "spark.app.name": app_name}, log_file)
     spark = builder.getOrCreate()
     interrupts.reclaim()  # the new SparkContext put in PySpark's Ctrl-C handler
+    _quiet_accumulator_server(spark)
     if archive_part is not None:
         class_archive.note_jvm(archive_part, spark)
     if "REVIEWCAT_SPARK_LOG_LEVEL" in os.environ:
@@ -262,6 +272,7 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
     raised, so the job run fails with that one line as its error message.
     """
     skip_flag = any(option.name == "skip-corrupt-files" for option in options)
+    publishing.start_run(prog)
     if running_on_glue(argv):
         configure_logging()
         try:
@@ -280,9 +291,8 @@ def run_job(argv: list[str], options: Sequence[Option], prog: str, description: 
         print(f"{prog}: error: {failures.warehouse_problem(warehouse, exc)}", file=sys.stderr)
         return 2
     configure_logging(log_file)
-    publishing.start_run(prog)
     rt = None
-    own_jvm = not _jvm_running()
+    own_jvm = not jvm_running()
     with interrupts.raising():
         try:
             rt = Runtime(spark_session(warehouse, prog, str(log_file), uses_catalog(args)))

@@ -30,7 +30,7 @@ PROBABILITIES = "probabilities"
 PREDICTION = StructType([StructField(LABELS, ArrayType(StringType())),
                          StructField(PROBABILITIES, ArrayType(DoubleType()))])
 
-_LOADED: dict[str, Any] = {}  # in each Python worker: shipped file name -> model
+_LOADED: dict[tuple[str, str], Any] = {}  # in each Python worker: (shipped file name, its SHA-256) -> model
 
 
 def ship_model(spark: SparkSession, local_model: str, digest: str) -> str:
@@ -53,10 +53,11 @@ def ship_model(spark: SparkSession, local_model: str, digest: str) -> str:
 def _model(name: str, record: Mapping[str, Any], shown: str) -> Any:
     """The shipped model, loaded once per Python worker, after checking that the copy this
     executor received is the file the driver checked."""
-    if name not in _LOADED:
+    key = (name, str(record.get("sha256")))
+    if key not in _LOADED:
         from pyspark import SparkFiles
-        _LOADED[name] = load_model(SparkFiles.get(name), record, shown)
-    return _LOADED[name]
+        _LOADED[key] = load_model(SparkFiles.get(name), record, shown)
+    return _LOADED[key]
 
 
 def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[str, str],

@@ -55,7 +55,7 @@ from ..errors import ReviewcatError
 from ..names import LABELS_FILE, SEARCH_FILE
 from ..storage import json_text
 from .data import Prepared, read_labeled
-from .model_file import describe
+from .model_file import check_written, describe
 from .space import FASTTEXT_NAMES, LOCAL_ONLY, SearchSpace
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ def _train_trial(train: str, validation: str, arguments: dict[str, Any], seed: i
     _, precision_at_1, _ = model.test(validation) if validation else (0, 0.0, 0)
     if save_to and precision_at_1 >= save_from:
         model.save_model(save_to)
+        check_written(save_to)
     return float(precision_at_1), time.perf_counter() - started, ""
 
 

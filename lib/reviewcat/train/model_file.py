@@ -13,9 +13,11 @@ x86 and ARM, a bool one byte.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import mmap
 import os
+import shutil
 import struct
 from typing import Any, Mapping
 
@@ -24,6 +26,8 @@ from ..errors import ReviewcatError
 MAGIC = 793712314  # FASTTEXT_FILEFORMAT_MAGIC_INT32
 NEWEST_VERSION = 12
 CENTROIDS = 256  # a product quantizer's centroids per sub-quantizer (8 bits a code)
+# Less free space than this where a model was cut short: the disk filled up.
+FULL_DISK = 1 << 20
 
 
 class _Cut(Exception):
@@ -120,6 +124,16 @@ def layout_problem(path: str) -> str | None:
     if walk.pos != size:
         return f"it has {size - walk.pos:,} bytes past the model's end"
     return None
+
+
+def check_written(path: str) -> None:
+    """After fastText saved a model, which it does without checking its writes: the whole file is
+    there, or an ``OSError`` saying why (a full disk, by its error number)."""
+    problem = layout_problem(path)
+    if problem:
+        if shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < FULL_DISK:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        raise OSError(errno.EIO, f"fastText did not write the whole model ({problem})", path)
 
 
 def describe(path: str) -> dict[str, Any]:

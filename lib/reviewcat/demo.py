@@ -88,6 +88,8 @@ def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
             log.info("reusing the %d sample reviews in %s", rows, dump)
             return made["sizes"]
     log.info("generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
+    if os.path.exists(marker):  # the demo's own dump, for other rows or seed (maybe an older release's)
+        shutil.rmtree(dump, ignore_errors=True)
     sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
     with open(marker, "w") as f:
         json.dump({**wanted, "sizes": sizes}, f)

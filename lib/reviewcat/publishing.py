@@ -80,7 +80,8 @@ def location(qualified: str) -> tuple[str, ...]:
         plain = re.sub(r"^file:(//[^/]*)?", "", qualified)
         parts = Path(plain).parts
         cut = next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))
-        return ("file", "", *Path(os.path.realpath(os.path.join(*parts[:cut]) if cut else "/")).parts[1:])
+        above = os.path.join(*parts[:cut]) if cut else os.curdir
+        return ("file", "", *Path(os.path.realpath(above)).parts[1:])
     authority, _, path = rest.partition("/")
     parts = [p for p in posixpath.normpath("/" + path).split("/") if p]
     cut = next((i for i, part in enumerate(parts) if is_glob(part)), len(parts))

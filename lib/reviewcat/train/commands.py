@@ -12,7 +12,7 @@ from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
-from ..publishing import staged_locally
+from ..publishing import check_apart, staged_locally
 from ..text import normalize
 from .data import Prepared, category_name, open_prepared, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
@@ -89,6 +89,8 @@ def train(args: argparse.Namespace) -> Path:
         raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
     target = AwsTarget.detect(args.region, args.role, args.s3_output)
     backend, reason = choose_backend(args.backend, target)
+    if backend == "sagemaker" and target.output:  # the tuning job writes its models there
+        check_apart(target.output, {"--data": data}, "--s3-output")
     log.info("backend: %s (%s)", backend, reason)
     output = Path(args.output_path).resolve()
     if backend == "local" and data.startswith("s3://"):

@@ -95,6 +95,8 @@ def test_an_output_on_inside_or_around_an_input_is_refused_whatever_its_spelling
                     data / "imported"], "is inside the input"),
         ("pipeline", ["--input-path", tmp_path / "out" / "balanced" / "x", "--output-path", tmp_path / "out",
                       "--no-train"], "holds the input"),
+        ("pipeline", ["--format", "amazon-2023", "--input-path", tmp_path / "out" / "imported", "--output-path",
+                      tmp_path / "out"], "is the input"),
         ("train", ["--data", prepared_dir, "--output-path", f"{prepared_dir}/", "--overwrite"] + ["--backend", "local"],
          "is the input --data"),
         ("evaluate", ["--model", trained / "model.bin", "--data", prepared_dir, "--output-path",
@@ -269,6 +271,22 @@ def test_text_that_is_not_utf8_is_refused_with_its_line_or_decoded_with_encoding
     assert checksums(tmp_path / "in") == before
 
 
+def test_a_utf16_table_is_named_as_such_and_read_with_its_encoding(jobs, spark, tmp_path):
+    """Excel's "Unicode text": UTF-16 with a byte order mark, whose lines do not end at a newline byte."""
+    (tmp_path / "in").mkdir()
+    rows = ["id,text,queue"] + [f"{i},ticket {i} about a late invoice,Billing" for i in range(20)] + [
+        "20,Le café est trop chaud,Cuisine"]
+    (tmp_path / "in" / "tickets.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-16"))
+    table = ["--format", "table", "--input-path", tmp_path / "in", "--id-column", "id", "--text-column", "text",
+             "--label-column", "queue"]
+    refused(jobs("import", *table, "--output-path", tmp_path / "t"), "import", "is not UTF-8: line 1",
+            "--encoding UTF-16")
+    assert jobs("import", *table, "--output-path", tmp_path / "t", "--encoding", "UTF-16")[0] == 0
+    assert "Le café est trop chaud" in {r["review_body"] for r in spark.read.parquet(str(tmp_path / "t")).collect()}
+    refused(jobs("import", "--format", "amazon-2023", "--input-path", tmp_path / "in", "--output-path",
+                 tmp_path / "d", "--encoding", "UTF-16"), "import", "a dump is read a line at a time")
+
+
 # 4. Models are checked before use.
 
 def test_a_damaged_model_is_refused_by_every_command_that_loads_it(jobs, trained, prepared_dir, table, tmp_path):
@@ -322,6 +340,7 @@ def test_permissions_a_file_in_the_way_and_an_unwritable_warehouse_are_one_line(
     closed.mkdir()
     closed.chmod(0o555)
     model = trained / "model.bin"
+    before = checksums(trained, prepared_dir, raw_path)
     refused(_cli(["train", "--data", prepared_dir, "--output-path", closed / "model", *FAST_ARGS], tmp_path, AS_USER),
             "train", f"permission denied on {closed / 'model'}")
     refused(_cli(["evaluate", "--model", model, "--data", prepared_dir, "--output-path", closed / "ev"], tmp_path,
@@ -337,13 +356,15 @@ def test_permissions_a_file_in_the_way_and_an_unwritable_warehouse_are_one_line(
                        REVIEWCAT_WAREHOUSE=str(closed / "warehouse"))
     assert code == 0 and not lines
     assert not list(closed.iterdir()) and not (tmp_path / "p").exists()
+    assert checksums(trained, prepared_dir, raw_path) == before
 
 
 def test_a_disk_that_fills_up_while_training_is_one_line(prepared_dir, tiny_disk, tmp_path):
     """fastText does not check its writes: a model cut short by a full disk is caught as it is saved."""
+    before = checksums(prepared_dir)
     refused(_cli(["train", "--data", prepared_dir, "--output-path", tiny_disk / "model", *FAST_ARGS], tmp_path),
             "train", f"the disk ran out of space while writing {tiny_disk / 'model'}")
-    assert not list(tiny_disk.iterdir())
+    assert not list(tiny_disk.iterdir()) and checksums(prepared_dir) == before
 
 
 # 6. Interruptions end everything they started.
@@ -396,6 +417,7 @@ def test_an_interrupt_ends_the_jvm_and_its_workers_and_removes_the_staging_folde
 
 def test_an_interrupted_training_ends_its_trials_quietly(prepared_dir, tmp_path):
     out = tmp_path / "model"
+    before = checksums(prepared_dir)
     proc = subprocess.Popen([*REVIEWCAT, "train", "--data", prepared_dir, "--output-path", out, "--backend", "local",
                              "--range", FAST["range"][0], "--max-jobs", "30"], cwd=tmp_path, env=cli_env(tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -405,7 +427,7 @@ def test_an_interrupted_training_ends_its_trials_quietly(prepared_dir, tmp_path)
     assert proc.returncode == 130 and err.strip().splitlines() == [
         "reviewcat train: error: interrupted by SIGINT: stopped, and nothing was written"], err[-3000:]
     _wait_for(lambda: _group(proc.pid) == [], timeout=5)  # the trials are ended, not orphaned
-    assert gone(out)
+    assert gone(out) and checksums(prepared_dir) == before
 
 
 # 7. One output, one writer.
@@ -414,6 +436,7 @@ def test_of_two_runs_publishing_one_output_one_wins_and_the_other_says_who(raw_p
     """Started together, both claim the free output; the second to finish (its sentiment balance
     scans once more) finds the first's output there, keeps it and says whose it is."""
     out = tmp_path / "balanced"
+    before = checksums(raw_path)
     settings = (["--per-class", "100"], ["--label", "sentiment", "--per-class", "50"])
     runs = [subprocess.Popen([*REVIEWCAT, "balance", "--input-path", raw_path, "--output-path", out, *extra],
                              cwd=tmp_path, env={**cli_env(tmp_path), "REVIEWCAT_MASTER": "local[1]"},
@@ -430,7 +453,7 @@ def test_of_two_runs_publishing_one_output_one_wins_and_the_other_says_who(raw_p
     assert json.loads((out / RUN_FILE).read_text())["pid"] == winner.pid
     label = json.loads((out / "_balance.json").read_text())["label"]["name"]
     assert label == ("category" if winner is runs[0] else "sentiment")
-    assert not leftovers(str(out))
+    assert not leftovers(str(out)) and checksums(raw_path) == before
 
 
 def test_a_claim_is_refused_once_another_run_has_published(tmp_path):

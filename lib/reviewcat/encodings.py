@@ -76,8 +76,11 @@ def first_bad_line(spark: SparkSession, path: str, encoding: str | None) -> tupl
 
 
 def suggest(raw: bytes) -> str:
-    """The encoding a line's bytes look like: Windows' Western European where they decode as it
-    (its 0x80-0x9F are quotes, dashes and the euro sign), else Latin-1, which decodes any byte."""
+    """The encoding a line's bytes look like: UTF-16 where they start with its byte order mark or
+    every other byte is zero, Windows' Western European where they decode as it (its 0x80-0x9F are
+    quotes, dashes and the euro sign), else Latin-1, which decodes any byte."""
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or (len(raw) > 3 and raw.count(0) * 3 > len(raw)):
+        return "UTF-16"
     try:
         raw.decode("cp1252")
         return "windows-1252"
@@ -85,15 +88,24 @@ def suggest(raw: bytes) -> str:
         return "ISO-8859-1"
 
 
+def line_based(encoding: str | None) -> bool:
+    """Whether lines of ``encoding`` end with the byte of a newline, as Spark's line reader splits them."""
+    return not (encoding or "").upper().startswith(("UTF-16", "UTF-32"))
+
+
 def refusal(name: str, line: int, raw: bytes, encoding: str | None, lines_are_records: bool) -> ReviewcatError:
     """The one line for a file whose line ``line`` (bytes ``raw``) is not valid ``encoding``;
     ``lines_are_records`` when such a line can be left out as a reject (a dump, not a CSV)."""
     shown = raw[:60].decode("latin-1").encode("unicode_escape").decode("ascii").replace("'", "\\'")
-    if is_utf8(encoding):
-        rest = ", or pass --encoding UTF-8 to leave such lines out as rejects" if lines_are_records else ""
-        return ReviewcatError(f"{name} is not UTF-8: line {line} holds bytes UTF-8 cannot decode ('{shown}'); if "
-                              f"the file is in another encoding, pass it, e.g. --encoding {suggest(raw)}{rest}")
-    return ReviewcatError(f"{name}: line {line} holds bytes {encoding} cannot decode ('{shown}'): check --encoding")
+    if not is_utf8(encoding):
+        return ReviewcatError(f"{name}: line {line} holds bytes {encoding} cannot decode ('{shown}'): check --encoding")
+    guess = suggest(raw)
+    if not line_based(guess) and lines_are_records:
+        return ReviewcatError(f"{name} is not UTF-8 but looks like {guess} (line {line}: '{shown}'), which is not "
+                              f"read a line at a time: convert it first, e.g. iconv -f {guess} -t UTF-8")
+    rest = ", or pass --encoding UTF-8 to leave such lines out as rejects" if lines_are_records else ""
+    return ReviewcatError(f"{name} is not UTF-8: line {line} holds bytes UTF-8 cannot decode ('{shown}'); if "
+                          f"the file is in another encoding, pass it, e.g. --encoding {guess}{rest}")
 
 
 def codec_name(encoding: str | None) -> str:

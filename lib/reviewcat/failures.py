@@ -172,7 +172,9 @@ def run_log(folder: str, prog: str) -> Path:
         old.unlink(missing_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = re.sub(r"[^\w.-]+", "-", prog).strip("-")
-    return logs / f"{name}-{stamp}-{os.getpid()}.log"
+    log_file = logs / f"{name}-{stamp}-{os.getpid()}.log"
+    log_file.touch()  # here, where a folder that cannot be written is the caller's to report
+    return log_file
 
 
 def write_trace(path: Path, exc: BaseException, text: str | None = None) -> None:
@@ -245,9 +247,9 @@ def os_problem(exc: OSError) -> str | None:
 
 def warehouse_problem(warehouse: str, exc: OSError) -> str:
     """Why the run cannot keep its log and catalog in ``warehouse``, and where else it could."""
-    why = exc.strerror or str(exc)
-    return (f"cannot write to the warehouse {warehouse} ({why}): give this user write access to it, or choose "
-            "another with --warehouse or REVIEWCAT_WAREHOUSE=<folder>")
+    inside = f" {exc.filename} in" if exc.filename and str(exc.filename) != warehouse else " to"
+    return (f"cannot write{inside} the warehouse {warehouse} ({exc.strerror or exc}): give this user write access "
+            "to it, or choose another with --warehouse or REVIEWCAT_WAREHOUSE=<folder>")
 
 
 def fallback_log(prog: str, folder: str) -> Path:

@@ -156,8 +156,9 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
                              "--output-path")
     root = rt.storage.qualify(args.output_path.rstrip("/"))
     table_path = rt.storage.qualify(args.input_path.rstrip("/"))
-    for folder in STEP_FOLDERS.values():  # the root may hold the input beside them, as the demo's dump
-        check_apart(f"{root}/{folder}", {"--input-path": table_path})
+    written = [step for step in STEP_FOLDERS if (step != "import" or args.format) and (step != "train" or train)]
+    for step in written:  # the root may hold the input beside them: the demo's dump, an earlier run's import
+        check_apart(f"{root}/{STEP_FOLDERS[step]}", {"--input-path": table_path})
     _check_output(rt, root, args.overwrite)
     rt.storage.mkdirs(root)
     state = _State(rt, root, args.overwrite)

@@ -26,10 +26,10 @@ import contextlib
 import datetime
 import fcntl
 import json
-import logging
 import os
 import posixpath
 import re
+import shutil
 import socket
 import uuid
 from dataclasses import dataclass
@@ -38,9 +38,8 @@ from typing import ContextManager, Iterator, Mapping, Protocol
 
 from .errors import ReviewcatError
 from .names import LEGACY_SIGNS, RUN_FILE
-from .staging import staging_name
+from .staging import remove_dead_local, staging_name
 
-log = logging.getLogger(__name__)
 
 _GLOB = re.compile(r"[*?\[{]")
 
@@ -263,7 +262,6 @@ class LocalFiles:
         os.rename(src, dst)
 
     def delete(self, path: str) -> None:
-        import shutil
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)
         elif os.path.lexists(path):
@@ -290,7 +288,6 @@ def staged_locally(output: Path, overwrite: bool, inputs: Mapping[str, str | Non
                    flag: str = "--output-path") -> Iterator[Path]:
     """A local folder to build an output in: checked against ``inputs`` and claimed first, published
     to ``output`` when the block succeeds, gone when it fails."""
-    from .staging import remove_dead_local
     final = str(output)
     check_apart(final, {what: path for what, path in (inputs or {}).items()}, flag)
     claimed = claim(LOCAL, final, overwrite, flag)
@@ -301,6 +298,5 @@ def staged_locally(output: Path, overwrite: bool, inputs: Mapping[str, str | Non
         yield staging
         publish(LOCAL, str(staging), claimed)
     except BaseException:
-        import shutil
         shutil.rmtree(staging, ignore_errors=True)
         raise

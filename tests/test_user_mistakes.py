@@ -140,6 +140,31 @@ def test_overwrite_replaces_only_what_reviewcat_wrote(jobs, raw_path, trained, p
     assert json.loads((tmp_path / "sample" / RUN_FILE).read_text())["run"] != first["run"]
 
 
+def test_an_older_releases_output_is_known_by_its_result_file_not_by_a_common_name(tmp_path):
+    def folder(name: str, files: dict) -> str:
+        (tmp_path / name).mkdir()
+        for file, text in files.items():
+            (tmp_path / name / file).write_text(text)
+        return str(tmp_path / name)
+    ours = [folder("balanced", {"_balance.json": "{}"}),
+            folder("prepared", {"manifest.json": '{"created_by": "reviewcat 0.1.0"}', "train": ""}),
+            folder("model", {"metrics.json": '{"accuracy_ci95": [0.7, 0.8]}', "model.bin": ""})]
+    theirs = [folder("dataset", {"manifest.json": '{"created_by": "sagemaker"}', "train": "", "test": ""}),
+              folder("results", {"metrics.json": '{"loss": 0.1}', "report.md": ""}),
+              folder("broken", {"search.json": "not json"})]
+    for path in ours + theirs:
+        assert publishing.owned(publishing.LOCAL, path, os.listdir(path)) == (path in ours), path
+
+
+def test_balance_never_drops_its_input_table_or_anothers_managed_table(jobs, spark, raw_table, raw_path, tmp_path):
+    refused(jobs("balance", "--database", "rawdb", "--table", "reviews", "--output-table", "rawdb.reviews",
+                 "--output-path", tmp_path / "b"), "balance", "--output-table rawdb.reviews is the input table")
+    spark.sql("CREATE TABLE rawdb.kept USING parquet AS SELECT 1 AS id")
+    refused(jobs("balance", "--input-path", raw_path, "--output-table", "rawdb.kept", "--output-path",
+                 tmp_path / "b"), "balance", "table rawdb.kept is a managed table at", "choose another --output-table")
+    assert spark.table("rawdb.kept").count() == 1 and spark.table("rawdb.reviews").count() > 0 and gone(tmp_path / "b")
+
+
 FAST_ARGS = ["--backend", "local", "--range", FAST["range"][0], "--static", FAST["static"][0], "--max-jobs", "2"]
 
 

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 from . import sources
 from .bias import counts_bias, labelled_cells
 from .bias_metrics import cell_counts
-from .catalog import register_table
+from .catalog import check_replaceable, register_table
 from .errors import ReviewcatError
 from .names import BALANCE_FILE, BIAS_FILE
 from .labels import LABEL, LabelSpec, label_spec
@@ -155,6 +155,10 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
                                       sources.input_paths(rt, source))
     output = claimed.path
     table = _output_table(source, args.output_table, rt.on_glue)
+    if table:  # refused now, not after the work: the input table, or another's managed table
+        if source.table and table == f"{source.database}.{source.table}":
+            raise ReviewcatError(f"--output-table {table} is the input table: choose another name")
+        check_replaceable(rt.spark, *table.split(".", 1), output)
     spec = label_spec(args.label)
 
     categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)

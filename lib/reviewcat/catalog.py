@@ -40,13 +40,16 @@ def register_table(spark: SparkSession, database: str, table: str, location: str
     qualified = f"`{database}`.`{table}`"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
     if replace and spark.catalog.tableExists(f"{database}.{table}"):
+        check_replaceable(spark, database, table, location)
         spark.sql(f"DROP TABLE {qualified}")
     check_table_target(spark, database, table, location)
     if not spark.catalog.tableExists(f"{database}.{table}"):
         if schema is None:
             spark.catalog.createTable(f"{database}.{table}", path=location, source="parquet")
         else:
-            columns = ", ".join(f"`{f.name.replace('`', '``')}` {f.dataType.simpleString()}" for f in schema.fields)
+            to_sql = spark.sparkContext._jvm.org.apache.spark.sql.types.DataType.fromJson
+            columns = ", ".join(f"`{f.name.replace('`', '``')}` {to_sql(f.dataType.json()).sql()}"
+                                for f in schema.fields)
             where = location.replace("\\", "\\\\").replace("'", "\\'")
             spark.sql(f"CREATE TABLE {qualified} ({columns}) USING parquet PARTITIONED BY (`{CATEGORY}`) "
                       f"LOCATION '{where}'")
@@ -63,11 +66,26 @@ def check_table_target(spark: SparkSession, database: str, table: str, location:
                                  f"choose another --table, or drop it before registering {location}")
 
 
-def _table_location(spark: SparkSession, qualified: str) -> str:
+def check_replaceable(spark: SparkSession, database: str, table: str, location: str) -> None:
+    """Refuse to drop a managed table that is not at ``location``: dropping it deletes its data.
+    (An external table's drop forgets only its metadata, as re-registering a result needs.)"""
+    if spark.catalog.databaseExists(database) and spark.catalog.tableExists(f"{database}.{table}"):
+        qualified = f"`{database}`.`{table}`"
+        current = _table_location(spark, qualified)
+        if _table_detail(spark, qualified, "Type").upper() == "MANAGED" and current.rstrip("/") != location.rstrip("/"):
+            raise ReviewcatError(f"table {database}.{table} is a managed table at {current}, whose data dropping it "
+                                 "would delete: choose another --output-table")
+
+
+def _table_detail(spark: SparkSession, qualified: str, name: str) -> str:
     for row in spark.sql(f"DESCRIBE TABLE EXTENDED {qualified}").collect():
-        if row["col_name"] == "Location":
+        if row["col_name"] == name:
             return row["data_type"]
     return ""
+
+
+def _table_location(spark: SparkSession, qualified: str) -> str:
+    return _table_detail(spark, qualified, "Location")
 
 
 def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResult:
@@ -81,8 +99,7 @@ def crawl(rt: Runtime, input_path: str, database: str, table: str) -> CrawlResul
         before = list_categories(rt, Source(database=database, table=table))
     # The files' columns, whatever the order they are listed in (a crawler merges schemas too).
     files = rt.spark.read.parquet(location)
-    read = schemas.consistent(files, lambda schema: rt.spark.read.schema(schema).parquet(location), location,
-                              [CATEGORY])
+    read = schemas.consistent(files, lambda: rt.spark.read.option("mergeSchema", "true").parquet(location), location)
     register_table(rt.spark, database, table, location, schema=None if read is files else read.schema)
     source = Source(database=database, table=table)
     columns = [c.name for c in rt.spark.catalog.listColumns(f"{database}.{table}")]

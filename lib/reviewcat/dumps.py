@@ -285,10 +285,10 @@ def table_kind(files: Sequence[InputFile]) -> str:
     return kinds.pop()
 
 
-def csv_header(spark: SparkSession, files: FileSet) -> list[str]:
-    """The column names of CSV files, which must be the same in every file: Spark reads them from
-    the first file it lists and takes every other file's columns by position, so files with other
-    headers had their values land in the wrong columns, depending on the listing order."""
+def check_csv_headers(spark: SparkSession, files: FileSet) -> None:
+    """CSV files must have the same header: Spark reads the first file's and takes every other
+    file's columns by position, so files with other headers had their values land in the wrong
+    columns, depending on the listing order."""
     storage, headers = Storage(spark), {}
     for f in sorted(files.files, key=lambda f: f.path):
         text = storage.head(f.path).decode(codec_name(files.encoding), errors="replace").lstrip("\ufeff")
@@ -301,7 +301,6 @@ def csv_header(spark: SparkSession, files: FileSet) -> list[str]:
                 f"input files have different columns: {plain_path(first)} has {', '.join(names)} where "
                 f"{plain_path(path)} has {', '.join(other)} (first difference: {column}); give files of one "
                 "header, or import each kind separately")
-    return names
 
 
 def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
@@ -313,15 +312,17 @@ def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
     kind = table_kind(files.files)
     reader = spark.read.option("basePath", files.folder) if files.folder else spark.read
     if kind == "parquet":
-        frame = consistent(reader.parquet(*paths), lambda schema: reader.schema(schema).parquet(*paths), "the input")
+        frame = consistent(reader.parquet(*paths), lambda: reader.option("mergeSchema", "true").parquet(*paths),
+                           "the input")
         return frame.withColumn(_CORRUPT, F.lit(None).cast("string"))
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
     if kind == "csv":
         # Descriptions hold commas, quotes and line breaks: RFC 4180 quoting, records over lines.
         options.update(header="true", multiLine="true", escape='"', **({"encoding": files.encoding}
                                                                         if files.encoding else {}))
-        names = csv_header(spark, files)
-        schema = ", ".join(f"`{n}` STRING" for n in names if n != _CORRUPT)
+        check_csv_headers(spark, files)
+        names = spark.read.options(**options).csv(paths).schema.names  # Spark's names: blanks are _c<i>
+        schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in names if n != _CORRUPT)
         return reader.options(**options).schema(f"{schema}, {_CORRUPT} STRING").csv(paths)
     if files.encoding:  # Spark's JSON lines reader takes another charset only with its line separator
         options.update(encoding=files.encoding, lineSep="\n")

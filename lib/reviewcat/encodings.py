@@ -88,9 +88,19 @@ def suggest(raw: bytes) -> str:
         return "ISO-8859-1"
 
 
-def line_based(encoding: str | None) -> bool:
-    """Whether lines of ``encoding`` end with the byte of a newline, as Spark's line reader splits them."""
-    return not (encoding or "").upper().startswith(("UTF-16", "UTF-32"))
+def line_based(encoding: str | None, spark: SparkSession | None = None) -> bool:
+    """Whether ``encoding`` writes a newline and a letter as ASCII does, so that Spark's line reader
+    splits its lines where they end (not UTF-16 or UTF-32, nor EBCDIC). Asked of the JVM's charset
+    when ``spark`` is given, else of Python's codec of that name."""
+    if is_utf8(encoding):
+        return True
+    if spark is not None:
+        strings = spark.sparkContext._jvm.org.apache.commons.codec.binary.StringUtils
+        return bytes(strings.getBytesUnchecked("\na", encoding)) == b"\na"
+    try:
+        return "\na".encode(codecs.lookup(encoding).name) == b"\na"
+    except LookupError:
+        return True
 
 
 def refusal(name: str, line: int, raw: bytes, encoding: str | None, lines_are_records: bool) -> ReviewcatError:

@@ -229,7 +229,7 @@ _OS_PROBLEMS = {
     errno.ENOENT: "{path} does not exist: check the path",
     errno.ENAMETOOLONG: "{path}: the name is too long for the file system: choose a shorter path",
     errno.ELOOP: "{path}: too many levels of symbolic links: check the path",
-    errno.EIO: "{path} could not be written to its end (an I/O error): check the disk, or write elsewhere",
+    errno.EIO: "{path} could not be written to its end ({why}): check the disk, or write elsewhere",
 }
 
 
@@ -242,7 +242,8 @@ def os_problem(exc: OSError) -> str | None:
     if template is None:
         return None
     path = exc.filename if exc.filename is not None else exc.filename2
-    return template.format(path=final_of(plain_path(str(path))) if path is not None else "a file")
+    return template.format(path=final_of(plain_path(str(path))) if path is not None else "a file",
+                           why=exc.strerror or exc)
 
 
 def warehouse_problem(warehouse: str, exc: OSError) -> str:

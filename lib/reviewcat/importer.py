@@ -156,7 +156,7 @@ def _check_text(rt: Runtime, counts: dict[str, FileCounts], files: Sequence[dump
 def _check_table_text(rt: Runtime, inputs: dumps.FileSet) -> None:
     """A CSV or JSON table must be valid in its encoding throughout, checked before it is read: its
     reader cannot tell a line it could not decode, which would become replacement characters."""
-    if not encodings.line_based(inputs.encoding):
+    if not encodings.line_based(inputs.encoding, rt.spark):
         return  # UTF-16 and UTF-32 lines do not split at a newline byte: the reader decodes them whole
     bad = encodings.bad_files(rt.spark, [f.path for f in inputs.files], inputs.encoding)
     if bad:
@@ -338,7 +338,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         check_table_target(rt.spark, *catalog_table, output)
     spec = _table_spec(args, fmt)
     encoding = encodings.canonical(rt.spark, args.encoding)
-    if fmt.name != "table" and not encodings.line_based(encoding):
+    if fmt.name != "table" and not encodings.line_based(encoding, rt.spark):
         raise ReviewcatError(f"--encoding {encoding}: a dump is read a line at a time, and {encoding} lines do not "
                              f"end at a newline byte: convert the files first, e.g. iconv -f {encoding} -t UTF-8")
     if not encodings.is_utf8(encoding):

@@ -74,8 +74,8 @@ def reclaim() -> None:
     if not _state.active or threading.current_thread() is not threading.main_thread():
         return
     for signum in _SIGNALS:
-        if _state.previous.get(signum) is not signal.SIG_IGN:
-            signal.signal(signum, _handler)
+        ignored = _state.previous.get(signum) is signal.SIG_IGN
+        signal.signal(signum, signal.SIG_IGN if ignored else _handler)
 
 
 @contextlib.contextmanager

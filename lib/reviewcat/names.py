@@ -17,6 +17,7 @@ LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
 
-# Names that together mark a folder written by a reviewcat release from before RUN_FILE.
-LEGACY_SIGNS = ((IMPORT_FILE,), (BALANCE_FILE,), (PREDICT_FILE,), (PIPELINE_FILE,), (MANIFEST, "train", "test"),
-                (METRICS_FILE, REPORT_FILE), (BIAS_JSON, BIAS_MD))
+# The result files of releases from before RUN_FILE, each with a key its JSON holds (None: the name
+# is reviewcat's alone): a folder holding one is an output of reviewcat's, which --overwrite may replace.
+LEGACY_RESULTS = {IMPORT_FILE: None, BALANCE_FILE: None, PREDICT_FILE: None, PIPELINE_FILE: None,
+                  MANIFEST: "created_by", METRICS_FILE: "accuracy_ci95", SEARCH_FILE: "backend", BIAS_JSON: "facet"}

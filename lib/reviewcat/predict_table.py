@@ -9,7 +9,6 @@ Transform job on SageMaker (``batch_transform``) into the same output.
 """
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from contextlib import contextmanager
@@ -22,10 +21,11 @@ from . import batch_transform, sources
 from .errors import ReviewcatError
 from .names import LABELS_FILE, PREDICT_FILE as SUMMARY, SEARCH_FILE
 from .options import OUTPUT, READING, SOURCE, Option, positive_int
+from .publishing import check_apart
 from .runtime import Runtime
 from .scoring import LABELS, PROBABILITIES, predicted
 from .storage import json_text, plain_path
-from .train.data import parse_labels
+from .train.data import parse_json, parse_labels
 from .train.model_file import recorded
 from .train.sagemaker_backend import split_s3
 
@@ -69,7 +69,7 @@ def _beside(model: str, name: str) -> str:
 def _record(rt: Runtime, model: str) -> dict | None:
     """Training's record of the model file (its size and SHA-256), from ``search.json`` beside it."""
     path = _beside(model, SEARCH_FILE)
-    return recorded(json.loads(rt.storage.read_text(path)), model.rsplit("/", 1)[-1]) if rt.storage.exists(path) \
+    return recorded(parse_json(rt.storage.read_text(path), path), model.rsplit("/", 1)[-1]) if rt.storage.exists(path) \
         else None
 
 
@@ -83,7 +83,7 @@ def _categories(rt: Runtime, model: str | None, labels: str | None) -> dict[str,
         log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE,
                     model or "a SageMaker model")
         return {}
-    return parse_labels(rt.storage.read_text(path))
+    return parse_labels(rt.storage.read_text(path), path)
 
 
 def _sagemaker(region: str | None) -> tuple[Any, Any]:
@@ -160,10 +160,12 @@ def run(rt: Runtime, args: Any) -> dict:
     if bool(args.model) == bool(args.sagemaker_job):
         raise ReviewcatError("give --model (a model.bin or model.tar.gz to score with) or --sagemaker-job "
                              "(a SageMaker tuning or training job), one of them")
-    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows",
-                                      {**sources.input_paths(rt, source), "--model": args.model,
-                                       "--labels": args.labels})
+    inputs = {**sources.input_paths(rt, source), "--model": args.model, "--labels": args.labels}
+    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows", inputs)
     output = claimed.path
+    if args.sagemaker_job and args.s3_output:  # the transform job's requests and answers go there
+        check_apart(args.s3_output.rstrip("/"), {k: rt.storage.qualify(v) for k, v in inputs.items() if v},
+                    "--s3-output")
     if args.sagemaker_job and not output.startswith(("s3", "file:")):
         raise ReviewcatError("--sagemaker-job writes to an s3:// or local --output-path")
     if args.sagemaker_job and not output.startswith("s3") and not (args.s3_output or "").startswith("s3://"):

@@ -1,10 +1,11 @@
-"""The processes a run started, so that a stopped run ends them all before it returns.
+"""The processes below Spark's JVM, so that a stopped run ends them all before it returns.
 
-Spark's JVM starts a Python daemon that forks the workers; trainings run in a pool of processes.
-When the JVM goes, its daemon notices only when its pipe closes, and the workers after that: a
-run that returned as soon as its JVM had exited left them running for a moment, and a JVM killed
-by a signal left them for good. So a stopping run notes every process below it first, ends them
-the polite way (the JVM stops its own), then waits for each to go and kills what is left.
+The JVM starts a Python daemon that forks the workers. When the JVM goes, its daemon notices only
+when its pipe closes, and the workers after that: a run that returned as soon as its JVM had
+exited left them running for a moment. So a stopping run notes the processes below the JVM first,
+ends the JVM the polite way (it stops its own), then waits for each to go and kills what is left.
+Each is noted with its start time, so a process id the system gave to another process meanwhile
+is never killed.
 """
 from __future__ import annotations
 
@@ -48,15 +49,24 @@ def _parents() -> dict[int, int]:
     return parents
 
 
-def descendants(pid: int | None = None) -> list[int]:
-    """Every live process below ``pid`` (default: this one), children before their children."""
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """Every live process below ``pid``, children before their children, each with its start time."""
     parents = _parents()
-    found, frontier = [], [pid or os.getpid()]
+    found, frontier = [], [pid]
     while frontier:
         children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
+        found += [(child, _started(child)) for child in children]
         frontier = children
     return found
+
+
+def _started(pid: int) -> str:
+    """When ``pid`` started (clock ticks since boot, from /proc), "" where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
 
 
 def alive(pid: int) -> bool:
@@ -74,16 +84,19 @@ def alive(pid: int) -> bool:
         return True
 
 
-def reap(pids: Iterable[int], seconds: float) -> list[int]:
-    """Waits up to ``seconds`` for ``pids`` to end, then kills those left; returns the killed."""
-    waiting = list(pids)
+def reap(processes: Iterable[tuple[int, str]], seconds: float) -> list[int]:
+    """Waits up to ``seconds`` for ``processes`` (``descendants``) to end, then kills those left;
+    returns the killed. A process id now held by a process that started later is not theirs."""
+    def same(pid: int, started: str) -> bool:
+        return alive(pid) and _started(pid) == started
+    waiting = list(processes)
     deadline = time.monotonic() + seconds
     while waiting and time.monotonic() < deadline:
-        waiting = [pid for pid in waiting if alive(pid)]
+        waiting = [(pid, started) for pid, started in waiting if same(pid, started)]
         if waiting:
             time.sleep(POLL_SECONDS)
     killed = []
-    for pid in waiting:
+    for pid, _ in waiting:
         try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)

@@ -14,8 +14,10 @@ Three rules, checked before a job writes anything, and again as it publishes:
   under a lock on the output's parent folder (local disks), the output must still be that one. So
   of two runs started together on one output, the second to finish fails with one line naming
   the first, instead of replacing its output (or, on a file system with no atomic rename,
-  mixing with it) and reporting success. A store without locks (S3) is checked again after the
-  move: a run never reports an output whose run file is not its own.
+  mixing with it) and reporting success. A store without locks (S3, or NFS) is checked again
+  after the move, so a run never reports an output whose run file is not its own; but S3 has no
+  atomic rename either, so two moves that overlap there can still mix their files: runs at once
+  want outputs of their own on S3.
 
 The policy takes its file operations as an argument (``Files``), so the Hadoop-backed ``Storage``
 and plain local folders (training, evaluation, generated data) follow the same rules.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -36,8 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ContextManager, Iterator, Mapping, Protocol
 
+from . import interrupts
 from .errors import ReviewcatError
-from .names import LEGACY_SIGNS, RUN_FILE
+from .names import LEGACY_RESULTS, RUN_FILE
 from .staging import remove_dead_local, staging_name
 
 
@@ -107,10 +111,23 @@ def check_apart(output: str, inputs: Mapping[str, str | None], flag: str = "--ou
                              "never writes to or under its inputs; choose an output outside the input")
 
 
-def owned(names: list[str]) -> bool:
-    """Whether a folder holding ``names`` is reviewcat's: its run file, or an older release's result files."""
-    present = set(names)
-    return RUN_FILE in present or any(set(sign) <= present for sign in LEGACY_SIGNS)
+def owned(files: Files, path: str, names: list[str]) -> bool:
+    """Whether the folder ``path``, holding ``names``, is reviewcat's: its run file, or an older
+    release's result file (whose content is checked where its name alone could be anyone's)."""
+    if RUN_FILE in names:
+        return True
+    for name, key in LEGACY_RESULTS.items():
+        if name not in names:
+            continue
+        if key is None:
+            return True
+        try:
+            data = json.loads(files.read_text(f"{path}/{name}"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and key in data and (key != "created_by" or str(data[key]).startswith("reviewcat")):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,7 @@ def claim(files: Files, path: str, overwrite: bool, flag: str = "--output-path")
         raise ReviewcatError(f"output path {shown} is a file, not a folder reviewcat wrote: --overwrite replaces only "
                              f"reviewcat's outputs; choose another {flag} or remove the file yourself")
     names = files.names(path)
-    if names and not owned(names):
+    if names and not owned(files, path, names):
         raise ReviewcatError(f"output path {shown} holds files reviewcat did not write (it has no {RUN_FILE}): "
                              f"--overwrite replaces only reviewcat's outputs; choose another {flag} or remove the "
                              "folder yourself")
@@ -201,6 +218,7 @@ def holding(files: Files, claimed: Claim) -> Iterator[dict]:
     """The output's parent locked, and ``claimed`` checked to be still what is there: the block may
     change the output in place (an import adding partitions). Yields the run file to leave in it."""
     parent = claimed.path.rstrip("/").rpartition("/")[0]
+    parent = parent + "/" if not parent or parent.endswith(":") else parent  # an output at the root
     files.mkdirs(parent)
     with files.lock(parent):
         now = _writer(files, claimed.path)
@@ -208,9 +226,9 @@ def holding(files: Files, claimed: Claim) -> Iterator[dict]:
             raise _another_run(claimed.path, now)
         record = run_record()
         yield record
-    after = _writer(files, claimed.path)
-    if _run_id(after) != record["run"]:
-        raise _another_run(claimed.path, after)
+        after = _writer(files, claimed.path)  # where nothing locks (S3), another run may have moved in
+        if _run_id(after) != record["run"]:
+            raise _another_run(claimed.path, after)
     _Run.published.append(claimed.path)
 
 
@@ -228,10 +246,16 @@ def publish(files: Files, staging: str, claimed: Claim) -> None:
             files.rename(staging, final)
         except BaseException:
             if backup:
-                files.rename(backup, final)
+                with interrupts.deferred(raise_after=False):  # a second Ctrl-C must not lose the old output
+                    files.rename(backup, final)
             raise
         if backup:
             files.delete(backup)
+
+
+# flock on a folder that a file system cannot lock this way (NFS, EFS: a byte-range lock needs a
+# file open for writing): publishing goes on without the lock, checked again after the move.
+_NO_LOCK = (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
 @contextlib.contextmanager
@@ -240,7 +264,11 @@ def folder_lock(folder: str) -> Iterator[None]:
     itself: no lock file is left behind, and a process that dies releases it)."""
     handle = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in _NO_LOCK:
+                raise
         yield
     finally:
         os.close(handle)

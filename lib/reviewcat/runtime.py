@@ -94,6 +94,7 @@ def end_processes(grace: float = 60) -> None:
         proc.kill()
         proc.wait()
     processes.reap(started, 10)
+    SparkContext._gateway = SparkContext._jvm = None  # a next session in this process starts a new JVM
 
 
 def _start_jvm(settings: dict[str, str], log_file: str) -> None:

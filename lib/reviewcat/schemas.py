@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, functions as F
 from pyspark.sql.types import DataType, StructField, StructType
 
 from .errors import ReviewcatError
@@ -70,7 +70,7 @@ def reconcile(schemas: Mapping[str, Columns]) -> Reconciled:
     for path in sorted(schemas):
         for name, data_type in schemas[path]:
             first = seen.setdefault(name.lower(), (path, name, data_type))
-            if (first[1], first[2]) != (name, data_type):
+            if (first[1], first[2].simpleString()) != (name, data_type.simpleString()):  # nullability aside
                 raise _differ(first, (path, name, data_type))
             fields.setdefault(name, StructField(name, data_type, True))
     partial = {}
@@ -114,6 +114,8 @@ def file_schemas(spark: SparkSession, files: Sequence[str]) -> dict[str, Columns
                 found[uri] = columns
                 continue
         remote.append(uri)
+    if remote and found:  # one mapping for all: the JVM's, where Arrow's lacks a type of one file
+        found, remote = {}, list(files)
     if remote:
         jvm = spark.sparkContext._jvm
         conf = spark.sparkContext._jsc.hadoopConfiguration()
@@ -137,11 +139,11 @@ def file_schemas(spark: SparkSession, files: Sequence[str]) -> dict[str, Columns
     return found
 
 
-def consistent(frame: DataFrame, reread: Callable[[StructType], DataFrame], what: str,
-               partition_columns: Sequence[str] = ()) -> DataFrame:
-    """``frame`` (a parquet read), or when its files differ in their columns ``reread(schema)`` with
-    their union; refused with one line when they disagree on a column (``reconcile``). ``what``
-    names the input in the log; ``partition_columns`` come from folder names, not from the files."""
+def consistent(frame: DataFrame, merged: Callable[[], DataFrame], what: str) -> DataFrame:
+    """``frame`` (a parquet read), or when its files differ in their columns ``merged()`` (the same
+    read with Spark's ``mergeSchema``: their union, in Spark's own types) with the union's columns
+    in ``reconcile``'s order, the partition columns after them; refused with one line when the
+    files disagree on a column. ``what`` names the input in the log."""
     files = frame.inputFiles()
     if len(files) < 2:
         return frame
@@ -152,4 +154,6 @@ def consistent(frame: DataFrame, reread: Callable[[StructType], DataFrame], what
     for column, (having, lacking) in sorted(reconciled.partial.items()):
         log.warning("input files of %s differ in their columns: %s is in %s but not in %s (and maybe others); "
                     "rows of files without it have it as null", what, column, having, lacking)
-    return reread(StructType([f for f in reconciled.schema.fields if f.name not in partition_columns]))
+    union = merged()
+    order = [f.name for f in reconciled.schema.fields if f.name in union.columns]
+    return union.select(*[F.col(f"`{name}`") for name in order + [c for c in union.columns if c not in order]])

@@ -9,7 +9,6 @@ scored exactly as ``reviewcat predict`` would score its text.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, St
 
 from .names import LABELS_FILE, SEARCH_FILE
 from .text import clean
-from .train.data import category_name, parse_labels
+from .train.data import category_name, parse_json, parse_labels
 from .train.model import load_model, top_k
 from .train.model_file import describe, match_record, recorded
 
@@ -93,9 +92,10 @@ def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "revi
     """
     beside = Path(model).parent
     if categories is None:
-        categories = parse_labels((beside / LABELS_FILE).read_text()) if (beside / LABELS_FILE).is_file() else {}
+        labels = beside / LABELS_FILE
+        categories = parse_labels(labels.read_text(), labels) if labels.is_file() else {}
     if record is None and (beside / SEARCH_FILE).is_file():
-        record = recorded(json.loads((beside / SEARCH_FILE).read_text()), Path(model).name)
+        record = recorded(parse_json((beside / SEARCH_FILE).read_text(), beside / SEARCH_FILE), Path(model).name)
     shown = shown or model
     measured = match_record(model, record, shown) or describe(model)
     load_model(model, None, shown)

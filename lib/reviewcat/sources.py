@@ -13,7 +13,6 @@ from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from . import schemas
 from .errors import ReviewcatError
@@ -147,11 +146,11 @@ def _category_folders(rt: Runtime, source: Source, categories: Sequence[str]) ->
 def _read_folders(rt: Runtime, source: Source, folders: dict[str, str], one_schema: bool = True) -> DataFrame:
     """The partition folders' rows; with ``one_schema``, read the same way whatever the order their
     files are listed in (``schemas.consistent``)."""
-    def load(schema: StructType | None = None) -> DataFrame:
+    def load(merge: bool = False) -> DataFrame:
         reader = rt.spark.read.option("basePath", source.path)
-        return (reader.schema(schema) if schema else reader).parquet(*folders.values())
+        return (reader.option("mergeSchema", "true") if merge else reader).parquet(*folders.values())
     frame = load()
-    return schemas.consistent(frame, load, source.describe(), [CATEGORY]) if one_schema else frame
+    return schemas.consistent(frame, lambda: load(merge=True), source.describe()) if one_schema else frame
 
 
 def read(rt: Runtime, source: Source, categories: Sequence[str]) -> DataFrame:

@@ -17,6 +17,7 @@ from typing import Any, ContextManager, Iterator, Mapping
 
 from pyspark.sql import SparkSession
 
+from . import interrupts
 from .errors import ReviewcatError
 from .publishing import Claim, check_apart, claim, folder_lock, is_glob, plain_path, publish
 from .staging import remove_dead_runs, staging_name
@@ -280,11 +281,12 @@ class Storage:
         folder goes even when the JVM is gone (a SIGTERM to the whole process group ends it too).
         """
         try:
-            self._sc.cancelAllJobs()
-            deadline = time.monotonic() + QUIESCE_SECONDS
-            while time.monotonic() < deadline and self._busy():
-                time.sleep(0.1)
-            self.delete(staging)
+            with interrupts.deferred(raise_after=False):  # a second Ctrl-C must not leave the folder
+                self._sc.cancelAllJobs()
+                deadline = time.monotonic() + QUIESCE_SECONDS
+                while time.monotonic() < deadline and self._busy():
+                    time.sleep(0.1)
+                self.delete(staging)
         except Exception as exc:  # the JVM may be gone; the next run removes what a dead one left
             if staging.startswith("file:"):
                 shutil.rmtree(plain_path(staging), ignore_errors=True)

@@ -14,7 +14,7 @@ from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from ..publishing import check_apart, staged_locally
 from ..text import normalize
-from .data import Prepared, category_name, open_prepared, parse_labels, read_labeled
+from .data import Prepared, category_name, open_prepared, parse_json, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
 from .local_search import run_search
 from .model import endpoint_top_k, load_model, top_k
@@ -135,7 +135,7 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
 
 def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path) -> None:
     """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
-    search = json.loads((folder / SEARCH_FILE).read_text())
+    search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
     metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, str(output / model.name))
     write_report(folder, metrics, prepared.categories, prepared.manifest, search)
 
@@ -195,7 +195,7 @@ def evaluate_command(args: argparse.Namespace) -> Path:
 def _beside(model: str, name: str) -> dict | None:
     """A JSON file training left next to the model (labels.json, search.json), if it is there."""
     path = Path(model).with_name(name)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return parse_json(path.read_text(), path) if path.is_file() else None
 
 
 def _labels_file(path: str) -> dict[str, str]:
@@ -203,7 +203,7 @@ def _labels_file(path: str) -> dict[str, str]:
     file = Path(path)
     if not file.is_file():
         raise ReviewcatError(f"labels file {path} not found")
-    return parse_labels(file.read_text())
+    return parse_labels(file.read_text(), path)
 
 
 def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,

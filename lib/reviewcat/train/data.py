@@ -93,13 +93,24 @@ def open_prepared(path: str) -> Prepared:
         if file.stat().st_size == 0:
             raise ReviewcatError(f"split file {file} is empty: nothing to train or evaluate on")
     manifest_file = root / "manifest.json"
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else None
+    manifest = parse_json(manifest_file.read_text(), manifest_file) if manifest_file.is_file() else None
     return Prepared(root, manifest)
 
 
-def parse_labels(text: str) -> dict[str, str]:
+def parse_json(text: str, source: object) -> dict:
+    """A JSON object that reviewcat wrote beside its results, or one line naming the file that is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReviewcatError(f"{source} is not valid JSON ({exc}): restore it, or remove it and run again") from None
+    if not isinstance(data, dict):
+        raise ReviewcatError(f"{source} does not hold a JSON object: restore it, or remove it and run again")
+    return data
+
+
+def parse_labels(text: str, source: object = "the labels file") -> dict[str, str]:
     """Label -> category from a ``labels.json`` (a mapping) or a prepare ``manifest.json`` (its ``labels``)."""
-    data = json.loads(text)
+    data = parse_json(text, source)
     return data.get("labels", data) if isinstance(data, dict) else {}
 
 

@@ -111,8 +111,8 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     """
     name = Path(model_path).name
     record = recorded(search, name)
-    model = load_model(model_path, record)
-    file_record = {"name": name, **(match_record(model_path, record) if record else describe(model_path))}
+    file_record = {"name": name, **(match_record(model_path, record) or describe(model_path))}
+    model = load_model(model_path)  # the record is matched: the layout is still walked
     data = read_labeled(test_file)
     known = set(model.get_labels())
     unseen = [label for label in data.labels if label not in known]

@@ -34,13 +34,12 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
     workdir = os.path.abspath(workdir)
     dump = os.path.join(workdir, "dump")
     sizes = _dump(dump, rows, seed)
-    # A demo folder the pipeline did not write (an earlier version's) is the demo's to replace,
-    # its catalog too.
+    # A demo folder the pipeline did not write (an earlier version's) starts over, its catalog
+    # database too: the demo's tables are external, so dropping them forgets only where they were.
     fresh = not os.path.exists(os.path.join(workdir, pipeline.STATE_FILE))
-    if fresh:
-        for old in ("raw", "warehouse"):
-            shutil.rmtree(os.path.join(workdir, old), ignore_errors=True)
     rt = Runtime(spark_session(os.path.join(workdir, "warehouse"), app_name="reviewcat-demo"))
+    if fresh:
+        rt.spark.sql(f"DROP DATABASE IF EXISTS `{DATABASE}` CASCADE")
     # The defaults, as a user starts; the catalog as on Glue.
     result = pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=dump, output_path=workdir,
                                         database=DATABASE, seed=seed, overwrite=fresh,

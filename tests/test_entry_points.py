@@ -30,8 +30,8 @@ def test_crawl_then_balance_by_table_with_the_cli(raw_path, tmp_path):
     balanced = run(REVIEWCAT + ["balance", "--database", "lake", "--table", "reviews", "--output-path", out,
                                 "--categories", "Camera,Watches"], tmp_path)
     assert balanced.returncode == 0, balanced.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "_balance.json", "_reviewcat.json", "product_category=Camera",
-                                                     "product_category=Watches"]
+    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "_balance.json", "_reviewcat.json",
+                                                     "product_category=Camera", "product_category=Watches"]
 
 
 def test_prepare_job_under_spark_submit(raw_path, tmp_path):

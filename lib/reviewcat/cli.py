@@ -175,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _main(list(sys.argv[1:] if argv is None else argv))
         except KeyboardInterrupt as exc:
-            name = interrupts.received() or str(exc)
-            print(f"reviewcat: error: interrupted{f' by {name}' if name else ''}: {publishing.outcome_of_stop()}",
-                  file=sys.stderr)
+            print(f"reviewcat: error: {failures.interruption(exc)}", file=sys.stderr)
             return 130
 
 

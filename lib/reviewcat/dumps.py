@@ -23,12 +23,12 @@ from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession, functi
 
 from .columns import lookup
 from .encodings import codec_name, decoded
-from .publishing import plain_path
-from .schemas import consistent
-from .storage import Storage
 from .errors import ReviewcatError
+from .publishing import plain_path
 from .sample_data import SCHEMA
+from .schemas import consistent
 from .sources import CATEGORY
+from .storage import Storage
 
 FILE = "__file"        # the input file, as Spark names it (``_metadata.file_path``: a URL-encoded URI)
 REASON = "__reason"    # 0 for a row that is imported, else an index into OUTCOMES
@@ -200,8 +200,8 @@ def _amazon_2023(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Da
     date = F.when(in_range, _date_from_seconds(F.floor(millis / 1000)))
     return records.select(
         FILE, RECORD, _category(files).alias(CATEGORY),
-        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("rating")),
-                    (millis.isNull(), "missing date"), (~in_range, "date out of range")).alias(REASON),
+        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"),
+                    *_rating_checks(F.col("rating")), (millis.isNull(), "missing date"), (~in_range, "date out of range")).alias(REASON),
         *_review_row({
             "marketplace": F.lit("US"), "customer_id": F.col("user_id"),
             "review_id": derived_id([_category(files)] + source),
@@ -231,7 +231,8 @@ def _amazon_2018(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Da
     source = [F.col(name.split()[0]) for name in fields.split(", ")]
     return records.select(
         FILE, RECORD, _category(files).alias(CATEGORY),
-        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"), *_rating_checks(F.col("overall")),
+        reason_code(_undecodable(), (F.col(_CORRUPT).isNotNull(), "malformed record"),
+                    *_rating_checks(F.col("overall")),
                     (seconds.isNull() & F.col("reviewTime").isNull(), "missing date"),
                     (seconds.isNotNull() & ~in_range, "date out of range"),
                     (date.isNull(), "unparsable date"), (votes.isNull(), "invalid number")).alias(REASON),

@@ -155,8 +155,8 @@ def explain(exc: BaseException, skip_corrupt_flag: bool = True,
 
 
 def _explain_text(text: str, skip_corrupt_flag: bool, partner: Callable[[str, str], str | None]) -> str:
-    for rule in (lambda: _worker_refusal(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text), lambda: _disk_full(text),
-                 lambda: _permission(text), lambda: _unwritable_output(text),
+    for rule in (lambda: _worker_refusal(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text),
+                 lambda: _disk_full(text), lambda: _permission(text), lambda: _unwritable_output(text),
                  lambda: _corrupt_file(text, skip_corrupt_flag)):
         message = rule()
         if message:
@@ -262,6 +262,14 @@ def fallback_log(prog: str, folder: str) -> Path:
         return run_log(os.path.join(tempfile.gettempdir(), f"reviewcat-{os.getuid()}"), prog)
 
 
+def interruption(exc: BaseException) -> str | None:
+    """The one line of an interrupted run, whatever exception the interrupted call ended in; else None."""
+    signal_name = interrupts.received() or (str(exc) if isinstance(exc, KeyboardInterrupt) else None)
+    if not isinstance(exc, KeyboardInterrupt) and not signal_name:
+        return None
+    return f"interrupted{f' by {signal_name}' if signal_name else ''}: {outcome_of_stop()}"
+
+
 def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: bool = False,
            partner: Callable[[str, str], str | None] | None = None) -> int:
     """Print the one line for ``exc`` and return the exit code: 130 when interrupted, else 2.
@@ -272,11 +280,11 @@ def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: boo
     if isinstance(exc, SystemExit):
         raise exc
     code = 2
-    signal_name = interrupts.received() or (str(exc) if isinstance(exc, KeyboardInterrupt) else None)
-    if isinstance(exc, KeyboardInterrupt) or signal_name:
+    stopped = interruption(exc)
+    if stopped:
         if not isinstance(exc, KeyboardInterrupt):
             write_trace(log_file, exc, java_text(exc) if is_java_failure(exc) else None)
-        message, code = f"interrupted{f' by {signal_name}' if signal_name else ''}: {outcome_of_stop()}", 130
+        message, code = stopped, 130
     elif isinstance(exc, ReviewcatError):
         message = str(exc)
     elif is_java_failure(exc):

@@ -25,9 +25,9 @@ from . import __version__, code_counts, dumps, encodings, record_counts, sources
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
-from .names import IMPORT_FILE, RUN_FILE
+from .names import IMPORT_FILE
 from .options import SOURCE, Option, fraction
-from .publishing import Claim, check_apart, claim, current, holding
+from .publishing import Claim, check_apart, claim, current, holding, leave_record
 from .runtime import Runtime
 from .record_counts import FileCounts
 from .storage import is_glob, json_text, plain_path
@@ -265,7 +265,7 @@ def _merge_into(rt: Runtime, staging: str, claimed: Claim, summary: dict) -> Non
     with holding(rt.storage, claimed) as record:
         _move_partitions(rt, staging, output)
         rt.storage.write_text(f"{output}/{IMPORT_FILE}", json_text(summary))
-        rt.storage.write_text(f"{output}/{RUN_FILE}", json_text(record))
+        leave_record(rt.storage, output, record)
     rt.storage.delete(staging)
 
 

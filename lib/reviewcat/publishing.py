@@ -232,12 +232,17 @@ def holding(files: Files, claimed: Claim) -> Iterator[dict]:
     _Run.published.append(claimed.path)
 
 
+def leave_record(files: Files, folder: str, record: dict) -> None:
+    """The run file, ``holding``'s record, in ``folder``."""
+    files.write_text(f"{folder}/{RUN_FILE}", json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
 def publish(files: Files, staging: str, claimed: Claim) -> None:
     """Move a finished staging folder to the claimed output, keeping the old output until the new
     one is in place; refused when another run published there since this one claimed it."""
     final = claimed.path
     with holding(files, claimed) as record:
-        files.write_text(f"{staging}/{RUN_FILE}", json.dumps(record, indent=2, sort_keys=True) + "\n")
+        leave_record(files, staging, record)
         backup = None
         if files.exists(final):
             backup = staging_name(final, "old")

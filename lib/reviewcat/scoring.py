@@ -18,11 +18,11 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
 
-from .names import LABELS_FILE, SEARCH_FILE
+from .names import LABELS_FILE
 from .text import clean
-from .train.data import category_name, parse_json, parse_labels
+from .train.data import category_name, model_record, parse_labels
 from .train.model import load_model, top_k
-from .train.model_file import describe, match_record, recorded
+from .train.model_file import describe, match_record
 
 LABELS = "labels"
 PROBABILITIES = "probabilities"
@@ -94,8 +94,7 @@ def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "revi
     if categories is None:
         labels = beside / LABELS_FILE
         categories = parse_labels(labels.read_text(), labels) if labels.is_file() else {}
-    if record is None and (beside / SEARCH_FILE).is_file():
-        record = recorded(parse_json((beside / SEARCH_FILE).read_text(), beside / SEARCH_FILE), Path(model).name)
+    record = record if record is not None else model_record(model)
     shown = shown or model
     measured = match_record(model, record, shown) or describe(model)
     load_model(model, None, shown)

@@ -14,11 +14,11 @@ from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from ..publishing import check_apart, staged_locally
 from ..text import normalize
-from .data import Prepared, category_name, open_prepared, parse_json, parse_labels, read_labeled
+from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
 from .local_search import run_search
 from .model import endpoint_top_k, load_model, top_k
-from .model_file import describe, recorded
+from .model_file import describe
 from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend, split_s3
 from .space import DataStats, build_space, load_space_file
 
@@ -216,7 +216,7 @@ def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: in
         answers = endpoint_top_k(endpoint, tokenized, k, client)
         categories = _labels_file(labels) if labels else {}
     else:
-        answers = top_k(load_model(model, recorded(_beside(model, SEARCH_FILE), Path(model).name)), tokenized, k)
+        answers = top_k(load_model(model, model_record(model)), tokenized, k)
         categories = _labels_file(labels) if labels else (_beside(model, LABELS_FILE) or {})
     return [[(category_name(label, categories), p) for label, p in pairs] for pairs in answers]
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ReviewcatError
+from ..names import SEARCH_FILE
+from .model_file import recorded
 from ..text import LABEL_PREFIX
 from .space import DataStats
 
@@ -106,6 +108,12 @@ def parse_json(text: str, source: object) -> dict:
     if not isinstance(data, dict):
         raise ReviewcatError(f"{source} does not hold a JSON object: restore it, or remove it and run again")
     return data
+
+
+def model_record(model: str) -> dict | None:
+    """Training's record of a local model file (its size and SHA-256), from ``search.json`` beside it."""
+    search = Path(model).with_name(SEARCH_FILE)
+    return recorded(parse_json(search.read_text(), search), Path(model).name) if search.is_file() else None
 
 
 def parse_labels(text: str, source: object = "the labels file") -> dict[str, str]:

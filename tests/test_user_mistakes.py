@@ -215,6 +215,18 @@ def test_files_that_differ_in_columns_are_read_as_their_union_and_named(jobs, sp
     assert "title" in spark.table("mixed.lake").columns
 
 
+def test_the_jvms_footer_reader_sees_what_pyarrow_sees(spark, tmp_path, monkeypatch):
+    """Remote files (S3, HDFS, Glue) have their footers read through the JVM: the same columns and types."""
+    lake = _lake(tmp_path / "lake")
+    uris = sorted(spark.read.parquet(str(lake)).inputFiles())
+    local = schemas.file_schemas(spark, uris)
+    monkeypatch.setattr(schemas, "_local_columns", lambda path: None)  # as if Arrow could not map a type
+    through_jvm = schemas.file_schemas(spark, uris)
+    simple = {uri: [(n, t.simpleString()) for n, t in columns] for uri, columns in local.items()}
+    assert len(local) == 3 and simple == {uri: [(n, t.simpleString()) for n, t in columns]
+                                          for uri, columns in through_jvm.items()}
+
+
 def test_files_that_disagree_on_a_column_stop_with_one_line_naming_both(jobs, tmp_path):
     lake = _lake(tmp_path / "lake")
     camera = lake / "product_category=Camera" / "part-0.parquet"

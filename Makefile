@@ -32,6 +32,7 @@ $(VENV)/.installed-%: setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$*]" "pyspark==$(SPARK).*"
+	$(VENV)/bin/reviewcat s3-jars
 	touch $@
 
 $(SPARK4_VENV)/.installed: setup.py

@@ -121,6 +121,13 @@ def _aws(args: argparse.Namespace) -> None:
         print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices, job)))
 
 
+def _s3_jars(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from .s3a import install, jar_folder
+    print(f"S3A's jars are in {install(Path(args.folder) if args.folder else jar_folder())}")
+
+
 BENCH = [
     Option("workdir", "folder for results.json, results.md and the generated data (data/)", default="bench"),
     Option("rows", "generated reviews per table", positive_int, 2_000_000),
@@ -164,6 +171,9 @@ TOOLS: dict[str, tuple[str, list[Option] | Callable[[], list[Option]], Callable[
                  _train_options("EVALUATE"), _evaluate),
     "predict": ("top-k categories for texts given as arguments or lines on stdin", _train_options("PREDICT"), _predict),
     "aws": ("deploy the AWS stack, run the Glue workflow, show status", AWS, _aws),
+    "s3-jars": ("download S3A's jars (hadoop-aws, the AWS SDK bundle) so s3:// paths work where reviewcat "
+                "starts Spark 3.5", [Option("folder", "where to keep them (default: $REVIEWCAT_S3A_JARS, else "
+                                            "share/reviewcat/s3a-jars of this Python's environment)")], _s3_jars),
     "bench": ("measure every stage against its plain alternative; writes results.json and results.md",
               BENCH, _bench),
 }

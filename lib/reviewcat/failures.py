@@ -131,6 +131,14 @@ def _unwritable_output(text: str) -> str | None:
     return f"cannot create {final_of(plain_path(path))}: choose an --output-path this user can write to"
 
 
+def _no_s3(text: str) -> str | None:
+    scheme = _first(r'No FileSystem for scheme "?(s3[an]?)"?', text)
+    if not scheme:
+        return None
+    from . import s3a
+    return f"{scheme}:// paths need S3A's jars, which this Spark does not have: {s3a.how_to_get()}"
+
+
 def _worker_refusal(text: str) -> str | None:
     """A ``ReviewcatError`` raised in a Python worker (a model that fails its check on an executor):
     its own one line, which the task's failure carries inside the Java trace."""
@@ -155,7 +163,7 @@ def explain(exc: BaseException, skip_corrupt_flag: bool = True,
 
 
 def _explain_text(text: str, skip_corrupt_flag: bool, partner: Callable[[str, str], str | None]) -> str:
-    for rule in (lambda: _worker_refusal(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text),
+    for rule in (lambda: _worker_refusal(text), lambda: _no_s3(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text),
                  lambda: _disk_full(text), lambda: _permission(text), lambda: _unwritable_output(text),
                  lambda: _corrupt_file(text, skip_corrupt_flag)):
         message = rule()

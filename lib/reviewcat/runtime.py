@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 
-from . import class_archive, failures, interrupts, processes, progress, publishing, warehouse_lock
+from . import class_archive, failures, interrupts, processes, progress, publishing, s3a, warehouse_lock
 from .errors import ReviewcatError
 from .options import Option, from_resolved, glue_names, parse_args
 from .storage import Storage
@@ -188,6 +188,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
             # importing all of setuptools: 0.25-0.45 s of every Python worker's start. The local
             # workers are this interpreter, whose own distutils does the same job.
             os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
+        settings.update(s3a.settings(s3a.found_jars()))
         archive_options, archive_part = class_archive.java_options()
         settings["spark.driver.extraJavaOptions"] += f" {archive_options}"
     os.makedirs(warehouse, exist_ok=True)

@@ -187,8 +187,11 @@ class Storage:
 
     def copy_to_local(self, path: str, local: str) -> None:
         """A file of any Hadoop file system (s3://, hdfs://, file:) copied to a local path, without a
-        ``.crc`` beside it: for files a Python library must open itself, such as a model."""
-        self._fs(path).copyToLocalFile(False, self._path(path), self._path(local), True)
+        ``.crc`` beside it: for files a Python library must open itself, such as a model. (A plain
+        stream copy: S3A's own ``copyToLocalFile`` wants Hadoop's checksummed local file system.)"""
+        target = self._path(f"file:{os.path.abspath(local)}")
+        self._jvm.org.apache.hadoop.fs.FileUtil.copy(self._fs(path), self._path(path), target.getFileSystem(self._conf),
+                                                     target, False, True, self._conf)
 
     def sha256(self, path: str) -> str:
         """Digest computed inside the JVM while streaming, so a large file never sits in Python."""

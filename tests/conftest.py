@@ -1,6 +1,7 @@
 """Shared fixtures: one local SparkSession for the whole run and small generated review tables."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -114,6 +115,7 @@ BUCKET = "reviewcat-test"
 def moto_endpoint():
     """One moto server on 127.0.0.1 for the run: real boto3 and SDK HTTP, no AWS."""
     from moto.server import ThreadedMotoServer
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request, in every failure's report
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -144,3 +146,48 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env.update(REVIEWCAT_WAREHOUSE=str(tmp_path / "cli-warehouse"), REVIEWCAT_MASTER="local[2]",
                REVIEWCAT_DRIVER_MEMORY="1g", PYSPARK_PYTHON=sys.executable, REVIEWCAT_LOG_LEVEL="WARNING")
     return env
+
+
+class FakeDynamicFrame:
+    def __init__(self, frame):
+        self._frame = frame
+
+    def toDF(self):
+        return self._frame
+
+
+@pytest.fixture
+def glue(monkeypatch, spark):
+    """The Glue branch with GlueContext and Job recorded (they need Glue's JVM classes); the rest of
+    awsglue is real."""
+    import awsglue.context
+    import awsglue.job
+    from awsglue.dynamicframe import DynamicFrameReader
+
+    record = {"reads": [], "job": []}
+
+    class RecordingGlueContext:
+        def __init__(self, spark_context):
+            assert spark_context is spark.sparkContext
+            self.spark_session = spark
+            self.create_dynamic_frame = DynamicFrameReader(self)
+
+        def create_dynamic_frame_from_catalog(self, db, table_name, redshift_tmp_dir, transformation_ctx,
+                                              push_down_predicate, additional_options, catalog_id, **kwargs):
+            record["reads"].append({"database": db, "table": table_name, "predicate": push_down_predicate,
+                                    "ctx": transformation_ctx})
+            return FakeDynamicFrame(spark.table(f"{db}.{table_name}").where(push_down_predicate))
+
+    class RecordingJob:
+        def __init__(self, glue_context):
+            assert isinstance(glue_context, RecordingGlueContext)
+
+        def init(self, name, args):
+            record["job"].append(("init", name, args["output_path"]))
+
+        def commit(self):
+            record["job"].append(("commit",))
+
+    monkeypatch.setattr(awsglue.context, "GlueContext", RecordingGlueContext)
+    monkeypatch.setattr(awsglue.job, "Job", RecordingJob)
+    return record

@@ -14,49 +14,6 @@ from reviewcat.runtime import run_job, running_on_glue
 from helpers import read_categories
 
 
-class FakeDynamicFrame:
-    def __init__(self, frame):
-        self._frame = frame
-
-    def toDF(self):
-        return self._frame
-
-
-@pytest.fixture
-def glue(monkeypatch, spark):
-    import awsglue.context
-    import awsglue.job
-    from awsglue.dynamicframe import DynamicFrameReader
-
-    record = {"reads": [], "job": []}
-
-    class RecordingGlueContext:
-        def __init__(self, spark_context):
-            assert spark_context is spark.sparkContext
-            self.spark_session = spark
-            self.create_dynamic_frame = DynamicFrameReader(self)
-
-        def create_dynamic_frame_from_catalog(self, db, table_name, redshift_tmp_dir, transformation_ctx,
-                                              push_down_predicate, additional_options, catalog_id, **kwargs):
-            record["reads"].append({"database": db, "table": table_name, "predicate": push_down_predicate,
-                                    "ctx": transformation_ctx})
-            return FakeDynamicFrame(spark.table(f"{db}.{table_name}").where(push_down_predicate))
-
-    class RecordingJob:
-        def __init__(self, glue_context):
-            assert isinstance(glue_context, RecordingGlueContext)
-
-        def init(self, name, args):
-            record["job"].append(("init", name, args["output_path"]))
-
-        def commit(self):
-            record["job"].append(("commit",))
-
-    monkeypatch.setattr(awsglue.context, "GlueContext", RecordingGlueContext)
-    monkeypatch.setattr(awsglue.job, "Job", RecordingJob)
-    return record
-
-
 def test_balance_job_on_glue_reads_through_push_down_predicate(glue, spark, raw_table, tmp_path):
     out = str(tmp_path / "balanced")
     argv = ["balance_reviews.py", "--JOB_NAME", "reviewcat-balance", "--database", "rawdb", "--table", "reviews",

@@ -19,6 +19,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
+from .staging import final_of
 from .storage import Entry, Storage
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,17 @@ def _bucket_key(path: str) -> tuple[str, str]:
 def assemble(storage: Storage, parts: Sequence[Entry], target: str) -> None:
     """``parts`` in order as the one file ``target``; the parts are deleted."""
     if target.startswith(S3_SCHEMES) and len(parts) > 1:
-        import boto3
-        client = boto3.client("s3")
+        from .object_store import client as s3_client, s3_problem
+        client = s3_client()
         bucket, key = _bucket_key(target)
         sources = [_bucket_key(p.path)[1] for p in parts]
-        s3_concatenate(client, bucket, key, list(zip(sources, (p.size for p in parts))))
-        for start in range(0, len(sources), 1000):  # DeleteObjects takes 1,000 keys a request
-            client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in sources[start:start + 1000]],
-                                                         "Quiet": True})
+        try:
+            s3_concatenate(client, bucket, key, list(zip(sources, (p.size for p in parts))))
+            for start in range(0, len(sources), 1000):  # DeleteObjects takes 1,000 keys a request
+                client.delete_objects(Bucket=bucket, Delete={
+                    "Objects": [{"Key": k} for k in sources[start:start + 1000]], "Quiet": True})
+        except Exception as exc:  # botocore's errors: S3's own words and the file
+            raise s3_problem(exc, final_of(target)) from exc
     else:
         storage.concatenate([p.path for p in parts], target)
 
@@ -118,6 +122,9 @@ def s3_concatenate(client: Any, bucket: str, key: str, sources: Sequence[tuple[s
             done = list(pool.map(lambda part: send(part[0], *part[1]), enumerate(_s3_parts(sources), 1)))
         client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": done})
     except BaseException:
-        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        except Exception as exc:  # S3 out of reach: the next run on this output aborts it
+            log.warning("could not abort the upload of s3://%s/%s: %s", bucket, key, str(exc).splitlines()[0])
         raise
     log.debug("assembled s3://%s/%s from %d objects in %d parts", bucket, key, len(sources), len(done))

@@ -139,6 +139,28 @@ def _no_s3(text: str) -> str | None:
     return f"{scheme}:// paths need S3A's jars, which this Spark does not have: {s3a.how_to_get()}"
 
 
+def _s3(text: str) -> str | None:
+    """S3's refusals through S3A: a missing bucket, no credentials, access denied, no connection."""
+    where = _first(rf"(?:UnknownStoreException|AccessDeniedException|AWSClientIOException|SdkClientException)"
+                   rf"[^:]*: {_PATH}{_END}", text) or _first(r"(s3[an]?://[^\s,;\]\)\"']+)", text)
+    where = where.rstrip(":") if where else None
+    shown = final_of(plain_path(where)) if where else "S3"
+    if "UnknownStoreException" in text or "Error Code: NoSuchBucket" in text:
+        bucket = _first(r"s3[an]?://([^/\s]+)", where or text) or "the bucket"
+        return f"bucket {bucket} does not exist ({shown}): create it, or check the path"
+    if "NoAuthWithAWSException" in text or "No AWS Credentials provided" in text:
+        return (f"no AWS credentials for {shown}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "
+                "or run where an instance role applies")
+    if "AccessDeniedException" in text and where and where.startswith("s3"):
+        code = _first(r"Error Code: (\w+)", text) or "AccessDenied"
+        return f"access denied on {shown} ({code}): check the credentials and the bucket's policy"
+    refused = _first(r"Unable to execute HTTP request: (.+?)(?=: Unable to execute|\n|$)", text)
+    if refused:
+        return (f"lost the connection to S3 while working on {shown} ({refused.strip()}): check the network and "
+                "AWS_ENDPOINT_URL_S3, then run again; nothing was published")
+    return None
+
+
 def _worker_refusal(text: str) -> str | None:
     """A ``ReviewcatError`` raised in a Python worker (a model that fails its check on an executor):
     its own one line, which the task's failure carries inside the Java trace."""
@@ -163,7 +185,8 @@ def explain(exc: BaseException, skip_corrupt_flag: bool = True,
 
 
 def _explain_text(text: str, skip_corrupt_flag: bool, partner: Callable[[str, str], str | None]) -> str:
-    for rule in (lambda: _worker_refusal(text), lambda: _no_s3(text), lambda: _schema_conflict(text, partner), lambda: _missing_file(text),
+    for rule in (lambda: _worker_refusal(text), lambda: _no_s3(text), lambda: _s3(text),
+                 lambda: _schema_conflict(text, partner), lambda: _missing_file(text),
                  lambda: _disk_full(text), lambda: _permission(text), lambda: _unwritable_output(text),
                  lambda: _corrupt_file(text, skip_corrupt_flag)):
         message = rule()

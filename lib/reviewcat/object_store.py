@@ -146,6 +146,30 @@ class S3Files:
         return contextlib.nullcontext()
 
 
+def abort_dead_uploads(final: str, s3: Any | None = None) -> None:
+    """Abort the multipart uploads that dead runs left in their staging folders beside ``final``.
+
+    An upload that was never completed nor aborted (a run killed, or cut off from S3, while S3A
+    or the split assembly uploaded) keeps its parts, billed, until someone aborts it: staging
+    folders of live runs, and other hosts' (``staging``), are left alone.
+    """
+    from .staging import dead_run_folder
+    s3 = s3 or client()
+    bucket, key = split_uri(final)
+    parent, _, name = key.rpartition("/")
+    prefix = f"{parent}/{name}.__" if parent else f"{name}.__"
+    try:
+        pages = list(s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix))
+    except Exception as exc:
+        raise s3_problem(exc, final) from None
+    for page in pages:
+        for upload in page.get("Uploads", []):
+            folder = upload["Key"][len(parent) + 1 if parent else 0:].split("/", 1)[0]
+            if dead_run_folder(folder, name):
+                s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                log.warning("aborted the upload of s3://%s/%s, left by a run that died", bucket, upload["Key"])
+
+
 def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
     """A prepare output on S3 downloaded to ``local``: its manifest, and each split checked against
     the SHA-256 the manifest records for it."""

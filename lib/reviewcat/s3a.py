@@ -41,15 +41,14 @@ JARS = {
 }
 S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 SCHEMES = ("s3", "s3a", "s3n")
-# S3A's own default chain (session keys, keys in the configuration, the environment, the
-# instance's role), with the AWS profile added before the role, as the AWS CLI orders them.
-CREDENTIALS = ",".join([
-    "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
-    "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
-    "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
-    "com.amazonaws.auth.profile.ProfileCredentialsProvider",
-    "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
-])
+# S3A's own default chain: session keys, keys in the configuration, the environment, the
+# instance's role. The AWS profile goes before the role, as the AWS CLI orders them, where there
+# is a credentials file: the SDK's profile provider fails the whole chain without one.
+CREDENTIALS = ["org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+               "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+               "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+               "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider"]
+PROFILE = "com.amazonaws.auth.profile.ProfileCredentialsProvider"
 
 
 def how_to_get(spark_version: str | None = None) -> str:
@@ -97,8 +96,10 @@ def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[s
     """Spark settings that make ``s3://``, ``s3a://`` and ``s3n://`` paths S3A's: none without jars."""
     if not jars:
         return {}
+    # ``local:`` jars are used where they are, not copied for the executors: 190 MB on every start.
     result = {"spark.jars": ",".join(f"local:{jar}" for jar in jars),
-              "spark.hadoop.fs.s3a.aws.credentials.provider": CREDENTIALS}
+              "spark.hadoop.fs.s3a.aws.credentials.provider": ",".join(
+                  CREDENTIALS[:3] + ([PROFILE] if _profile_file(environ) else []) + CREDENTIALS[3:])}
     # Uploads buffer in memory, not in files: reviewcat's local file system is Hadoop's raw one
     # (no .crc files), which S3A's disk buffers cannot use. Smaller parts than S3A's 64 MiB keep
     # a writing task's buffers (four parts at a time) at 128 MiB.
@@ -118,6 +119,14 @@ def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[s
     if region:
         result["spark.hadoop.fs.s3a.endpoint.region"] = region
     return result
+
+
+def _profile_file(environ: Mapping[str, str]) -> bool:
+    """Whether the AWS SDK for Java (v1) finds a credentials file: the one it reads is
+    ``$AWS_CREDENTIAL_PROFILES_FILE``, else ``~/.aws/credentials``."""
+    given = environ.get("AWS_CREDENTIAL_PROFILES_FILE")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.isfile(given or os.path.join(home, ".aws", "credentials"))
 
 
 def is_s3(path: str) -> bool:

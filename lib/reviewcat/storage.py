@@ -19,7 +19,9 @@ from pyspark.sql import SparkSession
 
 from . import interrupts
 from .errors import ReviewcatError
+from .object_store import abort_dead_uploads
 from .publishing import Claim, check_apart, claim, folder_lock, is_glob, plain_path, publish
+from .s3a import is_s3
 from .staging import remove_dead_runs, staging_name
 
 log = logging.getLogger(__name__)
@@ -252,6 +254,8 @@ class Storage:
         if self.exists(parent):
             remove_dead_runs(final.rstrip("/"), [e.name for e in self.list(parent)], self.exists, self.rename,
                              self.delete)
+        if is_s3(final):
+            abort_dead_uploads(final)
         return staging_name(final)
 
     def claim_output(self, path: str | None, overwrite: bool, what: str,

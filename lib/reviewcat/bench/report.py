@@ -134,8 +134,17 @@ def _end_to_end(section: dict[str, Any]) -> list[str]:
         ["reviews", "step", "median s", "rows/s", "peak MB"], rows) + [""] + notes
 
 
+def _s3(section: dict[str, Any]) -> list[str]:
+    kinds = ("PUT", "COPY", "MULTIPART", "LIST", "HEAD", "GET", "DELETE")
+    rows = [[run["stage"], f"{run['seconds']:,.1f}", *(f"{run['requests'].get(k, 0):,}" for k in kinds),
+             f"{run['bytes'].get('copied', 0) / 1e6:,.1f}", f"{run['output_bytes'] / 1e6:,.1f}"]
+            for run in section["runs"]]
+    return [f"## S3: requests of cold jobs on s3:// ({section['rows']:,} reviews, moto server)", ""] + _table(
+        ["stage", "s", *kinds, "MB copied in S3", "MB of output"], rows)
+
+
 RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "predict": _predict, "scale": _scale,
-             "e2e": _end_to_end}
+             "e2e": _end_to_end, "s3": _s3}
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
-SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "predict", "scale", "e2e")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "predict", "scale", "e2e", "s3")
 PREDICT_SHARE = 10  # predict scores --rows / 10 generated reviews
 E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
 E2E_TARGET = 5.0  # the one-session pipeline against the plain script
@@ -448,9 +449,49 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
 
 
 # Sections that share the benchmark's SparkSession, and those that start their own processes.
+def bench_s3(config: BenchConfig) -> dict[str, Any]:
+    """Cold ``balance`` and ``prepare`` reading and writing S3 (a moto server that counts requests):
+    what each asks of S3, and how many bytes S3 copies inside itself to publish."""
+    import boto3
+
+    from .s3_requests import CountingS3
+    raw = config.data / f"s3-{config.rows}-raw"
+    if not raw.is_dir():
+        write_sample_data(str(raw), config.rows, config.seed, overwrite=True)
+    keys = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    runs = []
+    with CountingS3() as server:
+        env = {**_child_env(config), **keys, "AWS_ENDPOINT_URL_S3": server.endpoint}
+        client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                              aws_access_key_id="bench", aws_secret_access_key="bench")
+        client.create_bucket(Bucket="bench")
+        for path in sorted(p for p in raw.rglob("*.parquet")):
+            client.upload_file(str(path), "bench", f"raw/{path.relative_to(raw).as_posix()}")
+        stages = [("balance", ["balance", "--input-path", "s3://bench/raw", "--output-path", "s3://bench/balanced",
+                               "--min-class-size", str(config.rows // 100), "--per-class", str(config.rows // 300),
+                               "--seed", str(config.seed)]),
+                  ("prepare", ["prepare", "--input-path", "s3://bench/balanced", "--output-path",
+                               "s3://bench/prepared", "--seed", str(config.seed)])]
+        for name, argv in stages:
+            server.counter.reset()
+            started = time.monotonic()
+            done = subprocess.run([sys.executable, "-m", "reviewcat.cli", *argv], env=env, capture_output=True,
+                                  text=True)
+            seconds = time.monotonic() - started
+            if done.returncode != 0:
+                raise ReviewcatError(f"{name} on S3 failed: {done.stderr.strip()[-500:]}")
+            counted = server.counter.snapshot()
+            output = argv[argv.index("--output-path") + 1].split("/", 3)[3]
+            written = sum(o["Size"] for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket="bench", Prefix=f"{output}/") for o in page.get("Contents", []))
+            runs.append({"stage": name, "seconds": round(seconds, 1), "output_bytes": written, **counted})
+    return {"rows": config.rows, "runs": runs}
+
+
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
-PROCESS_SECTIONS = {"train": bench_train, "predict": bench_predict, "scale": bench_scale, "e2e": bench_end_to_end}
+PROCESS_SECTIONS = {"train": bench_train, "predict": bench_predict, "scale": bench_scale, "e2e": bench_end_to_end,
+                    "s3": bench_s3}
 
 
 def _shut_down(spark: SparkSession) -> None:

@@ -15,7 +15,7 @@ setup(
     description="Balance, prepare and train a review-category classifier on Spark, AWS Glue and SageMaker",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
-    package_data={"reviewcat": ["data/*.csv", "data/*.properties"]},
+    package_data={"reviewcat": ["data/*.csv", "data/*.properties", "data/*.java"]},
     python_requires=">=3.10",
     install_requires=[
         # Spark 3.5 is the AWS Glue 5 runtime, Spark 4.1 Glue 6's. `make` pins 3.5 in .venv and

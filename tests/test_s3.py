@@ -104,6 +104,14 @@ def assert_same_output(s3_tree: dict[str, bytes], local_tree: dict[str, bytes], 
         assert folders(s3_tree) == folders(local_tree)
 
 
+def copied_files(spark) -> int:
+    """How many objects S3A has copied in this process (each rename copies every object)."""
+    jvm = spark.sparkContext._jvm
+    fs = jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI(f"s3://{BUCKET}/"),
+                                                 spark.sparkContext._jsc.hadoopConfiguration())
+    return int(fs.getStorageStatistics().getLong("files_copied") or 0)
+
+
 def rows(spark, path: str, *order: str) -> list:
     frame = spark.read.parquet(path)
     return [tuple(r) for r in frame.select(sorted(frame.columns)).orderBy(*order).collect()]
@@ -119,9 +127,12 @@ def test_crawl_balance_prepare_bias_and_predict_table_on_s3_write_what_they_writ
     location = spark.sql("DESCRIBE TABLE EXTENDED s3db.reviews").where("col_name = 'Location'").first()["data_type"]
     assert location == raw
 
-    # balance reads the crawled table through the catalog's partition push-down, from S3
+    # balance reads the crawled table through the catalog's partition push-down, from S3; Spark's
+    # tasks upload each file once (S3A's magic committer): the one copy of each is the publish's move
+    copies = copied_files(spark)
     balance.run(rt, namespace(balance.OPTIONS, database="s3db", table="reviews", output_path=f"{raw}-balanced",
                               min_class_size=20))
+    assert copied_files(spark) - copies == len(s3_files(lake, "raw-balanced"))
     balance.run(rt, namespace(balance.OPTIONS, input_path=raw_path, output_path=str(local / "balanced"),
                               min_class_size=20))
     places = {f"s3://{BUCKET}": "<root>", "s3db.reviews": raw_path, str(local): "<root>", "file:": ""}

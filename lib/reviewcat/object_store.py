@@ -12,7 +12,6 @@ The endpoint, credentials and region come from boto3's usual chain (``AWS_ENDPOI
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import shutil
@@ -20,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ContextManager, Iterator, Mapping
 
+from .digests import file_sha256
 from .errors import ReviewcatError
 from .names import MANIFEST, RUN_FILE
 from .publishing import check_apart, claim, holding, leave_record, plain_path
@@ -189,19 +189,12 @@ def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
         target.parent.mkdir(exist_ok=True)
         files.download(f"{uri}/{split}/{split}.txt", target)
         expected = (recorded.get(split) or {}).get("sha256")
-        if expected and _sha256(target) != expected:
+        if expected and file_sha256(target) != expected:
             raise ReviewcatError(f"{uri}/{split}/{split}.txt is not the file its manifest records (SHA-256 "
                                  "differs): it changed after prepare wrote it; run prepare again")
     log.info("downloaded %s (checked against its manifest)", uri)
     return local
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager

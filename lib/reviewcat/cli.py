@@ -125,7 +125,9 @@ def _s3_jars(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from .s3a import install, jar_folder
-    print(f"S3A's jars are in {install(Path(args.folder) if args.folder else jar_folder())}")
+    folder = install(Path(args.folder) if args.folder else jar_folder())
+    print(f"S3A's jars are in {folder}" + ("" if folder == jar_folder() else
+                                          f"; reviewcat uses them with REVIEWCAT_S3A_JARS={folder}"))
 
 
 BENCH = [

@@ -157,7 +157,7 @@ def _s3(text: str) -> str | None:
     refused = _first(r"Unable to execute HTTP request: (.+?)(?=: Unable to execute|\n|$)", text)
     if refused:
         return (f"lost the connection to S3 while working on {shown} ({refused.strip()}): check the network and "
-                "AWS_ENDPOINT_URL_S3, then run again; nothing was published")
+                "AWS_ENDPOINT_URL_S3, then run again")
     return None
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ContextManager, Iterator, Mapping
 
 from .digests import file_sha256
+from . import interrupts
 from .errors import ReviewcatError
 from .names import MANIFEST, RUN_FILE
 from .publishing import check_apart, claim, holding, leave_record, plain_path
@@ -41,7 +42,11 @@ def client() -> Any:
         import boto3
     except ImportError:
         raise ReviewcatError("s3:// paths outside Spark need boto3: pip install 'reviewcat[aws]'") from None
-    return boto3.client("s3")
+    try:
+        return boto3.client("s3")
+    except Exception as exc:  # a profile that does not exist, an endpoint that is no URL
+        raise ReviewcatError(f"cannot set up an S3 client ({str(exc).splitlines()[0]}): check AWS_PROFILE, "
+                             "AWS_REGION and AWS_ENDPOINT_URL_S3") from None
 
 
 def s3_problem(exc: Exception, uri: str) -> ReviewcatError:
@@ -107,8 +112,9 @@ class S3Files:
 
     def names(self, path: str) -> list[str]:
         prefix = len(split_uri(path)[1]) + 1 if split_uri(path)[1] else 0
-        return sorted({item["Key"][prefix:].rstrip("/") for item in self._request(
-            path, lambda: list(self._keys(path, delimiter=True)))})
+        names = {item["Key"][prefix:].rstrip("/") for item in self._request(
+            path, lambda: list(self._keys(path, delimiter=True)))}
+        return sorted(name for name in names if name)  # a folder's own marker key (``key/``) is no name
 
     def rename(self, src: str, dst: str) -> None:
         raise ReviewcatError(f"cannot move {src} to {dst}: S3 has no rename, and reviewcat copies no output")
@@ -118,9 +124,7 @@ class S3Files:
         keys = [item["Key"] for item in self._request(path, lambda: list(self._keys(path)))]
         if self._request(path, lambda: self._is_file(path)):
             keys.append(split_uri(path)[1])
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a request
-            batch = [{"Key": k} for k in keys[start:start + 1000]]
-            self._request(path, lambda: self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True}))
+        delete_keys(self.s3, bucket, keys, path)
 
     def mkdirs(self, path: str) -> None:
         """Nothing to do: a key prefix exists once a key is under it."""
@@ -146,6 +150,19 @@ class S3Files:
         return contextlib.nullcontext()
 
 
+def delete_keys(s3: Any, bucket: str, keys: list[str], what: str) -> None:
+    """Delete ``keys``, 1,000 a request (DeleteObjects' limit); a key S3 refuses to delete is one line."""
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": k} for k in keys[start:start + 1000]]
+        try:
+            reply = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+        except Exception as exc:
+            raise s3_problem(exc, what) from None
+        for error in reply.get("Errors", [])[:1]:
+            raise ReviewcatError(f"S3 refused to delete s3://{bucket}/{error.get('Key')} ({error.get('Code')}: "
+                                 f"{error.get('Message')}): check the credentials and the bucket's policy")
+
+
 def abort_dead_uploads(final: str, s3: Any | None = None) -> None:
     """Abort the multipart uploads that dead runs left in their staging folders beside ``final``.
 
@@ -154,20 +171,19 @@ def abort_dead_uploads(final: str, s3: Any | None = None) -> None:
     folders of live runs, and other hosts' (``staging``), are left alone.
     """
     from .staging import dead_run_folder
-    s3 = s3 or client()
     bucket, key = split_uri(final)
     parent, _, name = key.rpartition("/")
     prefix = f"{parent}/{name}.__" if parent else f"{name}.__"
     try:
-        pages = list(s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix))
-    except Exception as exc:
-        raise s3_problem(exc, final) from None
-    for page in pages:
-        for upload in page.get("Uploads", []):
-            folder = upload["Key"][len(parent) + 1 if parent else 0:].split("/", 1)[0]
-            if dead_run_folder(folder, name):
-                s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-                log.warning("aborted the upload of s3://%s/%s, left by a run that died", bucket, upload["Key"])
+        s3 = s3 or client()
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                folder = upload["Key"][len(parent) + 1 if parent else 0:].split("/", 1)[0]
+                if dead_run_folder(folder, name):
+                    s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    log.warning("aborted the upload of s3://%s/%s, left by a run that died", bucket, upload["Key"])
+    except Exception as exc:  # housekeeping: the run itself does not depend on it
+        log.warning("could not look for uploads that dead runs left beside %s: %s", final, str(exc).splitlines()[0])
 
 
 def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
@@ -196,7 +212,6 @@ def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
     return local
 
 
-
 @contextlib.contextmanager
 def staged_on_s3(output: str, overwrite: bool, inputs: Mapping[str, str | None] | None = None,
                  flag: str = "--output-path") -> Iterator[Path]:
@@ -214,9 +229,17 @@ def staged_on_s3(output: str, overwrite: bool, inputs: Mapping[str, str | None] 
                 # The replaced output stops looking complete before any of its files go.
                 files.delete(f"{claimed.path}/{RUN_FILE}")
                 files.delete(claimed.path)
-            for local in sorted(p for p in staging.rglob("*") if p.is_file()):
-                files.upload(local, f"{output}/{local.relative_to(staging).as_posix()}")
-            leave_record(files, output, record)
+            try:
+                for local in sorted(p for p in staging.rglob("*") if p.is_file()):
+                    files.upload(local, f"{output}/{local.relative_to(staging).as_posix()}")
+                leave_record(files, output, record)
+            except BaseException:
+                with interrupts.deferred(raise_after=False):  # no half-uploaded output left behind
+                    try:
+                        files.delete(output)
+                    except Exception as exc:
+                        log.warning("could not remove the partial upload %s: %s", output, exc)
+                raise
         log.info("wrote %s", plain_path(output))
     finally:
         shutil.rmtree(staging, ignore_errors=True)

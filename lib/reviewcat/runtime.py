@@ -35,7 +35,7 @@ class Runtime:
     storage: Storage = field(init=False)
 
     def __post_init__(self) -> None:
-        self.storage = Storage(self.spark)
+        self.storage = Storage(self.spark, dead_uploads=not self.on_glue)
 
     @property
     def on_glue(self) -> bool:
@@ -188,7 +188,10 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
             # importing all of setuptools: 0.25-0.45 s of every Python worker's start. The local
             # workers are this interpreter, whose own distutils does the same job.
             os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
-        settings.update(s3a.settings(s3a.found_jars()))
+        s3_settings = s3a.settings(s3a.found_jars())
+        if s3_settings:
+            settings.update(s3_settings)
+            os.environ.update(s3a.java_environment())  # the JVM started below inherits it
         archive_options, archive_part = class_archive.java_options()
         settings["spark.driver.extraJavaOptions"] += f" {archive_options}"
     os.makedirs(warehouse, exist_ok=True)

@@ -52,6 +52,7 @@ CREDENTIALS = ["org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
                "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
                "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider"]
 PROFILE = "com.amazonaws.auth.profile.ProfileCredentialsProvider"
+WEB_IDENTITY = "com.amazonaws.auth.WebIdentityTokenCredentialsProvider"  # EKS and other OIDC roles
 
 
 def how_to_get(spark_version: str | None = None) -> str:
@@ -102,6 +103,13 @@ def found_jars(environ: Mapping[str, str] = os.environ, spark_version: str | Non
     return [str(p) for p in paths] + ([str(protocol)] if protocol.is_file() else [])
 
 
+def java_environment(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Variables the JVM needs beside the user's: the Java SDK names boto3's credentials file
+    variable (``AWS_SHARED_CREDENTIALS_FILE``) ``AWS_CREDENTIAL_PROFILES_FILE``."""
+    shared = environ.get("AWS_SHARED_CREDENTIALS_FILE")
+    return {"AWS_CREDENTIAL_PROFILES_FILE": shared} if shared and "AWS_CREDENTIAL_PROFILES_FILE" not in environ else {}
+
+
 def endpoint(environ: Mapping[str, str] = os.environ) -> str | None:
     """The S3 endpoint the AWS CLI and boto3 would use from the environment, or None for AWS's own."""
     return environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
@@ -112,9 +120,10 @@ def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[s
     if not jars:
         return {}
     # ``local:`` jars are used where they are, not copied for the executors: 190 MB on every start.
+    chain = CREDENTIALS[:3] + ([PROFILE] if _profile_file(environ) else []) + (
+        [WEB_IDENTITY] if environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") else []) + CREDENTIALS[3:]
     result = {"spark.jars": ",".join(f"local:{jar}" for jar in jars),
-              "spark.hadoop.fs.s3a.aws.credentials.provider": ",".join(
-                  CREDENTIALS[:3] + ([PROFILE] if _profile_file(environ) else []) + CREDENTIALS[3:])}
+              "spark.hadoop.fs.s3a.aws.credentials.provider": ",".join(chain)}
     # Uploads buffer in memory, not in files: reviewcat's local file system is Hadoop's raw one
     # (no .crc files), which S3A's disk buffers cannot use. Smaller parts than S3A's 64 MiB keep
     # a writing task's buffers (four parts at a time) at 128 MiB.
@@ -146,8 +155,9 @@ def settings(jars: list[str], environ: Mapping[str, str] = os.environ) -> dict[s
 
 def _profile_file(environ: Mapping[str, str]) -> bool:
     """Whether the AWS SDK for Java (v1) finds a credentials file: the one it reads is
-    ``$AWS_CREDENTIAL_PROFILES_FILE``, else ``~/.aws/credentials``."""
-    given = environ.get("AWS_CREDENTIAL_PROFILES_FILE")
+    ``$AWS_CREDENTIAL_PROFILES_FILE`` (``java_environment`` passes boto3's name on), else
+    ``~/.aws/credentials``."""
+    given = environ.get("AWS_CREDENTIAL_PROFILES_FILE") or environ.get("AWS_SHARED_CREDENTIALS_FILE")
     home = environ.get("HOME") or os.path.expanduser("~")
     return os.path.isfile(given or os.path.join(home, ".aws", "credentials"))
 
@@ -159,6 +169,9 @@ def is_s3(path: str) -> bool:
 def install(folder: Path | None = None) -> Path:
     """Download ``SOURCE`` (the sdist only, none of its dependencies), check the two jars' digests
     and keep them in ``folder``, with ``PROTOCOL`` built beside them; nothing is left half-written."""
+    if not _spark_version().startswith("3."):
+        raise ReviewcatError(f"these S3A jars fit Spark 3.5 (Hadoop 3.3), not Spark {_spark_version()}: "
+                             + how_to_get())
     folder = folder or jar_folder()
     if all((folder / name).is_file() and file_sha256(folder / name) == digest for name, digest in JARS.items()):
         log.info("S3A's jars are already in %s", folder)
@@ -183,13 +196,16 @@ def _compile_protocol(folder: Path) -> None:
     import pyspark
     classpath = os.pathsep.join([str(Path(pyspark.__file__).parent / "jars" / "*"), str(folder / "hadoop-aws-3.3.1.jar")])
     with tempfile.TemporaryDirectory(prefix=".commit-", dir=folder) as scratch:
-        for command in ([tools[0], "-nowarn", "--release", "8", "-cp", classpath, "-d", scratch, str(PROTOCOL_SOURCE)],
-                        [tools[1], "cf", f"{scratch}.jar", "-C", scratch, "."]):
+        classes, jar = os.path.join(scratch, "classes"), os.path.join(scratch, "protocol.jar")
+        for command in ([tools[0], "-nowarn", "-cp", classpath, "-d", classes, str(PROTOCOL_SOURCE)],
+                        [tools[1], "cf", jar, "-C", classes, "."]):
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 said = (done.stderr.strip().splitlines() or ["no output"])[0]
-                raise ReviewcatError(f"could not build reviewcat's S3 commit protocol ({said}): report it")
-        os.replace(f"{scratch}.jar", committer_jar(folder))
+                log.warning("could not build reviewcat's S3 commit protocol (%s): S3 outputs will be published by "
+                            "copying (Spark's renames)", said)
+                return
+        os.replace(jar, committer_jar(folder))
     log.info("built %s", committer_jar(folder))
 
 
@@ -203,8 +219,10 @@ def _download(folder: Path) -> None:
             said = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise ReviewcatError(f"could not download {SOURCE} from PyPI ({said}): check the network or the pip "
                                  "index, or put hadoop-aws and the AWS SDK bundle in REVIEWCAT_S3A_JARS yourself")
-        archive = next(Path(scratch).glob("*.tar.gz"))
-        with tarfile.open(archive) as tar:
+        archives = sorted(Path(scratch).glob("*.tar.gz"))
+        if not archives:
+            raise ReviewcatError(f"pip did not download {SOURCE}'s source archive: check which index pip uses")
+        with tarfile.open(archives[0]) as tar:
             for member in tar.getmembers():
                 name = member.name.rsplit("/", 1)[-1]
                 if name in JARS and member.isfile():

@@ -55,13 +55,16 @@ class Entry:
 class Storage:
     """Hadoop FileSystem access bound to one SparkSession."""
 
-    def __init__(self, spark: SparkSession):
+    def __init__(self, spark: SparkSession, dead_uploads: bool = True):
         self._sc = spark.sparkContext
         self._jspark = spark._jsparkSession
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         # Each step of ``jvm.org.apache...`` is a round trip to the JVM: look the class up once.
         self._path_class = self._jvm.org.apache.hadoop.fs.Path
+        # Whether to abort the multipart uploads dead runs of this host left (not on Glue, where
+        # every run has a host of its own).
+        self._dead_uploads = dead_uploads
 
     def _path(self, path: str):
         return self._path_class(path)
@@ -191,9 +194,11 @@ class Storage:
         """A file of any Hadoop file system (s3://, hdfs://, file:) copied to a local path, without a
         ``.crc`` beside it: for files a Python library must open itself, such as a model. (A plain
         stream copy: S3A's own ``copyToLocalFile`` wants Hadoop's checksummed local file system.)"""
-        target = self._path(f"file:{os.path.abspath(local)}")
-        self._jvm.org.apache.hadoop.fs.FileUtil.copy(self._fs(path), self._path(path), target.getFileSystem(self._conf),
-                                                     target, False, True, self._conf)
+        raw = self._jvm.org.apache.hadoop.fs.RawLocalFileSystem()  # no .crc, whatever fs.file.impl is
+        raw.initialize(self._jvm.java.net.URI("file:///"), self._conf)
+        self._jvm.org.apache.hadoop.fs.FileUtil.copy(self._fs(path), self._path(path), raw,
+                                                     self._path(f"file:{os.path.abspath(local)}"), False, True,
+                                                     self._conf)
 
     def sha256(self, path: str) -> str:
         """Digest computed inside the JVM while streaming, so a large file never sits in Python."""
@@ -254,7 +259,7 @@ class Storage:
         if self.exists(parent):
             remove_dead_runs(final.rstrip("/"), [e.name for e in self.list(parent)], self.exists, self.rename,
                              self.delete)
-        if is_s3(final):
+        if self._dead_uploads and is_s3(final):
             abort_dead_uploads(final)
         return staging_name(final)
 

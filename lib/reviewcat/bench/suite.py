@@ -448,7 +448,6 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
     return {"runs": runs, "target_speedup": E2E_TARGET}
 
 
-# Sections that share the benchmark's SparkSession, and those that start their own processes.
 def bench_s3(config: BenchConfig) -> dict[str, Any]:
     """Cold ``balance`` and ``prepare`` reading and writing S3 (a moto server that counts requests):
     what each asks of S3, and how many bytes S3 copies inside itself to publish."""
@@ -488,6 +487,7 @@ def bench_s3(config: BenchConfig) -> dict[str, Any]:
     return {"rows": config.rows, "runs": runs}
 
 
+# Sections that share the benchmark's SparkSession, and those that start their own processes.
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
 PROCESS_SECTIONS = {"train": bench_train, "predict": bench_predict, "scale": bench_scale, "e2e": bench_end_to_end,

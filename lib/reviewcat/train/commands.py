@@ -49,7 +49,8 @@ SEARCH_OPTIONS = [
 
 TRAIN = [
     Option("data", "the --output-path of `reviewcat prepare` (an s3:// prefix for SageMaker is used as is)"),
-    Option("output-path", "local folder for the model, trials, metrics and report", default="model"),
+    Option("output-path", "folder (local, or s3:// with the local backend) for the model, trials, metrics and "
+           "report", default="model"),
     Option("backend", "auto: SageMaker when credentials, region, role and --s3-output are set, else local",
            default="auto", choices=("auto", "local", "sagemaker")),
     Option("strategy", "local search: successive halving or plain random", default="halving",
@@ -83,7 +84,7 @@ PREDICT = [
 ]
 
 
-def train(args: argparse.Namespace) -> Path:
+def train(args: argparse.Namespace) -> Path | str:
     """Search on the chosen backend, keep the best model, evaluate it on the test split, write the report."""
     if not args.data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
@@ -98,7 +99,7 @@ def train(args: argparse.Namespace) -> Path:
     output = _final(args.output_path)
     if backend == "sagemaker" and args.time_budget:
         raise ReviewcatError("--time-budget is for the local search: SageMaker's budget is --max-jobs")
-    with staged_output(str(output), args.overwrite, {"--data": data}) as staging, \
+    with staged_output(str(output), args.overwrite, {"--data": data, "--s3-output": args.s3_output}) as staging, \
             tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
         if is_s3(data) and backend == "local":  # fastText reads local files
             prepared = open_prepared(str(fetch_prepared(data, Path(scratch))))

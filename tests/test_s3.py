@@ -69,6 +69,11 @@ def s3_files(client, prefix: str) -> dict[str, bytes]:
     return found
 
 
+def all_keys(client, bucket: str = BUCKET) -> list[str]:
+    return [item["Key"] for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for item in page.get("Contents", [])]
+
+
 def local_files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -127,12 +132,13 @@ def test_crawl_balance_prepare_bias_and_predict_table_on_s3_write_what_they_writ
     location = spark.sql("DESCRIBE TABLE EXTENDED s3db.reviews").where("col_name = 'Location'").first()["data_type"]
     assert location == raw
 
-    # balance reads the crawled table through the catalog's partition push-down, from S3; Spark's
-    # tasks upload each file once (S3A's magic committer): the one copy of each is the publish's move
+    # balance reads the crawled table through the catalog's partition push-down, from S3; each file
+    # is uploaded once, to its final key (S3A's magic committer, the output built in place): no copy
     copies = copied_files(spark)
     balance.run(rt, namespace(balance.OPTIONS, database="s3db", table="reviews", output_path=f"{raw}-balanced",
                               min_class_size=20))
-    assert copied_files(spark) - copies == len(s3_files(lake, "raw-balanced"))
+    assert copied_files(spark) == copies
+    assert not [key for key in all_keys(lake) if ".__tmp" in key or "__magic" in key]
     balance.run(rt, namespace(balance.OPTIONS, input_path=raw_path, output_path=str(local / "balanced"),
                               min_class_size=20))
     places = {f"s3://{BUCKET}": "<root>", "s3db.reviews": raw_path, str(local): "<root>", "file:": ""}
@@ -221,6 +227,26 @@ def test_pipeline_and_local_training_on_s3(rt, spark, lake, tmp_path):
     with pytest.raises(ReviewcatError, match="SHA-256 differs"):
         train(namespace(TRAIN, data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model2", **FAST))
     assert not s3_files(lake, "model2")
+
+
+def test_an_output_being_built_on_s3_is_refused_as_input_and_overwrite_replaces_it_whole(rt, lake, raw_path):
+    raw = upload(lake, Path(raw_path), "inplace-raw")
+    out = f"s3://{BUCKET}/inplace-balanced"
+    balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=50))
+    first = set(s3_files(lake, "inplace-balanced"))
+    # another host's run building it: its marker beside the output
+    lake.put_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000", Body=b"{}")
+    with pytest.raises(ReviewcatError, match="is being written by a run of reviewcat"):
+        prepare.run(rt, namespace(prepare.OPTIONS, input_path=out, output_path=f"s3://{BUCKET}/never"))
+    with pytest.raises(ReviewcatError, match="another run is writing"):
+        balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=40, overwrite=True))
+    assert set(s3_files(lake, "inplace-balanced")) == first  # the refused run touched nothing
+    lake.delete_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000")
+    balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=40, overwrite=True))
+    second = set(s3_files(lake, "inplace-balanced"))
+    parquet = {name for name in second if name.endswith(".parquet")}
+    assert parquet and not parquet & first  # the old run's files are gone, none mixed in
+    assert not s3_files(lake, "never")
 
 
 def test_glue_branch_reads_and_writes_s3_without_s3a_settings(glue, rt, spark, lake, raw_path, monkeypatch):
@@ -333,9 +359,9 @@ def test_a_run_cut_off_from_s3_fails_in_one_line_and_the_next_one_cleans_up(tmp_
             client.upload_file(str(path), "flaky", f"raw/{path.relative_to(raw_path).as_posix()}")
         run = subprocess.Popen([sys.executable, "-m", "reviewcat.cli", "prepare", "--input-path", raw,
                                 "--output-path", "s3://flaky/prepared"], env=env, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 120  # until Spark's tasks write the output
         while time.monotonic() < deadline and not client.list_objects_v2(
-                Bucket="flaky", Prefix="prepared.__tmp").get("KeyCount"):
+                Bucket="flaky", Prefix="prepared/").get("KeyCount"):
             time.sleep(0.2)
         server.stop()
         _, stderr = run.communicate(timeout=600)
@@ -351,8 +377,7 @@ def test_a_run_cut_off_from_s3_fails_in_one_line_and_the_next_one_cleans_up(tmp_
         client.create_multipart_upload(Bucket="flaky", Key=f"{orphan}/train/train.txt")
         done = reviewcat(env, "prepare", "--input-path", raw, "--output-path", "s3://flaky/prepared")
         assert done.returncode == 0, done.stderr
-        keys = [item["Key"] for item in client.list_objects_v2(Bucket="flaky")["Contents"]]
-        assert not [k for k in keys if ".__tmp" in k or ".__old" in k]
+        assert not [k for k in all_keys(client, "flaky") if ".__tmp" in k or ".__old" in k or "__magic" in k]
         assert not client.list_multipart_uploads(Bucket="flaky").get("Uploads")
     finally:
         server.stop()

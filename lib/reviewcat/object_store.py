@@ -17,13 +17,13 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, ContextManager, Iterator, Mapping
+from typing import Any, Callable, ContextManager, Iterator, Mapping
 
 from .digests import file_sha256
 from . import interrupts
 from .errors import ReviewcatError
 from .names import MANIFEST, RUN_FILE
-from .publishing import check_apart, claim, holding, leave_record, plain_path
+from .publishing import check_apart, check_finished, claim, holding, leave_record, plain_path
 from .s3a import is_s3
 
 log = logging.getLogger(__name__)
@@ -171,19 +171,24 @@ def abort_dead_uploads(final: str, s3: Any | None = None) -> None:
     folders of live runs, and other hosts' (``staging``), are left alone.
     """
     from .staging import dead_run_folder
-    bucket, key = split_uri(final)
-    parent, _, name = key.rpartition("/")
-    prefix = f"{parent}/{name}.__" if parent else f"{name}.__"
+    parent, _, name = split_uri(final)[1].rpartition("/")
+    abort_uploads(f"{final.rstrip('/')}.__", lambda key: bool(dead_run_folder(
+        key[len(parent) + 1 if parent else 0:].split("/", 1)[0], name)), s3)
+
+
+def abort_uploads(prefix: str, which: Callable[[str], bool], s3: Any | None = None) -> None:
+    """Abort the unfinished multipart uploads to keys under ``prefix`` (a path) that ``which`` picks.
+    Housekeeping: a failure to look is a warning, the run goes on."""
+    bucket, key = prefix.split("://", 1)[1].partition("/")[::2]
     try:
         s3 = s3 or client()
-        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=key):
             for upload in page.get("Uploads", []):
-                folder = upload["Key"][len(parent) + 1 if parent else 0:].split("/", 1)[0]
-                if dead_run_folder(folder, name):
+                if which(upload["Key"]):
                     s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
                     log.warning("aborted the upload of s3://%s/%s, left by a run that died", bucket, upload["Key"])
-    except Exception as exc:  # housekeeping: the run itself does not depend on it
-        log.warning("could not look for uploads that dead runs left beside %s: %s", final, str(exc).splitlines()[0])
+    except Exception as exc:
+        log.warning("could not look for uploads that dead runs left under %s: %s", prefix, str(exc).splitlines()[0])
 
 
 def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
@@ -191,6 +196,7 @@ def fetch_prepared(uri: str, local: Path, files: S3Files | None = None) -> Path:
     the SHA-256 the manifest records for it."""
     files = files or S3Files()
     uri = uri.rstrip("/")
+    check_finished(files, uri)
     if not files.exists(f"{uri}/{MANIFEST}"):
         raise ReviewcatError(f"{uri}/{MANIFEST} not found: give the --output-path of `reviewcat prepare`")
     local.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ import datetime
 import errno
 import fcntl
 import json
+import logging
 import os
 import posixpath
 import re
@@ -37,13 +38,15 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager, Iterator, Mapping, Protocol
+from typing import Callable, ContextManager, Iterator, Mapping, Protocol
 
 from . import interrupts
 from .errors import ReviewcatError
 from .names import LEGACY_RESULTS, RUN_FILE
-from .staging import remove_dead_local, staging_name
+from .staging import of_this_process, remove_dead_local, staging_name
 
+
+log = logging.getLogger(__name__)
 
 _GLOB = re.compile(r"[*?\[{]")
 
@@ -207,6 +210,13 @@ def _another_run(path: str, writer: dict | None) -> ReviewcatError:
                           "replace it")
 
 
+def _parent(path: str) -> str:
+    """The folder holding ``path``; the root of its file system or bucket ends with a slash."""
+    parent = path.rstrip("/").rpartition("/")[0]
+    return parent + "/" if not parent or parent.endswith(":") or parent.endswith(":/") or \
+        ("://" in parent and "/" not in parent.split("://", 1)[1]) else parent
+
+
 def run_record() -> dict:
     """A new run file's content: a fresh id, and who and where."""
     return {"run": uuid.uuid4().hex, "pid": os.getpid(), "host": socket.gethostname(), "command": _Run.command,
@@ -217,8 +227,7 @@ def run_record() -> dict:
 def holding(files: Files, claimed: Claim) -> Iterator[dict]:
     """The output's parent locked, and ``claimed`` checked to be still what is there: the block may
     change the output in place (an import adding partitions). Yields the run file to leave in it."""
-    parent = claimed.path.rstrip("/").rpartition("/")[0]
-    parent = parent + "/" if not parent or parent.endswith(":") else parent  # an output at the root
+    parent = _parent(claimed.path)
     files.mkdirs(parent)
     with files.lock(parent):
         now = _writer(files, claimed.path)
@@ -256,6 +265,80 @@ def publish(files: Files, staging: str, claimed: Claim) -> None:
             raise
         if backup:
             files.delete(backup)
+
+
+def _building(files: Files, final: str) -> list[str]:
+    """The markers of runs building ``final`` in place (``built_in_place``): files named as its staging folders."""
+    parent, name = _parent(final), final.rstrip("/").rpartition("/")[2]
+    if not files.exists(parent):
+        return []
+    return [f"{parent.rstrip('/')}/{n}" for n in files.names(parent)
+            if n.startswith(f"{name}.__tmp-") and not files.is_dir(f"{parent.rstrip('/')}/{n}")]
+
+
+def check_finished(files: Files, path: str) -> None:
+    """Refuse to read an output that another run is building in place, or left half-built when it
+    died; a job reading back what it writes reads its own."""
+    if [m for m in _building(files, path) if not of_this_process(m.rsplit("/", 1)[-1])]:
+        raise ReviewcatError(f"{plain_path(path)} is being written by a run of reviewcat (or was, by one that died): "
+                             "wait for that run to finish, or run its job again")
+
+
+@contextlib.contextmanager
+def built_in_place(files: Files, claimed: Claim, marker: str, discard: Callable[[str], None]) -> Iterator[str]:
+    """The output built at its final path, for a store without rename (S3), where moving a staging
+    folder into place would copy every object.
+
+    A marker beside the output (``marker``, named as a staging folder) says a run is building it,
+    from before the old output goes to after the run file is written; readers refuse an output
+    with a marker (``check_finished``). With ``--overwrite`` the old output is removed first, its
+    run file before anything else, so at no moment does a partial output look complete; on
+    failure ``discard`` removes what was built. What a killed run leaves, the next run on the
+    output removes (``remove_dead_build``).
+    """
+    final = claimed.path
+    with holding(files, claimed) as record:
+        files.write_text(marker, json.dumps({"building": final, "replaces": claimed.seen, **record}, indent=2,
+                                            sort_keys=True) + "\n")
+        started = False
+        try:
+            others = [m for m in _building(files, final) if m.rsplit("/", 1)[-1] != marker.rsplit("/", 1)[-1]]
+            if others:
+                raise ReviewcatError(f"another run is writing {plain_path(final)} (its marker is {others[0]}): wait "
+                                     "for it to finish; runs at once on S3 need outputs of their own")
+            started = True
+            if files.exists(final):
+                files.delete(f"{final}/{RUN_FILE}")
+                files.delete(final)
+            yield final
+            leave_record(files, final, record)
+        except BaseException:
+            if started:
+                discard(final)
+            raise
+        finally:
+            with interrupts.deferred(raise_after=False):
+                try:
+                    files.delete(marker)
+                except Exception as exc:  # S3 out of reach: the next run removes it as a dead run's
+                    log.warning("could not remove %s: %s", marker, str(exc).splitlines()[0] if str(exc) else exc)
+
+
+def remove_dead_build(files: Files, marker: str) -> None:
+    """What a run that died while building an output in place left: its marker, and the output
+    unless it is whole (the dead run's own, finished just before the end, or the one it was to
+    replace, not yet removed)."""
+    try:
+        record = json.loads(files.read_text(marker))
+    except (OSError, ValueError):
+        record = {}
+    final = record.get("building")
+    if final and files.exists(final):
+        writer = _run_id(_writer(files, final))
+        if writer not in (record.get("run"), record.get("replaces") or None):
+            files.delete(final)
+            log.warning("removed %s, which a run that died had left half-written", plain_path(final))
+    files.delete(marker)
 
 
 # flock on a folder that a file system cannot lock this way (NFS, EFS: a byte-range lock needs a

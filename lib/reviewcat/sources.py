@@ -73,6 +73,7 @@ def partition_folders(rt: Runtime, root: str) -> dict[str, str]:
 def _partition_dirs(rt: Runtime, source: Source) -> dict[str, str]:
     """Category -> partition folder, from a listing of the top folder (no file is opened)."""
     root = source.path
+    rt.storage.check_finished(root)
     if not rt.storage.exists(root):
         raise ReviewcatError(f"input path {root} does not exist: check --input-path")
     if not rt.storage.is_dir(root):
@@ -106,6 +107,7 @@ def list_categories(rt: Runtime, source: Source) -> list[str]:
     if source.path:
         return sorted(_partition_dirs(rt, source))
     _require_table(rt, source)
+    rt.storage.check_finished(location(rt, source))
     rows = rt.spark.sql(f"SHOW PARTITIONS {source.qualified_table}").collect()
     categories = set()
     for row in rows:

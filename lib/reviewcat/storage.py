@@ -19,10 +19,11 @@ from pyspark.sql import SparkSession
 
 from . import interrupts
 from .errors import ReviewcatError
-from .object_store import abort_dead_uploads
-from .publishing import Claim, check_apart, claim, folder_lock, is_glob, plain_path, publish
+from .object_store import abort_dead_uploads, abort_uploads
+from .publishing import (Claim, built_in_place, check_apart, check_finished, claim, folder_lock, is_glob,
+                         plain_path, publish, remove_dead_build)
 from .s3a import is_s3
-from .staging import remove_dead_runs, staging_name
+from .staging import final_of, remove_dead_runs, staging_name
 
 log = logging.getLogger(__name__)
 
@@ -255,13 +256,18 @@ class Storage:
 
         What a dead run left beside ``final`` goes first (``staging.remove_dead_runs``).
         """
+        self.remove_dead_runs(final)
+        return staging_name(final)
+
+    def remove_dead_runs(self, final: str) -> None:
+        """What runs that died here left beside ``final`` (``staging.remove_dead_runs``): staging
+        folders, markers of outputs built in place with what they built, unfinished uploads."""
         parent = str(self._path(final).getParent().toString())
         if self.exists(parent):
             remove_dead_runs(final.rstrip("/"), [e.name for e in self.list(parent)], self.exists, self.rename,
-                             self.delete)
+                             self._remove_dead)
         if self._dead_uploads and is_s3(final):
             abort_dead_uploads(final)
-        return staging_name(final)
 
     def claim_output(self, path: str | None, overwrite: bool, what: str,
                      inputs: Mapping[str, str | None] | None = None) -> Claim:
@@ -272,11 +278,33 @@ class Storage:
             raise ReviewcatError(f"--output-path is required: {what}")
         output = self.qualify(path.rstrip("/"))
         check_apart(output, {name: self.qualify(p.rstrip("/")) for name, p in (inputs or {}).items() if p})
+        if is_s3(output):  # a dead run's half-built output is gone before this run claims the path
+            self.remove_dead_runs(output)
         return claim(self, output, overwrite)
+
+    def _remove_dead(self, path: str) -> None:
+        """A dead run's staging folder, or its marker of an output it built in place (S3)."""
+        if is_s3(path) and not self.is_dir(path):
+            if self._dead_uploads:  # what S3A's committer left unfinished under the output
+                abort_uploads(f"{final_of(path)}/", lambda key: True)
+            remove_dead_build(self, path)
+        else:
+            self.delete(path)
+
+    def check_finished(self, path: str) -> None:
+        """Refuse an input on S3 that a run is building in place (``publishing.built_in_place``)."""
+        if is_s3(path):
+            check_finished(self, path.rstrip("/"))
 
     @contextlib.contextmanager
     def staged(self, claimed: Claim) -> Iterator[str]:
-        """A folder to build output in: moved to the claimed output when the block succeeds, deleted when it fails."""
+        """A folder to build output in: moved to the claimed output when the block succeeds, deleted
+        when it fails. On S3, where moving copies every object, the output is built in place."""
+        if is_s3(claimed.path):
+            with built_in_place(self, claimed, self.staging_path(claimed.path), self.discard) as final:
+                yield final
+            log.info("wrote %s", claimed.path)
+            return
         staging = self.staging_path(claimed.path)
         try:
             yield staging

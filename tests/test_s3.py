@@ -236,9 +236,10 @@ def test_an_output_being_built_on_s3_is_refused_as_input_and_overwrite_replaces_
     first = set(s3_files(lake, "inplace-balanced"))
     # another host's run building it: its marker beside the output
     lake.put_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000", Body=b"{}")
-    with pytest.raises(ReviewcatError, match="is being written by a run of reviewcat"):
+    with pytest.raises(ReviewcatError, match="is being written by another run of reviewcat .its marker is "
+                       "s3://lake/inplace-balanced.__tmp-00000000-1-00000000"):
         prepare.run(rt, namespace(prepare.OPTIONS, input_path=out, output_path=f"s3://{BUCKET}/never"))
-    with pytest.raises(ReviewcatError, match="another run is writing"):
+    with pytest.raises(ReviewcatError, match="is being written by another run"):
         balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=40, overwrite=True))
     assert set(s3_files(lake, "inplace-balanced")) == first  # the refused run touched nothing
     lake.delete_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000")
@@ -247,6 +248,27 @@ def test_an_output_being_built_on_s3_is_refused_as_input_and_overwrite_replaces_
     parquet = {name for name in second if name.endswith(".parquet")}
     assert parquet and not parquet & first  # the old run's files are gone, none mixed in
     assert not s3_files(lake, "never")
+
+
+@pytest.mark.parametrize("left, marker, kept", [
+    ({"run": "old"}, {"run": "new", "replaces": "old"}, True),   # died before touching the old output
+    (None, {"run": "new", "replaces": "old"}, False),            # died while building: half-built
+    ({"run": "new"}, {"run": "new", "replaces": None}, True),    # died after its run file: whole
+    (None, "{not json", True),                                   # died writing its marker: nothing else
+    ({}, {"run": "new", "replaces": ""}, True),                  # an old output without a run file: kept
+])
+def test_what_a_dead_in_place_build_leaves_is_removed_unless_whole(tmp_path, left, marker, kept):
+    from reviewcat.publishing import LOCAL, remove_dead_build
+    from reviewcat.names import RUN_FILE
+    final = tmp_path / "balanced"
+    (final / "product_category=Books").mkdir(parents=True)
+    (final / "product_category=Books" / "part-0.parquet").write_bytes(b"rows")
+    if left:
+        (final / RUN_FILE).write_text(json.dumps(left))
+    dead = tmp_path / "balanced.__tmp-0a1b2c3d-4242-0a1b2c3d"
+    dead.write_text(marker if isinstance(marker, str) else json.dumps({"building": str(final), **marker}))
+    remove_dead_build(LOCAL, str(dead))
+    assert final.exists() == kept and not dead.exists()
 
 
 def test_glue_branch_reads_and_writes_s3_without_s3a_settings(glue, rt, spark, lake, raw_path, monkeypatch):

@@ -88,6 +88,8 @@ def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
 
 def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None) -> dumps.FileSet:
     """The files of ``input_path`` named as ``fmt``'s are; the others are named in a warning."""
+    if not is_glob(input_path):
+        rt.storage.check_finished(input_path)
     found = rt.storage.files(input_path)
     if not found:
         raise ReviewcatError(f"input path {input_path} does not exist or names no file: check --input-path")

@@ -43,7 +43,7 @@ from typing import Callable, ContextManager, Iterator, Mapping, Protocol
 from . import interrupts
 from .errors import ReviewcatError
 from .names import LEGACY_RESULTS, RUN_FILE
-from .staging import of_this_process, remove_dead_local, staging_name
+from .staging import final_of, remove_dead_local, staging_name
 
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class _Run:
     line says was written."""
     command = "reviewcat"
     published: list[str] = []
+    building: set[str] = set()  # the markers of the outputs this process builds in place now
 
 
 def start_run(command: str) -> None:
@@ -268,24 +269,32 @@ def publish(files: Files, staging: str, claimed: Claim) -> None:
 
 
 def _building(files: Files, final: str) -> list[str]:
-    """The markers of runs building ``final`` in place (``built_in_place``): files named as its staging folders."""
+    """The markers of runs building ``final`` in place (``built_in_place``), but this process's
+    own: files named as its staging folders. A bucket's root has none (nothing lies beside it)."""
+    if "://" in final and "/" not in final.split("://", 1)[1].strip("/"):
+        return []
     parent, name = _parent(final), final.rstrip("/").rpartition("/")[2]
     if not files.exists(parent):
         return []
-    return [f"{parent.rstrip('/')}/{n}" for n in files.names(parent)
-            if n.startswith(f"{name}.__tmp-") and not files.is_dir(f"{parent.rstrip('/')}/{n}")]
+    folder = parent.rstrip("/")
+    return [f"{folder}/{n}" for n in files.names(parent)
+            if n.startswith(f"{name}.__tmp-") and n not in _Run.building and not files.is_dir(f"{folder}/{n}")]
+
+
+def _being_built(path: str, marker: str) -> str:
+    return (f"{plain_path(path)} is being written by another run of reviewcat (its marker is {marker}): wait for "
+            "that run to finish; if it died on another machine, delete the marker and run that job again")
 
 
 def check_finished(files: Files, path: str) -> None:
     """Refuse to read an output that another run is building in place, or left half-built when it
     died; a job reading back what it writes reads its own."""
-    if [m for m in _building(files, path) if not of_this_process(m.rsplit("/", 1)[-1])]:
-        raise ReviewcatError(f"{plain_path(path)} is being written by a run of reviewcat (or was, by one that died): "
-                             "wait for that run to finish, or run its job again")
+    for marker in _building(files, path)[:1]:
+        raise ReviewcatError(_being_built(path, marker))
 
 
 @contextlib.contextmanager
-def built_in_place(files: Files, claimed: Claim, marker: str, discard: Callable[[str], None]) -> Iterator[str]:
+def built_in_place(files: Files, claimed: Claim, marker: str, discard: Callable[[str], bool]) -> Iterator[str]:
     """The output built at its final path, for a store without rename (S3), where moving a staging
     folder into place would copy every object.
 
@@ -293,49 +302,56 @@ def built_in_place(files: Files, claimed: Claim, marker: str, discard: Callable[
     from before the old output goes to after the run file is written; readers refuse an output
     with a marker (``check_finished``). With ``--overwrite`` the old output is removed first, its
     run file before anything else, so at no moment does a partial output look complete; on
-    failure ``discard`` removes what was built. What a killed run leaves, the next run on the
-    output removes (``remove_dead_build``).
+    failure ``discard`` removes what was built, and the marker stays when it could not. What a
+    killed run leaves, the next run on the output removes (``remove_dead_build``).
     """
-    final = claimed.path
+    final, name = claimed.path, marker.rsplit("/", 1)[-1]
     with holding(files, claimed) as record:
+        check_finished(files, final)
         files.write_text(marker, json.dumps({"building": final, "replaces": claimed.seen, **record}, indent=2,
                                             sort_keys=True) + "\n")
-        started = False
+        _Run.building.add(name)
+        clean = True
         try:
-            others = [m for m in _building(files, final) if m.rsplit("/", 1)[-1] != marker.rsplit("/", 1)[-1]]
-            if others:
-                raise ReviewcatError(f"another run is writing {plain_path(final)} (its marker is {others[0]}): wait "
-                                     "for it to finish; runs at once on S3 need outputs of their own")
-            started = True
+            for other in _building(files, final)[:1]:  # a run that started at the same moment
+                raise ReviewcatError(_being_built(final, other))
             if files.exists(final):
+                clean = False
                 files.delete(f"{final}/{RUN_FILE}")
                 files.delete(final)
+            clean = False
             yield final
             leave_record(files, final, record)
+            clean = True
         except BaseException:
-            if started:
-                discard(final)
+            if not clean:
+                clean = discard(final)
             raise
         finally:
-            with interrupts.deferred(raise_after=False):
-                try:
-                    files.delete(marker)
-                except Exception as exc:  # S3 out of reach: the next run removes it as a dead run's
-                    log.warning("could not remove %s: %s", marker, str(exc).splitlines()[0] if str(exc) else exc)
+            _Run.building.discard(name)
+            if clean:
+                with interrupts.deferred(raise_after=False):
+                    try:
+                        files.delete(marker)
+                    except Exception as exc:  # S3 out of reach: the next run removes it as a dead run's
+                        log.warning("could not remove %s: %s", marker, str(exc).splitlines()[0] if str(exc) else exc)
 
 
 def remove_dead_build(files: Files, marker: str) -> None:
     """What a run that died while building an output in place left: its marker, and the output
-    unless it is whole (the dead run's own, finished just before the end, or the one it was to
-    replace, not yet removed)."""
+    unless it is whole: the dead run's own, finished just before the end, or the one it was to
+    replace, not yet touched (a marker the run could not finish writing: it died before anything
+    else). An old output without a run file cannot be told from a half-built one: it is kept."""
+    final = final_of(marker)
     try:
         record = json.loads(files.read_text(marker))
     except (OSError, ValueError):
-        record = {}
-    final = record.get("building")
-    if final and files.exists(final):
-        writer = _run_id(_writer(files, final))
-        if writer not in (record.get("run"), record.get("replaces") or None):
+        record = None
+    if record is not None and files.exists(final):
+        writer, replaces = _run_id(_writer(files, final)), record.get("replaces")
+        if writer == "" and replaces == "":
+            log.warning("kept %s: a run that died was replacing it, and it cannot be told whether it did", final)
+        elif writer not in (record.get("run"), replaces or None):
             files.delete(final)
             log.warning("removed %s, which a run that died had left half-written", plain_path(final))
     files.delete(marker)

@@ -55,12 +55,6 @@ def dead_run_folder(name: str, final_name: str) -> str | None:
     return kind
 
 
-def of_this_process(name: str) -> bool:
-    """Whether ``name`` is a staging name this process made (its host and process id)."""
-    match = _NAME.search(name)
-    return bool(match) and match.group(2) == _host() and int(match.group(3)) == os.getpid()
-
-
 def remove_dead_runs(final: str, siblings: list[str], exists: Callable[[str], bool],
                      rename: Callable[[str, str], None], delete: Callable[[str], None]) -> None:
     """Remove what dead runs left beside ``final`` (see the module docstring); ``siblings`` are the

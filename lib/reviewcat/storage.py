@@ -280,6 +280,7 @@ class Storage:
         check_apart(output, {name: self.qualify(p.rstrip("/")) for name, p in (inputs or {}).items() if p})
         if is_s3(output):  # a dead run's half-built output is gone before this run claims the path
             self.remove_dead_runs(output)
+            check_finished(self, output)
         return claim(self, output, overwrite)
 
     def _remove_dead(self, path: str) -> None:
@@ -313,12 +314,13 @@ class Storage:
             self.discard(staging)
             raise
 
-    def discard(self, staging: str) -> None:
+    def discard(self, staging: str) -> bool:
         """Delete a failed or interrupted run's staging folder, once no task can write into it again.
 
         A cancelled or failed job's other tasks run on to their end (Spark interrupts none by
         default), and a task that finishes after the delete would create the folder anew. A local
         folder goes even when the JVM is gone (a SIGTERM to the whole process group ends it too).
+        Returns whether the folder is gone.
         """
         try:
             with interrupts.deferred(raise_after=False):  # a second Ctrl-C must not leave the folder
@@ -327,11 +329,14 @@ class Storage:
                 while time.monotonic() < deadline and self._busy():
                     time.sleep(0.1)
                 self.delete(staging)
+            return True
         except Exception as exc:  # the JVM may be gone; the next run removes what a dead one left
             if staging.startswith("file:"):
                 shutil.rmtree(plain_path(staging), ignore_errors=True)
             if not staging.startswith("file:") or os.path.exists(plain_path(staging)):
                 log.warning("could not remove %s: %s", staging, str(exc).splitlines()[0] if str(exc) else exc)
+                return False
+            return True
 
     def _busy(self) -> bool:
         """Whether a task runs, or a query is still ending: a cancelled write aborts its output

@@ -13,8 +13,8 @@ from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
-from ..object_store import fetch_prepared, staged_output
-from ..publishing import check_apart
+from ..object_store import S3Files, fetch_prepared, staged_output
+from ..publishing import check_apart, check_finished
 from ..s3a import is_s3
 from ..text import normalize
 from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
@@ -103,8 +103,11 @@ def train(args: argparse.Namespace) -> Path | str:
             tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
         if is_s3(data) and backend == "local":  # fastText reads local files
             prepared = open_prepared(str(fetch_prepared(data, Path(scratch))))
+        elif is_s3(data):  # SageMaker reads the channels where they are
+            check_finished(S3Files(), data.rstrip("/"))
+            prepared = None
         else:
-            prepared = open_prepared(data) if not is_s3(data) else None
+            prepared = open_prepared(data)
         stats = _data_stats(data, prepared, target)
         space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs,
                             args.max_parallel, stats)

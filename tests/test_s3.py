@@ -176,8 +176,10 @@ def test_imports_of_gzipped_dumps_and_a_table_on_s3(rt, spark, lake, tmp_path):
         dump = tmp_path / fmt
         write_sample_data(str(dump), 900, seed=5, categories=["Books", "Camera", "Shoes"], fmt=fmt)
         source = upload(lake, dump, f"dumps/{fmt}")
+        copies = copied_files(spark)
         importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=source,
                                    output_path=f"s3://{BUCKET}/imported-{fmt}"))
+        assert copied_files(spark) == copies  # built in place: no object copied
         importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=str(dump),
                                    output_path=str(tmp_path / f"imported-{fmt}")))
         places = {source: "<in>", str(dump): "<in>", "file:": ""}

@@ -12,12 +12,13 @@ are not rewritten. A category it has already is replaced only with ``--overwrite
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
@@ -29,6 +30,7 @@ from .names import IMPORT_FILE
 from .options import SOURCE, Option, fraction
 from .publishing import Claim, check_apart, claim, current, holding, leave_record
 from .runtime import Runtime
+from .s3a import is_s3
 from .record_counts import FileCounts
 from .storage import is_glob, json_text, plain_path
 from .writers import write_partitioned
@@ -311,12 +313,21 @@ def _counted(rt: Runtime, fmt: dumps.Format, inputs: dumps.FileSet, spec: dumps.
     return counts
 
 
-def _publish(rt: Runtime, staging: str, claimed: Claim, existing: dict | None, summary: dict) -> None:
-    if existing:
-        _merge_into(rt, staging, claimed, summary)
-    else:
-        rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
-        rt.storage.publish(staging, claimed)
+@contextlib.contextmanager
+def _building(rt: Runtime, claimed: Claim, existing: dict | None) -> Iterator[str]:
+    """Where the import writes: a new output is built as every job's is (``Storage.staged``: in
+    place on S3); partitions added to an existing import go to a staging folder first, from which
+    ``_merge_into`` moves them in."""
+    if not existing:
+        with rt.storage.staged(claimed) as folder:
+            yield folder
+        return
+    staging = rt.storage.staging_path(claimed.path)
+    try:
+        yield staging
+    except BaseException:
+        rt.storage.discard(staging)
+        raise
 
 
 def _catalog_table(args: Any) -> tuple[str, str] | None:
@@ -345,6 +356,8 @@ def run(rt: Runtime, args: Any) -> ImportResult:
                              f"end at a newline byte: convert the files first, e.g. iconv -f {encoding} -t UTF-8")
     if not encodings.is_utf8(encoding):
         encodings.allow_java_charsets(rt.spark)
+    if is_s3(output):  # a dead run's half-built output is gone before this run claims the path
+        rt.storage.remove_dead_runs(output)
     existing, claimed = _existing_import(rt, output, args.overwrite, fmt)
     inputs = input_files(rt, args.input_path, fmt, encoding)
     files = inputs.files
@@ -358,8 +371,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         _check_columns(rt, output, frame)
     # The raw record is for _rejected/, which its own pass writes: not carried through this one.
     observed, observation = record_counts.observe(frame.drop(dumps.RECORD), files)
-    staging = rt.storage.staging_path(output)
-    try:
+    with _building(rt, claimed, existing) as staging:
         log.info("importing %s into %s", args.input_path, output)
         _write_table(rt, observed, fmt, files, staging)
         counts = _counted(rt, fmt, inputs, spec, observation, staging)
@@ -371,10 +383,10 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
                            {f.uri: _file_summary(counts[f.uri]) for f in files})
-        _publish(rt, staging, claimed, existing, summary)
-    except BaseException:
-        rt.storage.discard(staging)
-        raise
+        if existing:
+            _merge_into(rt, staging, claimed, summary)
+        else:
+            rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
     for category, n in categories.items():
         log.info("%-40s %12d reviews%s", category, n, " (replaced)" if category in replaced else "")
     log.info("imported %d records into %d categories, rejected %d -> %s", sum(categories.values()),

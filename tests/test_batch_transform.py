@@ -17,7 +17,7 @@ from reviewcat import batch_transform, predict_table
 from reviewcat.errors import ReviewcatError
 from reviewcat.options import namespace
 from reviewcat.train.model import load_model, top_k
-from reviewcat.train.sagemaker_backend import split_s3
+from reviewcat.object_store import split_uri
 
 from conftest import BUCKET, REGION
 from helpers import leftovers
@@ -32,8 +32,8 @@ def blazingtext(s3, model, job: dict) -> int:
     assert processing["InputFilter"] == "$.request" and processing["JoinSource"] == "Input"
     kept = ["id", "partition", "SageMakerOutput"]
     assert processing["OutputFilter"] == "$[" + ",".join(f"'{k}'" for k in kept) + "]"
-    bucket, prefix = split_s3(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
-    out_bucket, out_prefix = split_s3(job["TransformOutput"]["S3OutputPath"])
+    bucket, prefix = split_uri(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+    out_bucket, out_prefix = split_uri(job["TransformOutput"]["S3OutputPath"])
     answered = 0
     for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", []):
         lines = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()

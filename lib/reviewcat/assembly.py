@@ -32,18 +32,13 @@ MAX_PARTS = 10_000
 S3_THREADS = 16
 
 
-def _bucket_key(path: str) -> tuple[str, str]:
-    bucket, _, key = path.split("://", 1)[1].partition("/")
-    return bucket, key
-
-
 def assemble(storage: Storage, parts: Sequence[Entry], target: str) -> None:
     """``parts`` in order as the one file ``target``; the parts are deleted."""
     if target.startswith(S3_SCHEMES) and len(parts) > 1:
-        from .object_store import client as s3_client, delete_keys, s3_problem
+        from .object_store import client as s3_client, delete_keys, s3_problem, split_uri
         client = s3_client()
-        bucket, key = _bucket_key(target)
-        sources = [_bucket_key(p.path)[1] for p in parts]
+        bucket, key = split_uri(target)
+        sources = [split_uri(p.path)[1] for p in parts]
         try:
             s3_concatenate(client, bucket, key, list(zip(sources, (p.size for p in parts))))
         except ReviewcatError:

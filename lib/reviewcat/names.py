@@ -21,3 +21,6 @@ REPORT_FILE = "report.md"
 # is reviewcat's alone): a folder holding one is an output of reviewcat's, which --overwrite may replace.
 LEGACY_RESULTS = {IMPORT_FILE: None, BALANCE_FILE: None, PREDICT_FILE: None, PIPELINE_FILE: None,
                   MANIFEST: "created_by", METRICS_FILE: "accuracy_ci95", SEARCH_FILE: "backend", BIAS_JSON: "facet"}
+
+# The splits prepare writes, each as <split>/<split>.txt, in this order.
+SPLITS = ("train", "validation", "test")

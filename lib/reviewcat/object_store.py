@@ -22,13 +22,11 @@ from typing import Any, Callable, ContextManager, Iterator, Mapping
 from .digests import file_sha256
 from . import interrupts
 from .errors import ReviewcatError
-from .names import MANIFEST, RUN_FILE
+from .names import MANIFEST, RUN_FILE, SPLITS
 from .publishing import check_apart, check_finished, claim, holding, leave_record, plain_path
 from .s3a import is_s3
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "validation", "test")
 
 
 def split_uri(uri: str) -> tuple[str, str]:

@@ -27,7 +27,7 @@ from .scoring import LABELS, PROBABILITIES, predicted
 from .storage import json_text, plain_path
 from .train.data import parse_json, parse_labels
 from .train.model_file import recorded
-from .train.sagemaker_backend import split_s3
+from .object_store import split_uri
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
     remote = work.startswith("s3")
     prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{args.s3_output.rstrip('/')}/{name}"
     if not remote:
-        bucket, key = split_s3(prefix)
+        bucket, key = split_uri(prefix)
         with _s3_problems(f"cannot upload the requests to {prefix}/requests/"):
             for part in parts:
                 s3.upload_file(plain_path(part.path), bucket, f"{key}/requests/{part.name}")
@@ -140,7 +140,7 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
                           args.instance_type, args.instance_count)
     batch_transform.follow(sagemaker, name)
     if not remote:
-        bucket, key = split_s3(f"{prefix}/answers")
+        bucket, key = split_uri(f"{prefix}/answers")
         folder = Path(plain_path(work), "answers")
         folder.mkdir(parents=True)
         with _s3_problems(f"cannot download the answers from {prefix}/answers/"):

@@ -12,9 +12,8 @@ from pyspark.sql import DataFrame, Window, functions as F
 
 from . import code_counts
 from .errors import ReviewcatError
+from .names import SPLITS
 from .sampling import uniform_key
-
-SPLITS = ("train", "validation", "test")
 
 
 def parse_split(text: str) -> dict[str, float]:

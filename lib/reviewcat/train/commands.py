@@ -13,7 +13,7 @@ from ..errors import ReviewcatError
 from ..storage import json_text
 from ..options import Option, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
-from ..object_store import S3Files, fetch_prepared, staged_output
+from ..object_store import S3Files, fetch_prepared, split_uri, staged_output
 from ..publishing import check_apart, check_finished
 from ..s3a import is_s3
 from ..text import normalize
@@ -22,7 +22,7 @@ from .evaluate import evaluate, write_report
 from .local_search import run_search
 from .model import endpoint_top_k, load_model, top_k
 from .model_file import describe
-from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend, split_s3
+from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
 from .space import DataStats, build_space, load_space_file
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
         return read_labeled(prepared.file("train"), keep_text=False).stats()
     import boto3
     s3 = boto3.client("s3", region_name=target.region)
-    bucket, key = split_s3(data)
+    bucket, key = split_uri(data)
     try:
         manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"{key}/manifest.json")["Body"].read())
         size = s3.head_object(Bucket=bucket, Key=f"{key}/train/train.txt")["ContentLength"]

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ReviewcatError
-from ..names import SEARCH_FILE
+from ..names import SEARCH_FILE, SPLITS
 from .model_file import recorded
 from ..text import LABEL_PREFIX
 from .space import DataStats
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)

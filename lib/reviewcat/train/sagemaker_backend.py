@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ReviewcatError
+from ..object_store import split_uri
 from .data import SPLITS
 from .space import LOCAL_ONLY, SearchSpace
 
@@ -73,16 +74,11 @@ def choose_backend(requested: str, target: AwsTarget) -> tuple[str, str]:
     return "sagemaker", f"AWS credentials, region {target.region}, role and {target.output} are set"
 
 
-def split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key.rstrip("/")
-
-
 def stage_channels(data: str, output: str, s3: Any) -> dict[str, str]:
     """S3 prefix per channel: an ``s3://`` prepare output is used as is, a local one is uploaded."""
     if data.startswith("s3://"):
         return {split: f"{data.rstrip('/')}/{split}/" for split in SPLITS}
-    bucket, key = split_s3(output)
+    bucket, key = split_uri(output)
     root = Path(data.removeprefix("file:"))
     prefix = f"{key}/data/{root.name}" if key else f"data/{root.name}"
     for name in [f"{split}/{split}.txt" for split in SPLITS] + ["manifest.json"]:
@@ -109,7 +105,7 @@ def start_tuning(space: SearchSpace, target: AwsTarget, channels: dict[str, str]
     from sagemaker.train.tuner import HyperparameterTuner
 
     boto_session = boto_session or boto3.Session(region_name=target.region)
-    bucket, _ = split_s3(target.output)
+    bucket, _ = split_uri(target.output)
     session = Session(boto_session=boto_session, default_bucket=bucket)
     trainer = ModelTrainer(
         sagemaker_session=session, role=target.role, base_job_name=JOB_PREFIX,
@@ -181,7 +177,7 @@ def best_job(client: Any, tuning: dict) -> dict:
 
 
 def download(s3: Any, uri: str, target: Path) -> Path:
-    bucket, key = split_s3(uri)
+    bucket, key = split_uri(uri)
     try:
         s3.download_file(bucket, key, str(target))
     except Exception as exc:

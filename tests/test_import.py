@@ -53,6 +53,11 @@ def dump_2023(root: Path) -> Path:
     return root
 
 
+def write_lines(path: Path, lines) -> Path:
+    write(path, lines)
+    return path
+
+
 def table(spark, path):
     return spark.read.parquet(str(path))
 
@@ -220,6 +225,59 @@ def test_table_json_lines_and_parquet(rt, spark, tmp_path, kind):
                    text_column="body", label_column="team")
 
 
+def test_a_real_ticket_export_bom_crlf_semicolons_latin1_two_text_columns_and_a_rating(rt, spark, tmp_path):
+    """An export as spreadsheet tools write it: a byte order mark, CRLF endings, ';' between fields,
+    a subject and a body, a multi-line quoted body, a Rating column; and the same in Latin-1."""
+    lines = ["Ticket;Subject;Body;Queue;Rating",
+             'A1;Refund;"Charged twice;\r\nplease refund";Billing;4',
+             "A2;Login;I cannot sign in;Access;1.0",
+             "A3;;Only a body here;Access;",
+             "A4;Très cher;Prix élevé;Billing;2",
+             "A5;Bad rating;text;Billing;five",
+             "A6;Out of range;text;Billing;7"]
+    text = "\r\n".join(lines) + "\r\n"
+    (tmp_path / "utf8").mkdir()
+    (tmp_path / "utf8" / "export.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (tmp_path / "latin1").mkdir()
+    (tmp_path / "latin1" / "export.csv").write_bytes(text.encode("latin-1"))
+    common = dict(format="table", id_column="Ticket", text_column="Subject,Body", label_column="Queue",
+                  rating_column="Rating", delimiter=";", max_rejected_fraction=0.5)
+    results = {}
+    for name, encoding in [("utf8", None), ("latin1", "ISO-8859-1")]:
+        out = tmp_path / f"t-{name}"
+        result = run_import(rt, input_path=str(tmp_path / name), output_path=str(out), encoding=encoding, **common)
+        results[name] = {r["review_id"]: r.asDict() for r in table(spark, out).collect()}
+        (info,) = result.summary["files"].values()
+        assert info["rejected"] == {"rating not a number": 1, "rating not 1-5": 1}
+    assert results["utf8"] == results["latin1"]
+    rows = results["utf8"]
+    assert sorted(rows) == ["A1", "A2", "A3", "A4"]
+    # Spark's CSV reader ends a line inside a quoted field with LF, as on the lines between records.
+    assert rows["A1"]["review_body"] == "Refund . Charged twice;\nplease refund"
+    assert rows["A3"]["review_body"] == "Only a body here" and rows["A3"]["star_rating"] is None
+    assert rows["A4"]["review_body"] == "Très cher . Prix élevé"
+    assert [rows[i]["star_rating"] for i in ("A1", "A2", "A4")] == [4, 1, 2]
+    assert set(rows["A1"]) == {"review_id", "review_body", "star_rating", "product_category"}
+    assert dict(table(spark, tmp_path / "t-utf8").dtypes)["star_rating"] == "int"
+
+
+def test_a_table_without_labels_imports_unpartitioned_for_scoring(rt, spark, tmp_path):
+    write(tmp_path / "d" / "new.tsv", ["id\ttext\tchannel", "N1\tmy parcel is late\tmail", "N2\tcannot sign in\tchat",
+                                     "\tno id\tchat"])
+    out = tmp_path / "t"
+    result = run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=str(out), id_column="id",
+                        text_column="text", no_label=True, max_rejected_fraction=0.5)
+    assert result.summary["labelled"] is False and result.summary["rows"] == 2 and result.summary["categories"] == {}
+    assert not list(out.glob("product_category=*")) and list(out.glob("*.parquet"))
+    assert sorted(table(spark, out).columns) == ["channel", "review_body", "review_id"]
+    again = run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=str(out), id_column="id",
+                       text_column="text", max_rejected_fraction=0.5, overwrite=True)  # no --label-column: the same
+    assert again.summary["rows"] == 2
+    with pytest.raises(ReviewcatError, match="already exists: choose another --output-path or pass --overwrite"):
+        run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=str(out), id_column="id",
+                   text_column="text", no_label=True, max_rejected_fraction=0.5)
+
+
 def test_a_table_spread_over_many_files_becomes_a_few_files_per_label(rt, spark, tmp_path):
     for part in range(12):
         write(tmp_path / "d" / f"part-{part:02d}.csv",
@@ -310,10 +368,20 @@ def test_a_truncated_gzip_is_named(rt, tmp_path):
 
 def test_table_inputs_missing_columns_or_labels(rt, tmp_path):
     csv = str(ticket_csv(tmp_path / "d" / "tickets.csv"))
-    bad(rt, tmp_path, r"no column for --text-column body \(columns: ticket_id, description, queue, priority\)",
-        format="table", input_path=csv, id_column="ticket_id", text_column="body", label_column="queue")
-    bad(rt, tmp_path, "--format table needs --label-column", format="table", input_path=csv, id_column="ticket_id",
-        text_column="description")
+    bad(rt, tmp_path, r"no column body \(from --text-column; its columns: ticket_id, description, queue, priority\)",
+        format="table", input_path=csv, id_column="ticket_id", text_column="description,body", label_column="queue")
+    bad(rt, tmp_path, r"no column Stars \(from --rating-column",
+        format="table", input_path=csv, id_column="ticket_id", text_column="description", rating_column="Stars")
+    bad(rt, tmp_path, "--format table needs --text-column", format="table", input_path=csv, id_column="ticket_id")
+    bad(rt, tmp_path, "--no-label and --label-column contradict", format="table", input_path=csv,
+        id_column="ticket_id", text_column="description", label_column="queue", no_label=True)
+    bad(rt, tmp_path, "--delimiter ';;': give one character", format="table", input_path=csv,
+        id_column="ticket_id", text_column="description", delimiter=";;")
+    bad(rt, tmp_path, "register a table partitioned by its labels", format="table", input_path=csv,
+        id_column="ticket_id", text_column="description", database="d", table="t")
+    bad(rt, tmp_path, r"2 of 2 records .* most for rating not a number \(2\): check --rating-column",
+        format="table", input_path=str(write_lines(tmp_path / "r" / "t.csv", ["id,text,stars", "1,a,good", "2,b,bad"])),
+        id_column="id", text_column="text", rating_column="stars")
     bad(rt, tmp_path, "--id-column go with --format table", format="amazon-2023", input_path=csv, id_column="x")
     write(tmp_path / "e" / "t.csv", ["id,text,queue", "1,some text,", "2,more text,  "])
     bad(rt, tmp_path, "2 of 2 records .* most for empty label \\(2\\): check --label-column", format="table",
@@ -374,7 +442,8 @@ def test_counts_come_from_the_write_and_a_query_gives_the_same(rt, spark, tmp_pa
 
 
 def test_category_hashes_that_collide_are_refused():
-    from reviewcat.dumps import OUTCOMES, InputFile
+    from reviewcat.dumps import OUTCOMES
+    from reviewcat.table_files import InputFile
     from reviewcat.record_counts import category_hash, from_metrics
     files = [InputFile("file:/a", "file:/a", "a", 1)]
     metrics = {"rows": 2, "histogram": json.dumps([{"x": category_hash("Books") * len(OUTCOMES), "y": 2.0}])}

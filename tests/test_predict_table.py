@@ -28,9 +28,9 @@ def test_every_row_is_scored_best_first_with_category_names_as_predict_gives(rt,
     raw = spark.read.parquet(table)
     scored = spark.read.parquet(str(out))
     assert summary["rows"] == scored.count() == raw.count()
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == \
-        sorted(f"product_category={c}" for c in TRAIN_CATEGORIES)  # partitioned like the input
-    assert set(scored.columns) == {"review_id", "product_category", "labels", "probabilities"}
+    assert not [p for p in out.iterdir() if p.is_dir()]  # not partitioned unless asked
+    # A review table keeps its category beside the id, so a user can compare.
+    assert scored.columns == ["review_id", "product_category", "labels", "probabilities"]
     rows = {r["review_id"]: r for r in scored.collect()}
     assert len(rows) == raw.select("review_id").distinct().count()  # the generator repeats some reviews
     for row in rows.values():
@@ -65,9 +65,72 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
     with pytest.raises(ReviewcatError, match="labels file .*nope.json not found"):
         score(rt, input_path=table, model=str(trained / "model.bin"), labels=str(tmp_path / "nope.json"),
               output_path=str(out))
-    with pytest.raises(ReviewcatError, match="has no column ticket_text"):
+    with pytest.raises(ReviewcatError, match="has no column ticket_text .from --text-column"):
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), text_column="ticket_text")
+    with pytest.raises(ReviewcatError, match="has no column queue .from --keep-columns"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="queue")
+    with pytest.raises(ReviewcatError, match="--keep-columns review_id: the output has a column of that name"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="review_id")
+    with pytest.raises(ReviewcatError, match="table nodb.tickets not found in the catalog"):
+        score(rt, database="nodb", table="tickets", model=str(trained / "model.bin"), output_path=str(out))
     assert not out.exists() and not leftovers(str(out))
+
+
+TICKETS = [("Kitchen", "Blender jar cracked", "the blender jar cracked on the first smoothie, the kitchen knife set is fine"),
+           ("Shoes", "Sizing", "these running shoes pinch my toes, the heel and the laces are too short"),
+           ("Camera", "Lens", "the camera lens will not focus and the shutter sticks, photos are blurry"),
+           ("Books", "Plot", "the novel's plot drags, the author wrote better characters in the paperback"),
+           ("Pet_Products", "Treats", "my dog refuses these treats and the cat litter smells")]
+
+
+def ticket_rows(n):
+    """n unlabelled tickets: an id, a subject and a body, a channel to keep; the truth on the side."""
+    return [{"ticket": f"T{i:04d}", "subject": subject, "body": f"{body}, order {i}", "channel": ["mail", "chat"][i % 2]}
+            for i in range(n) for _, subject, body in [TICKETS[i % len(TICKETS)]]], \
+        {f"T{i:04d}": TICKETS[i % len(TICKETS)][0] for i in range(n)}
+
+
+def test_an_unlabelled_csv_of_tickets_is_scored_with_its_own_columns(rt, spark, trained, tmp_path):
+    rows, truth = ticket_rows(60)
+    export = tmp_path / "export" / "tickets.csv"
+    export.parent.mkdir()
+    lines = ["ticket;subject;body;channel"] + [f'{r["ticket"]};{r["subject"]};"{r["body"]}";{r["channel"]}' for r in rows]
+    export.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    out = tmp_path / "scored"
+    summary = score(rt, input_path=str(export), model=str(trained / "model.bin"), output_path=str(out), top_k=2,
+                    id_column="ticket", text_column="subject,body", keep_columns="channel", delimiter=";",
+                    encoding="windows-1252", partition_by_prediction=True)
+    scored = spark.read.parquet(str(out))
+    assert summary["rows"] == 60 and summary["partitioned_by"] == "prediction"
+    assert summary["text_columns"] == ["subject", "body"] and summary["kept_columns"] == ["channel"]
+    assert sorted(scored.columns) == ["channel", "labels", "prediction", "probabilities", "ticket"]
+    assert {p.name.split("=", 1)[0] for p in out.iterdir() if p.is_dir()} == {"prediction"}
+    got = {r["ticket"]: r for r in scored.collect()}
+    assert all(r["prediction"] == r["labels"][0] and len(r["labels"]) == 2 for r in got.values())
+    assert got["T0001"]["channel"] == "chat"
+    # the text is subject and body joined as the import joins them, scored as `reviewcat predict` scores it
+    [expected] = predict(str(trained / "model.bin"), None, [f'{rows[3]["subject"]} . {rows[3]["body"]}'], 2)
+    assert got["T0003"]["labels"] == [name for name, _ in expected]
+    assert sum(got[t]["labels"][0] == truth[t] for t in got) / len(got) > 0.8
+
+
+def test_an_unlabelled_parquet_file_without_ids_gets_ids_derived_from_its_rows(rt, spark, trained, tmp_path):
+    rows, _ = ticket_rows(20)
+    path = tmp_path / "new.parquet"
+    spark.createDataFrame([{k: v for k, v in r.items() if k != "ticket"} for r in rows]) \
+        .coalesce(1).write.parquet(str(tmp_path / "spark-out"))
+    next((tmp_path / "spark-out").glob("*.parquet")).rename(path)
+    out = tmp_path / "scored"
+    summary = score(rt, input_path=str(path), model=str(trained / "model.bin"), output_path=str(out),
+                    text_column=["body"])
+    scored = spark.read.parquet(str(out))
+    assert summary["id_column"] == "review_id" and summary["kept_columns"] == []
+    assert scored.columns == ["review_id", "labels", "probabilities"] and scored.count() == 20
+    ids = [r["review_id"] for r in scored.collect()]
+    assert len(set(ids)) == 20 and all(i.startswith("R") and len(i) == 21 for i in ids)
+    again = tmp_path / "again"
+    score(rt, input_path=str(path), model=str(trained / "model.bin"), output_path=str(again), text_column="body")
+    assert sorted(ids) == sorted(r["review_id"] for r in spark.read.parquet(str(again)).collect())  # stable
 
 
 def test_the_glue_entry_point_scores_a_table_and_fails_in_one_line(trained, table, tmp_path):

@@ -189,6 +189,53 @@ def test_predict_command_reads_arguments_and_stdin(trained, tmp_path):
     assert len(lines) == 2 and lines[0].startswith("Books ") and lines[1].startswith("Camera ")
 
 
+def test_predict_for_scripts_json_ids_threshold_and_whole_texts(trained, tmp_path):
+    command = [sys.executable, "-m", "reviewcat.cli", "predict", "--model", str(trained / "model.bin")]
+    long_text = "great novel, loved the author and the plot; " * 5
+    lines = f"b-1\t{long_text}\nc 2\tsharp lens and zoom\n"
+    done = subprocess.run(command + ["--with-ids", "--json", "-k", "3", "--threshold", "0.05"], input=lines,
+                          capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, second = [json.loads(line) for line in done.stdout.splitlines()]
+    assert first["id"] == "b-1" and first["labels"][0] == "Books" and second["id"] == "c 2"
+    assert all(p >= 0.05 for p in first["probabilities"] + second["probabilities"])
+    assert len(first["labels"]) == len(first["probabilities"]) < 3  # the threshold dropped the unlikely ones
+    plain = subprocess.run(command, input=long_text + "\n", capture_output=True, text=True, env=cli_env(tmp_path),
+                           timeout=120)
+    assert plain.stdout.rstrip("\n").split("\t")[1] == long_text  # never cut
+    certain = subprocess.run(command + ["--threshold", "1", "--json", "a", "b"], capture_output=True, text=True,
+                             env=cli_env(tmp_path), timeout=120)
+    assert [json.loads(line) for line in certain.stdout.splitlines()] == [
+        {"id": "1", "labels": [], "probabilities": []}, {"id": "2", "labels": [], "probabilities": []}]
+    for extra, stdin, message in [(["--with-ids"], "no tab here\n", "text 1 is not id<TAB>text"),
+                                  (["--region", "eu-west-1", "x"], None, "--region goes with --endpoint"),
+                                  ([], "\n  \n", "nothing to predict")]:
+        refused = subprocess.run(command + extra, input=stdin or "", capture_output=True, text=True,
+                                 env=cli_env(tmp_path), timeout=120)
+        assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
+            f"reviewcat predict: error: {refused.stderr.split('error: ', 1)[1].strip()}"]
+        assert message in refused.stderr
+
+
+def test_predict_asks_an_endpoint_in_the_region_given(monkeypatch):
+    from reviewcat.train import commands, model as model_module
+    made = []
+
+    class Runtime:
+        def invoke_endpoint(self, EndpointName, Body, **_):
+            import io
+            texts = json.loads(Body)["instances"]
+            made.append((EndpointName, texts))
+            return {"Body": io.BytesIO(json.dumps([{"label": ["__label__books", "__label__camera"], "prob": [0.9, 0.1]}
+                                                   for _ in texts]).encode())}
+
+    monkeypatch.setattr(commands, "sagemaker_runtime", lambda region: made.append(region) or Runtime())
+    answers = predict(None, "reviewcat", ["A <b>great</b> novel", "more"], 2, region="eu-west-1", threshold=0.5)
+    assert made[0] == "eu-west-1" and made[1] == ("reviewcat", ["a great novel", "more"])
+    assert answers == [[("books", 0.9)], [("books", 0.9)]]
+    assert model_module.sagemaker_runtime("eu-west-1").meta.region_name == "eu-west-1"
+
+
 def test_search_space_overrides_and_errors(tmp_path):
     space = build_space(ranges=["learning_rate=0.02:0.05", "min_count=1:10"], static=["word_ngrams=2"])
     assert (space.ranges["learning_rate"].low, space.ranges["learning_rate"].high) == (0.02, 0.05)

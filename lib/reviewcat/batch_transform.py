@@ -7,17 +7,17 @@ trained, on BlazingText's own inference image: no model download and no fastText
 BlazingText's batch format is JSON Lines only: ``{"source": "<tokens>", "k": K}`` in,
 ``{"prob": [...], "label": ["__label__..."]}`` out (its documentation's "Model Artifacts and
 Inference"). So Spark writes one request line per row with the same ``clean`` and NLTK tokens as
-training, and the row's id and partition beside the request. The transform job reads only
-``$.request`` (``InputFilter``), joins each answer to its whole input line (``JoinSource: Input``,
-as ``SageMakerOutput``) and keeps id, partition and answer (``OutputFilter``): answers find their
-rows by id, not by the order of lines in the files.
+training, and the row's id and the columns it keeps (as one JSON text) beside the request. The
+transform job reads only ``$.request`` (``InputFilter``), joins each answer to its whole input line
+(``JoinSource: Input``, as ``SageMakerOutput``) and keeps id, kept columns and answer
+(``OutputFilter``): answers need no join with the table, and no order of lines in the files.
 """
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, functions as F
 from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
@@ -33,7 +33,8 @@ REQUEST = "request"
 ANSWER = "SageMakerOutput"  # where Batch Transform puts the answer in a joined JSON line
 CONTENT_TYPE = "application/jsonlines"  # BlazingText's only batch format, for input and output alike
 TERMINAL = ("Completed", "Failed", "Stopped")
-_LINE = StructType([StructField("id", StringType()), StructField("partition", StringType()),
+KEPT = "keep"  # the row's kept columns, as a JSON object in a string
+_LINE = StructType([StructField("id", StringType()), StructField(KEPT, StringType()),
                     StructField(ANSWER, StructType([StructField("label", ArrayType(StringType())),
                                                     StructField("prob", ArrayType(DoubleType()))]))])
 
@@ -44,11 +45,11 @@ def job_name() -> str:
     return time.strftime(f"{JOB_PREFIX}-score-%Y%m%d-%H%M%S-{uuid.uuid4().hex[:4]}", time.gmtime())
 
 
-def requests(frame: DataFrame, k: int, text_column: str, id_column: str, partition_column: str) -> DataFrame:
+def requests(frame: DataFrame, k: int, text: str, id_column: str, keep: Sequence[str]) -> DataFrame:
     """One JSON request line per row (column ``value``, for ``DataFrame.write.text``)."""
-    request = F.struct(review_tokens(text_column, 0).alias("source"), F.lit(int(k)).alias("k"))
-    return frame.select(F.to_json(F.struct(F.col(id_column).cast("string").alias("id"),
-                                           F.col(partition_column).cast("string").alias("partition"),
+    request = F.struct(review_tokens(text, 0).alias("source"), F.lit(int(k)).alias("k"))
+    kept = F.to_json(F.struct(*[F.col(f"`{c}`") for c in keep])) if keep else F.lit(None).cast("string")
+    return frame.select(F.to_json(F.struct(F.col(id_column).cast("string").alias("id"), kept.alias(KEPT),
                                            request.alias(REQUEST))).alias("value"))
 
 
@@ -57,17 +58,19 @@ def _category(label: Column, categories: Mapping[str, str]) -> Column:
     return F.coalesce(lookup(categories, label), bare) if categories else bare
 
 
-def answers(lines: DataFrame, categories: Mapping[str, str], id_column: str, partition_column: str) -> DataFrame:
-    """The transform job's output lines (column ``value``) as predict-table's rows: id, partition,
-    category names and probabilities, best first.
+def answers(lines: DataFrame, categories: Mapping[str, str], id_column: str, keep: StructType) -> DataFrame:
+    """The transform job's output lines (column ``value``) as predict-table's rows: id, the kept
+    columns (``keep``: their names and types in the table), category names and probabilities, best
+    first.
 
     Probabilities are clipped at 1 as ``model.top_k`` clips them: fastText adds 1e-5 before its log.
     """
     line = F.from_json("value", _LINE)
-    return (lines.select(line.alias("line"))
-            .select(F.col("line.id").alias(id_column), F.col("line.partition").alias(partition_column),
-                    F.transform(f"line.{ANSWER}.label", lambda label: _category(label, categories)).alias("labels"),
-                    F.transform(f"line.{ANSWER}.prob", lambda p: F.least(p, F.lit(1.0))).alias("probabilities")))
+    parsed = lines.select(line.alias("line")).select("line.*")
+    kept = [F.from_json(KEPT, keep)[f.name].alias(f.name) for f in keep.fields]
+    return parsed.select(F.col("id").alias(id_column), *kept,
+                         F.transform(f"{ANSWER}.label", lambda label: _category(label, categories)).alias("labels"),
+                         F.transform(f"{ANSWER}.prob", lambda p: F.least(p, F.lit(1.0))).alias("probabilities"))
 
 
 def model_of(client: Any, job: str) -> dict:
@@ -99,7 +102,7 @@ def transform_request(name: str, input_uri: str, output_uri: str, instance_type:
         "TransformOutput": {"S3OutputPath": output_uri, "Accept": CONTENT_TYPE, "AssembleWith": "Line"},
         "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count},
         "DataProcessing": {"InputFilter": f"$.{REQUEST}", "JoinSource": "Input",
-                           "OutputFilter": f"$['id','partition','{ANSWER}']"},
+                           "OutputFilter": f"$['id','{KEPT}','{ANSWER}']"},
     }
 
 

@@ -46,18 +46,27 @@ def _distribution(counts: Mapping[str, int]) -> dict[str, float]:
     return {label: n / total for label, n in counts.items()}
 
 
-def _distances(p_a: Mapping[str, float], p_d: Mapping[str, float]) -> dict[str, float | None]:
-    common = sorted(label for label in p_a if p_a[label] > 0 and p_d.get(label, 0) > 0)
-    if not common:
+def distances(p_a: Mapping[str, float], p_d: Mapping[str, float], common_only: bool = True) -> dict[str, float | None]:
+    """KL, JS, LP, TVD and KS between two label distributions.
+
+    With ``common_only`` (Clarify's bias metrics) only the labels both have count; otherwise (drift,
+    where a class that vanished is the news) every label either has, a missing one at 0: KL is then
+    null when ``p_d`` lacks a label ``p_a`` has, as it would be infinite."""
+    labels = sorted(set(p_a) | set(p_d))
+    if common_only:
+        labels = [x for x in labels if p_a.get(x, 0) > 0 and p_d.get(x, 0) > 0]
+    if not labels:
         return dict.fromkeys(("KL", "JS", "LP", "TVD", "KS"))
-    a, d = [p_a[x] for x in common], [p_d[x] for x in common]
+    a, d = [p_a.get(x, 0.0) for x in labels], [p_d.get(x, 0.0) for x in labels]
     m = [(x + y) / 2 for x, y in zip(a, d)]
     diff = [abs(x - y) for x, y in zip(a, d)]
-    return {"KL": sum(x * math.log(x / y) for x, y in zip(a, d)),
-            "JS": 0.5 * (sum(x * math.log(x / z) for x, z in zip(a, m)) + sum(y * math.log(y / z) for y, z in zip(d, m))),
-            "LP": math.sqrt(sum(x * x for x in diff)),
-            "TVD": 0.5 * sum(diff),
-            "KS": max(diff)}
+
+    def kl(p: list[float], q: list[float]) -> float | None:
+        if any(x > 0 and y == 0 for x, y in zip(p, q)):
+            return None
+        return sum(x * math.log(x / y) for x, y in zip(p, q) if x > 0)
+    return {"KL": kl(a, d), "JS": 0.5 * (kl(a, m) + kl(d, m)),  # M > 0 wherever either is
+            "LP": math.sqrt(sum(x * x for x in diff)), "TVD": 0.5 * sum(diff), "KS": max(diff)}
 
 
 def facet_metrics(counts: Counts, positive: str) -> dict[str, dict[str, float | None]]:
@@ -76,7 +85,7 @@ def facet_metrics(counts: Counts, positive: str) -> dict[str, dict[str, float | 
         a = {label: totals[label] - d[label] for label in labels}
         n_d, n_a = sum(d.values()), sum(a.values())
         result[facet] = {"CI": (n_a - n_d) / (n_a + n_d), "DPL": a[positive] / n_a - d[positive] / n_d,
-                         **_distances(_distribution(a), _distribution(d))}
+                         **distances(_distribution(a), _distribution(d))}
     return result
 
 

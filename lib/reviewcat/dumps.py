@@ -13,38 +13,35 @@ same rows and ids, and the import runs it a second time on just the files that h
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
-from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession, functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
+from . import table_files
 from .columns import lookup
-from .encodings import codec_name, decoded
+from .encodings import decoded
 from .errors import ReviewcatError
-from .publishing import plain_path
+from .labels import RATING
 from .sample_data import SCHEMA
-from .schemas import consistent
 from .sources import CATEGORY
-from .storage import Storage
+from .table_files import CORRUPT as _CORRUPT, FileSet, derived_id, quoted
 
 FILE = "__file"        # the input file, as Spark names it (``_metadata.file_path``: a URL-encoded URI)
 REASON = "__reason"    # 0 for a row that is imported, else an index into OUTCOMES
 RECORD = "__record"    # the record as it stands in the file, kept for _rejected/
-_CORRUPT = "__corrupt"
 _VALID = "__valid"     # whether a text line's bytes were valid in its encoding
 
 # What can happen to one record; the reason codes are positions in this tuple.
 OUTCOMES = ("imported", "malformed record", "wrong number of fields", "missing rating", "rating not 1-5",
             "missing date", "date out of range", "unparsable date", "invalid number", "missing id",
-            "empty label", "undecodable text")
+            "empty label", "undecodable text", "rating not a number")
 # What to check when a reason dominates a file.
 HINTS = {"malformed record": "check --format", "wrong number of fields": "check --format",
          "missing rating": "check --format", "date out of range": "check --format",
          "missing id": "check --id-column", "empty label": "check --label-column",
-         "undecodable text": "check --encoding"}
+         "undecodable text": "check --encoding", "rating not a number": "check --rating-column"}
 
 REVIEW_COLUMNS = [field.name for field in SCHEMA]
 _TYPES = {field.name: field.type for field in SCHEMA}
@@ -58,47 +55,20 @@ TSV_HEADER = ["marketplace", "customer_id", "review_id", "product_id", "product_
 
 
 @dataclass(frozen=True)
-class InputFile:
-    path: str       # as Hadoop names it, for reading
-    uri: str        # URL-encoded, as Spark reports a row's file in ``_metadata.file_path``
-    name: str
-    size: int
-    category: str | None = None  # from the file name, for formats that name files by category
-
-
-_GLOB_SPECIAL = re.compile(r"([\\{}\[\]*?,])")
-
-
-@dataclass(frozen=True)
-class FileSet:
-    """Input files, and the folder they were all found in, if one.
-
-    Given more than 32 files one by one, Spark lists them in a job of its own (0.3 s for 43 local
-    files, and one request per file on S3); a folder read with a filter on the files' names is
-    listed in one call (0.02 s). The filter names every file, so the same files are read. A table
-    import names its files one by one and discovers partition folders below the folder.
-    """
-    files: tuple[InputFile, ...]
-    folder: str | None = None
-    encoding: str | None = None  # the text files' charset when the user named one (None: UTF-8)
-
-    def only(self, files: Sequence[InputFile]) -> "FileSet":
-        return FileSet(tuple(files), None, self.encoding)
-
-    def load(self, reader: DataFrameReader, source: str) -> DataFrame:
-        if self.folder:
-            names = ",".join(sorted({_GLOB_SPECIAL.sub(r"\\\1", f.name) for f in self.files}))
-            return (reader.option("recursiveFileLookup", "true").option("pathGlobFilter", f"{{{names}}}")
-                    .format(source).load(self.folder))
-        return reader.format(source).load([f.path for f in self.files])
-
-
-@dataclass(frozen=True)
 class TableSpec:
-    """A ``table`` import: the user's columns that become review_id, review_body and the category."""
+    """A ``table`` import: the user's columns that become review_id, review_body (one text column
+    or several, joined), the category (none for a table only to be scored) and star_rating."""
     id: str
-    text: str
-    label: str
+    text: tuple[str, ...]
+    label: str | None
+    rating: str | None = None
+
+    @property
+    def flags(self) -> dict[str, tuple[str, ...]]:
+        """Each naming flag and the columns it names, for messages."""
+        given = {"--id-column": (self.id,), "--text-column": self.text, "--label-column": (self.label,),
+                 "--rating-column": (self.rating,)}
+        return {flag: names for flag, names in given.items() if all(names)}
 
 
 @dataclass(frozen=True)
@@ -134,14 +104,6 @@ def reason_name(code: Column) -> Column:
 def _try_cast(sql: str, spark_type: str) -> Column:
     """A cast that gives null instead of failing: Spark 4 runs ANSI mode, where ``cast`` raises."""
     return F.expr(f"try_cast({sql} AS {spark_type})")
-
-
-def derived_id(fields: Sequence[Column]) -> Column:
-    """``R`` + 20 hex digits of a SHA-256 of the record's fields: the dumps since 2018 carry no
-    review id. The same record always gets the same id; with 80 bits, the odds that any two of the
-    571M reviews of the 2023 dump share one are about 1 in 7 million (n^2 / 2^81)."""
-    digest = F.sha2(F.to_json(F.struct(*fields)), 256)
-    return F.concat(F.lit("R"), F.upper(F.substring(digest, 1, 20)))
 
 
 def _review_row(values: Mapping[str, Column]) -> list[Column]:
@@ -273,91 +235,52 @@ def _amazon_tsv(spark: SparkSession, files: FileSet, _: TableSpec | None) -> Dat
     return lines.select(FILE, RECORD, field(CATEGORY).alias(CATEGORY), reason.alias(REASON), *_review_row(values))
 
 
-_TABLE_KINDS = {".parquet": "parquet", ".csv": "csv", ".csv.gz": "csv", ".jsonl": "json", ".jsonl.gz": "json",
-                ".json": "json", ".json.gz": "json"}
-
-
-def table_kind(files: Sequence[InputFile]) -> str:
-    """parquet, csv or json: what the file names say, the same for every file."""
-    kinds = {kind for f in files for suffix, kind in _TABLE_KINDS.items() if f.name.endswith(suffix)}
-    if len(kinds) != 1:
-        raise ReviewcatError(f"--format table needs files of one kind, found {', '.join(sorted(kinds))}: "
-                             "import each kind separately")
-    return kinds.pop()
-
-
-def check_csv_headers(spark: SparkSession, files: FileSet) -> None:
-    """CSV files must have the same header: Spark reads the first file's and takes every other
-    file's columns by position, so files with other headers had their values land in the wrong
-    columns, depending on the listing order."""
-    storage, headers = Storage(spark), {}
-    for f in sorted(files.files, key=lambda f: f.path):
-        text = storage.head(f.path).decode(codec_name(files.encoding), errors="replace").lstrip("\ufeff")
-        headers[f.path] = next(csv.reader(io.StringIO(text)), [])
-    (first, names), *others = headers.items()
-    for path, other in others:
-        if other != names:
-            column = next((a for a, b in zip(names, other) if a != b), (names + other)[min(len(names), len(other))])
-            raise ReviewcatError(
-                f"input files have different columns: {plain_path(first)} has {', '.join(names)} where "
-                f"{plain_path(path)} has {', '.join(other)} (first difference: {column}); give files of one "
-                "header, or import each kind separately")
-
-
-def _read_table(spark: SparkSession, files: FileSet) -> DataFrame:
-    """The user's table with a ``__corrupt`` column (null for parquet, which has no bad rows).
-
-    Files are named one by one, below the input folder as the root of partition folders
-    (``queue=<name>/``): a recursive folder read would not discover them."""
-    paths = [f.path for f in files.files]
-    kind = table_kind(files.files)
-    reader = spark.read.option("basePath", files.folder) if files.folder else spark.read
-    if kind == "parquet":
-        frame = consistent(reader.parquet(*paths), lambda: reader.option("mergeSchema", "true").parquet(*paths),
-                           "the input")
-        return frame.withColumn(_CORRUPT, F.lit(None).cast("string"))
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
-    if kind == "csv":
-        # Descriptions hold commas, quotes and line breaks: RFC 4180 quoting, records over lines.
-        options.update(header="true", multiLine="true", escape='"', **({"encoding": files.encoding}
-                                                                        if files.encoding else {}))
-        check_csv_headers(spark, files)
-        names = spark.read.options(**options).csv(paths).schema.names  # Spark's names: blanks are _c<i>
-        schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in names if n != _CORRUPT)
-        return reader.options(**options).schema(f"{schema}, {_CORRUPT} STRING").csv(paths)
-    if files.encoding:  # Spark's JSON lines reader takes another charset only with its line separator
-        options.update(encoding=files.encoding, lineSep="\n")
-    inferred = spark.read.options(**options).json(paths).schema
-    schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in inferred if f.name != _CORRUPT)
-    return reader.options(**options).schema(f"{schema}, {_CORRUPT} STRING" if schema else f"{_CORRUPT} STRING").json(paths)
+def _rating(name: str) -> tuple[Column, list[tuple[Column, str]]]:
+    """A table's rating column as whole stars, and its checks: empty is no rating (not a reject), a
+    value that is not a number or not a whole 1-5 is one."""
+    text = f"nullif(trim(cast(`{name.replace('`', '``')}` AS STRING)), '')"
+    number = _try_cast(text, "DOUBLE")
+    whole = number.isin(1.0, 2.0, 3.0, 4.0, 5.0)
+    return (F.when(whole, number.cast("int")),
+            [(F.expr(text).isNotNull() & number.isNull(), "rating not a number"),
+             (number.isNotNull() & ~whole, "rating not 1-5")])
 
 
 def _table(spark: SparkSession, files: FileSet, columns: TableSpec | None) -> DataFrame:
-    """The user's columns, with the id, text and label columns renamed to review_id, review_body
-    and product_category, so balance, prepare and train read a ticket table as they read reviews."""
+    """The user's columns, with the id, text, label and rating columns renamed to review_id,
+    review_body, product_category and star_rating, so balance, prepare and train read a ticket
+    table as they read reviews. Several text columns become one review_body
+    (``table_files.joined_text``); a table without a label column has a null category."""
     assert columns is not None, "a table import names its columns"
-    frame = _read_table(spark, files)
+    frame = table_files.read(spark, files)
     own = [c for c in frame.columns if c != _CORRUPT]
-    missing = [f"--{flag}-column {name}" for flag, name in (("id", columns.id), ("text", columns.text),
-                                                          ("label", columns.label)) if name not in own]
-    if missing:
-        raise ReviewcatError(f"the table has no column for {', '.join(missing)} (columns: {', '.join(own)})")
-    renamed = {columns.id: "review_id", columns.text: "review_body", columns.label: CATEGORY}
-    clashes = [c for c in own if c in renamed.values() and renamed.get(c) != c]
+    for flag, names in columns.flags.items():
+        table_files.require(own, names, flag)
+    if columns.rating:
+        kind = frame.schema[columns.rating].dataType.typeName()
+        if kind not in ("string", "byte", "short", "integer", "long", "float", "double", "decimal"):
+            raise ReviewcatError(f"--rating-column {columns.rating} holds {frame.schema[columns.rating].dataType.simpleString()}, "
+                                 "not numbers: name the column with the 1-5 stars")
+    renamed = {columns.id: "review_id", **{t: "review_body" for t in columns.text},
+               **({columns.label: CATEGORY} if columns.label else {}),
+               **({columns.rating: RATING} if columns.rating else {})}
+    clashes = [c for c in own if c in ("review_id", "review_body", CATEGORY, RATING) and renamed.get(c) != c]
     if clashes:
-        raise ReviewcatError(f"the table already has a column {', '.join(clashes)}, which the id, text or label "
-                             "column would become: rename it in the table or choose it as that column")
-    review_id = F.trim(F.col(f"`{columns.id}`").cast("string"))
-    label = F.trim(F.col(f"`{columns.label}`").cast("string"))
-    record = F.coalesce(F.col(_CORRUPT), F.to_json(F.struct(*[F.col(f"`{c}`") for c in own])))
-    rest = [F.col(f"`{c}`") for c in own if c not in renamed]
+        raise ReviewcatError(f"the table already has a column {', '.join(clashes)}, which the id, text, label or "
+                             "rating column would become: rename it in the table or choose it as that column")
+    review_id = F.trim(quoted(columns.id).cast("string"))
+    label = F.trim(quoted(columns.label).cast("string")) if columns.label else F.lit(None).cast("string")
+    stars, rating_checks = _rating(columns.rating) if columns.rating else (None, [])
+    record = F.coalesce(F.col(_CORRUPT), F.to_json(F.struct(*[quoted(c) for c in own])))
+    rest = [quoted(c) for c in own if c not in renamed]
+    checks = [(F.col(_CORRUPT).isNotNull(), "malformed record"), (F.coalesce(review_id, F.lit("")) == "", "missing id")]
+    if columns.label:
+        checks.append((F.coalesce(label, F.lit("")) == "", "empty label"))
     return frame.select(
         F.col("_metadata.file_path").alias(FILE), record.alias(RECORD),
-        reason_code((F.col(_CORRUPT).isNotNull(), "malformed record"),
-                    (F.coalesce(review_id, F.lit("")) == "", "missing id"),
-                    (F.coalesce(label, F.lit("")) == "", "empty label")).alias(REASON),
-        review_id.alias("review_id"), F.col(f"`{columns.text}`").cast("string").alias("review_body"),
-        label.alias(CATEGORY), *rest)
+        reason_code(*checks, *rating_checks).alias(REASON),
+        review_id.alias("review_id"), table_files.joined_text(columns.text).alias("review_body"),
+        label.alias(CATEGORY), *([stars.alias(RATING)] if columns.rating else []), *rest)
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in [
@@ -368,8 +291,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
            re.compile(r"(?P<category>[^.]+?)(_5)?(\.[^.]+)?\.json(\.gz)?"), _amazon_2018, True),
     Format("amazon-tsv", "amazon_reviews_<marketplace>_<Category>_v1_00.tsv.gz (the retired amazon-reviews-pds TSV)",
            re.compile(r"amazon_reviews_.+_v1_\d+\.tsv(\.gz)?"), _amazon_tsv, True),
-    Format("table", "*.parquet, *.csv[.gz] or *.jsonl/*.json[.gz] (a table with id, text and label columns)",
-           re.compile(r".+\.(parquet|csv|csv\.gz|jsonl|jsonl\.gz|json|json\.gz)"), _table, False),
+    Format("table", f"{table_files.NAMING} (a table with id, text and label columns)", table_files.PATTERN, _table,
+           False),
 ]}
 
 

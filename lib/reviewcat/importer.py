@@ -22,18 +22,19 @@ from typing import Any, Iterator, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
-from . import __version__, code_counts, dumps, encodings, record_counts, sources
+from . import __version__, code_counts, dumps, encodings, record_counts, sources, table_files
 from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
 from .names import IMPORT_FILE
-from .options import SOURCE, Option, fraction
+from .options import SOURCE, Option, fraction, name_list
 from .publishing import Claim, check_apart, claim, current, holding, leave_record
 from .runtime import Runtime
 from .s3a import is_s3
 from .record_counts import FileCounts
-from .storage import is_glob, json_text, plain_path
-from .writers import write_partitioned
+from .storage import json_text
+from .table_files import FileSet, InputFile, few
+from .writers import ROWS_PER_FILE, write_partitioned
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,14 @@ OPTIONS = [
     Option("table", "catalog table to register, or to refresh after adding categories (with --database)"),
     *[o for o in SOURCE if o.name == "warehouse"],
     Option("id-column", "--format table: the column with each row's id"),
-    Option("text-column", "--format table: the text to classify"),
-    Option("label-column", "--format table: the label, which becomes the product_category partition"),
+    Option("text-column", "--format table: the column with the text to classify, or several joined in this "
+           "order (subject,body)", name_list),
+    Option("label-column", "--format table: the label, which becomes the product_category partition (none: the "
+           "table is only to be scored, written unpartitioned)"),
+    Option("no-label", "--format table: the table has no label (it is only to be scored); says so where "
+           "--label-column is left out", switch=True),
+    Option("rating-column", "--format table: a column of 1-5 stars, kept as star_rating (for --label sentiment)"),
+    Option("delimiter", "--format table: the CSV field separator (default ',', a tab for .tsv files)"),
     Option("max-rejected-fraction", "fail when more than this share of the records cannot be imported",
            fraction, 0.01),
     Option("encoding", "the text files' charset, e.g. windows-1252 or ISO-8859-1 (default: UTF-8, and a file "
@@ -69,53 +76,44 @@ class ImportResult:
     table: str | None
 
 
-def _few(names: Sequence[str]) -> str:
-    """The first five names, and a mark that there are more: for one-line messages."""
-    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
-
-
 def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
-    given = {flag: getattr(args, flag.replace("-", "_")) for flag in ("id-column", "text-column", "label-column")}
+    given = {flag: getattr(args, flag.replace("-", "_")) for flag in
+             ("id-column", "text-column", "label-column", "rating-column", "delimiter", "no-label")}
     if fmt.name != "table":
         named = [f"--{flag}" for flag, value in given.items() if value]
         if named:
             raise ReviewcatError(f"{', '.join(named)} go with --format table: --format {fmt.name} has its own columns")
         return None
-    missing = [f"--{flag}" for flag, value in given.items() if not value]
+    missing = [f"--{flag}" for flag in ("id-column", "text-column") if not given[flag]]
     if missing:
-        raise ReviewcatError(f"--format table needs {', '.join(missing)}: name the columns with the id, "
-                             "the text and the label")
-    return dumps.TableSpec(given["id-column"], given["text-column"], given["label-column"])
+        raise ReviewcatError(f"--format table needs {', '.join(missing)}: name the columns with the id and the text "
+                             "(and --label-column for a table to train on)")
+    if args.no_label and args.label_column:
+        raise ReviewcatError("--no-label and --label-column contradict each other: give one of them")
+    if not args.label_column and not args.no_label:
+        log.info("no --label-column: importing a table to score, not to train on (--no-label says so)")
+    texts = name_list(args.text_column) if isinstance(args.text_column, str) else list(args.text_column)
+    return dumps.TableSpec(args.id_column, tuple(texts), args.label_column, args.rating_column)
 
 
-def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None) -> dumps.FileSet:
+def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None,
+                delimiter: str | None = None) -> table_files.FileSet:
     """The files of ``input_path`` named as ``fmt``'s are; the others are named in a warning."""
-    if not is_glob(input_path):
-        rt.storage.check_finished(input_path)
-    found = rt.storage.files(input_path)
-    if not found:
-        raise ReviewcatError(f"input path {input_path} does not exist or names no file: check --input-path")
-    matching = [e for e in found if fmt.pattern.fullmatch(e.name)]
-    other = [e.name for e in found if not fmt.pattern.fullmatch(e.name)]
-    if not matching:
-        raise ReviewcatError(f"no {fmt.name} files in {input_path}: expected {fmt.naming}, found "
-                             f"{_few(other)}: check --format")
-    if other:
-        log.warning("leaving out %d files not named as %s files are: %s", len(other), fmt.name, _few(other))
-    files = tuple(dumps.InputFile(e.path, e.uri, e.name, e.size, fmt.category_of(e.name)) for e in matching)
-    log.info("%d %s files, %.1f MB", len(files), fmt.name, sum(f.size for f in files) / 1e6)
-    folder = input_path if rt.storage.is_dir(input_path) and not is_glob(input_path) else None
-    return dumps.FileSet(files, folder, encoding)
+    return table_files.find(rt.storage, input_path, fmt.pattern, fmt.name, fmt.naming, "check --format",
+                            fmt.category_of, encoding, delimiter)
 
 
-def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format) -> tuple[dict | None, Claim]:
+def _existing_import(rt: Runtime, output: str, overwrite: bool, fmt: dumps.Format,
+                     labelled: bool) -> tuple[dict | None, Claim]:
     """The summary of the import already at ``output`` (None when there is none to add to), and
-    the claim on ``output``: an import adds to an import, else needs a free output or --overwrite
-    of reviewcat's own."""
+    the claim on ``output``: a labelled import adds categories to a labelled import, else needs a
+    free output or --overwrite of reviewcat's own (an unlabelled table has no partitions to add)."""
     summary_path = f"{output}/{IMPORT_FILE}"
     if not rt.storage.exists(summary_path):
         return None, claim(rt.storage, output, overwrite)
     summary = json.loads(rt.storage.read_text(summary_path))
+    if not labelled or not summary.get("labelled", True):
+        return None, claim(rt.storage, output, overwrite)
     if (summary["format"] == "table") != (fmt.name == "table"):
         raise ReviewcatError(f"{output} holds a {summary['format']} import, whose columns differ from a "
                              f"{fmt.name} import's: choose another --output-path")
@@ -126,7 +124,7 @@ def _check_replacements(existing: dict | None, categories: Sequence[str], overwr
     """The categories this import replaces in ``output``: allowed only with ``--overwrite``."""
     replaced = sorted(set(categories) & set(existing["categories"] if existing else {}))
     if replaced and not overwrite:
-        raise ReviewcatError(f"{output} already holds {_few(replaced)}: "
+        raise ReviewcatError(f"{output} already holds {few(replaced)}: "
                              "pass --overwrite to replace them, or leave their files out of --input-path")
     return replaced
 
@@ -143,32 +141,14 @@ def _check_columns(rt: Runtime, output: str, frame: DataFrame) -> None:
                              "import into another --output-path")
 
 
-def _refuse_text(rt: Runtime, uri: str, encoding: str | None, lines_are_records: bool) -> None:
-    """The one line for a file with lines that are not valid ``encoding``, naming the first."""
-    found = encodings.first_bad_line(rt.spark, uri, encoding)
-    line, raw = found if found else (0, b"")
-    raise encodings.refusal(plain_path(uri), line, raw, encoding, lines_are_records)
-
-
-def _check_text(rt: Runtime, counts: dict[str, FileCounts], files: Sequence[dumps.InputFile]) -> None:
+def _check_text(rt: Runtime, counts: dict[str, FileCounts], files: Sequence[InputFile]) -> None:
     """Without --encoding a dump must be UTF-8 throughout: the first file with a line that is not is refused."""
     for f in sorted(files, key=lambda f: f.path):
         if counts[f.uri].rejects().get("undecodable text"):
-            _refuse_text(rt, f.path, None, True)
+            table_files.refuse_text(rt.spark, f.path, None, True)
 
 
-def _check_table_text(rt: Runtime, inputs: dumps.FileSet) -> None:
-    """A CSV or JSON table must be valid in its encoding throughout, checked before it is read: its
-    reader cannot tell a line it could not decode, which would become replacement characters."""
-    if not encodings.line_based(inputs.encoding, rt.spark):
-        return  # UTF-16 and UTF-32 lines do not split at a newline byte: the reader decodes them whole
-    bad = encodings.bad_files(rt.spark, [f.path for f in inputs.files], inputs.encoding)
-    if bad:
-        named = {f.uri: f.path for f in inputs.files}
-        _refuse_text(rt, named.get(bad[0], bad[0]), inputs.encoding, False)
-
-
-def _check_rejects(counts: dict[str, FileCounts], files: Sequence[dumps.InputFile], limit: float) -> None:
+def _check_rejects(counts: dict[str, FileCounts], files: Sequence[InputFile], limit: float) -> None:
     names = {f.uri: f.name for f in files}
     records = sum(c.records for c in counts.values())
     rejected = sum(c.rejected for c in counts.values())
@@ -189,7 +169,7 @@ def _check_rejects(counts: dict[str, FileCounts], files: Sequence[dumps.InputFil
             f"{worst.rejected:,} of {worst.records:,} rejected, most for {reason} ({n:,}): {hint}")
 
 
-def _damaged_file(rt: Runtime, files: Sequence[dumps.InputFile], error: Exception) -> ReviewcatError | None:
+def _damaged_file(rt: Runtime, files: Sequence[InputFile], error: Exception) -> ReviewcatError | None:
     """A compressed input that cannot be read to its end, when that is what failed the job.
 
     Spark's error names the exception, not the file, so each compressed input is decompressed
@@ -208,15 +188,20 @@ def _damaged_file(rt: Runtime, files: Sequence[dumps.InputFile], error: Exceptio
     return None
 
 
-def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequence[dumps.InputFile],
-                 staging: str) -> None:
-    """The imported rows as parquet under ``staging``, in files of at most ``ROWS_PER_FILE`` rows."""
+def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequence[InputFile],
+                 staging: str, labelled: bool) -> None:
+    """The imported rows as parquet under ``staging``, in files of at most ``ROWS_PER_FILE`` rows:
+    partitioned by category, or (a table without labels) not partitioned."""
     good = frame.where(F.col(dumps.REASON) == 0).drop(dumps.FILE, dumps.REASON)
-    if not fmt.sorted_by_category:
-        # One task per (label, spread) cell instead of a file per label in every input task.
-        spread = max(1, math.ceil(sum(f.size for f in files) / BYTES_PER_WRITER))
-        good = good.repartition(sources.CATEGORY, F.pmod(F.xxhash64("review_id"), F.lit(spread)))
+    spread = max(1, math.ceil(sum(f.size for f in files) / BYTES_PER_WRITER))
     try:
+        if not labelled:
+            good.drop(sources.CATEGORY).repartition(spread, "review_id") \
+                .write.option("maxRecordsPerFile", ROWS_PER_FILE).parquet(staging)
+            return
+        if not fmt.sorted_by_category:
+            # One task per (label, spread) cell instead of a file per label in every input task.
+            good = good.repartition(sources.CATEGORY, F.pmod(F.xxhash64("review_id"), F.lit(spread)))
         write_partitioned(good, staging)
     except Exception as exc:  # a Java failure of the job, when it is a damaged input, becomes one line
         damaged = _damaged_file(rt, files, exc)
@@ -225,7 +210,7 @@ def _write_table(rt: Runtime, frame: DataFrame, fmt: dumps.Format, files: Sequen
         raise
 
 
-def _write_rejects(rt: Runtime, fmt: dumps.Format, files: dumps.FileSet,
+def _write_rejects(rt: Runtime, fmt: dumps.Format, files: FileSet,
                    counts: dict[str, FileCounts], spec: dumps.TableSpec | None, folder: str) -> None:
     """Rejected records with their file and reason, a ``source=<file name>`` folder per input file."""
     with_rejects = [f for f in files.files if counts[f.uri].rejected]
@@ -246,8 +231,9 @@ def _file_summary(counts: FileCounts) -> dict:
 
 
 def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], categories: dict[str, int],
-             files: dict[str, dict]) -> dict:
-    """``_import.json``: rows per category of the whole table, and what became of each input file."""
+             files: dict[str, dict], labelled: bool) -> dict:
+    """``_import.json``: rows per category of the whole table (none for a table without labels),
+    and what became of each input file."""
     old_files = {path: info for path, info in (existing or {}).get("files", {}).items()
                  if not set(info.get("categories", {})) & set(replaced) and path not in files}
     all_files = {**old_files, **files}
@@ -255,8 +241,9 @@ def _summary(fmt: dumps.Format, existing: dict | None, replaced: Sequence[str], 
     return {
         "created_by": f"reviewcat {__version__}",
         "format": fmt.name,
+        "labelled": labelled,
         "categories": dict(sorted(merged.items())),
-        "rows": sum(merged.values()),
+        "rows": sum(merged.values()) if labelled else sum(info["imported"] for info in all_files.values()),
         "rejected": sum(sum(info["rejected"].values()) for info in all_files.values()),
         "files": dict(sorted(all_files.items())),
     }
@@ -301,12 +288,13 @@ def _move_partitions(rt: Runtime, staging: str, output: str) -> None:
     log.info("added %d partitions to %s", sum(1 for target, _ in moved if f"/{REJECTED}/" not in target), output)
 
 
-def _counted(rt: Runtime, fmt: dumps.Format, inputs: dumps.FileSet, spec: dumps.TableSpec | None,
+def _counted(rt: Runtime, fmt: dumps.Format, inputs: FileSet, spec: dumps.TableSpec | None,
              observation: Observation, staging: str) -> dict[str, FileCounts]:
     """What became of each input record: as observed during the write, or, should that not add
     up, from a query that reads the input again."""
     written = sources.partition_folders(rt, staging) if rt.storage.exists(staging) else {}
-    counts = record_counts.from_metrics(code_counts.metrics(observation), inputs.files, sorted(written))
+    labelled = spec is None or spec.label is not None
+    counts = record_counts.from_metrics(code_counts.metrics(observation), inputs.files, sorted(written), labelled)
     if counts is None:
         log.warning("the record counts observed during the import do not add up: counting them again")
         counts = record_counts.by_query(fmt.to_reviews(rt.spark, inputs, spec), inputs.files)
@@ -350,6 +338,10 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     if catalog_table:
         check_table_target(rt.spark, *catalog_table, output)
     spec = _table_spec(args, fmt)
+    labelled = spec is None or spec.label is not None
+    if catalog_table and not labelled:
+        raise ReviewcatError("--database/--table register a table partitioned by its labels, for balance and "
+                             "prepare: a table without --label-column is scored from its --input-path instead")
     encoding = encodings.canonical(rt.spark, args.encoding)
     if fmt.name != "table" and not encodings.line_based(encoding, rt.spark):
         raise ReviewcatError(f"--encoding {encoding}: a dump is read a line at a time, and {encoding} lines do not "
@@ -358,11 +350,11 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         encodings.allow_java_charsets(rt.spark)
     if is_s3(output):  # a dead run's half-built output is gone before this run claims the path
         rt.storage.remove_dead_runs(output)
-    existing, claimed = _existing_import(rt, output, args.overwrite, fmt)
-    inputs = input_files(rt, args.input_path, fmt, encoding)
+    existing, claimed = _existing_import(rt, output, args.overwrite, fmt, labelled)
+    inputs = input_files(rt, args.input_path, fmt, encoding, table_files.parse_delimiter(args.delimiter))
     files = inputs.files
-    if fmt.name == "table" and dumps.table_kind(files) != "parquet":
-        _check_table_text(rt, inputs)
+    if fmt.name == "table":
+        table_files.check_text(rt.spark, inputs)
     named = {f.category for f in files if f.category}
     _check_replacements(existing, sorted(named), args.overwrite, output)
 
@@ -373,7 +365,7 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     observed, observation = record_counts.observe(frame.drop(dumps.RECORD), files)
     with _building(rt, claimed, existing) as staging:
         log.info("importing %s into %s", args.input_path, output)
-        _write_table(rt, observed, fmt, files, staging)
+        _write_table(rt, observed, fmt, files, staging, labelled)
         counts = _counted(rt, fmt, inputs, spec, observation, staging)
         if args.encoding is None:
             _check_text(rt, counts, files)
@@ -382,15 +374,16 @@ def run(rt: Runtime, args: Any) -> ImportResult:
         categories = record_counts.category_rows(counts)
         replaced = _check_replacements(existing, list(categories), args.overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
-                           {f.uri: _file_summary(counts[f.uri]) for f in files})
+                           {f.uri: _file_summary(counts[f.uri]) for f in files}, labelled)
         if existing:
             _merge_into(rt, staging, claimed, summary)
         else:
             rt.storage.write_text(f"{staging}/{IMPORT_FILE}", json_text(summary))
     for category, n in categories.items():
         log.info("%-40s %12d reviews%s", category, n, " (replaced)" if category in replaced else "")
-    log.info("imported %d records into %d categories, rejected %d -> %s", sum(categories.values()),
-             len(categories), sum(c.rejected for c in counts.values()), output)
+    log.info("imported %d records into %s, rejected %d -> %s", summary["rows"],
+             f"{len(categories)} categories" if labelled else "a table without labels",
+             sum(c.rejected for c in counts.values()), output)
     table = None
     if catalog_table:
         table = crawl(rt, output, *catalog_table).table

@@ -1,7 +1,9 @@
-"""The predict-table job: every row of a review table scored by a trained model, written as parquet.
+"""The predict-table job: every row of a table scored by a trained model, written as parquet.
 
-The output holds each row's id, its partition (``product_category``, so the output is partitioned
-like the input) and the model's top-k category names and probabilities, best first. The model is
+The input is any table (``score_input``): an export of new tickets as CSV, JSON Lines or parquet,
+or a catalog table, labelled or not. The output holds each row's id, the columns the user keeps
+and the model's top-k category names and probabilities, best first; unpartitioned, or partitioned
+by the best category (``prediction``) so that each queue's rows are a folder of their own. The model is
 ``model.bin`` or a BlazingText ``model.tar.gz`` on any file system Spark reads (a local path, s3://,
 hdfs://), scored on the executors; category names come from ``labels.json`` beside it, as for
 ``reviewcat predict``. Or it is a SageMaker job's model (``--sagemaker-job``), scored by a Batch
@@ -16,11 +18,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from pyspark.sql import DataFrame, functions as F
+from pyspark.sql.types import StructType
 
-from . import batch_transform, sources
+from . import batch_transform, score_input, sources
 from .errors import ReviewcatError
 from .names import LABELS_FILE, PREDICT_FILE as SUMMARY, SEARCH_FILE
-from .options import OUTPUT, READING, SOURCE, Option, positive_int
+from .options import OUTPUT, Option, positive_int
 from .publishing import check_apart
 from .runtime import Runtime
 from .scoring import LABELS, PROBABILITIES, predicted
@@ -32,15 +35,17 @@ from .object_store import split_uri
 log = logging.getLogger(__name__)
 
 
-OPTIONS = SOURCE + READING + [o for o in OUTPUT if o.name != "seed"] + [
+PREDICTION = "prediction"  # the partition column of --partition-by-prediction: each row's best category
+
+OPTIONS = score_input.OPTIONS + [o for o in OUTPUT if o.name != "seed"] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), labels.json beside it"),
     Option("sagemaker-job", "instead of --model: a SageMaker tuning job (its best model) or training job, "
            "scored by a Batch Transform job"),
     Option("labels", "labels.json or a prepare manifest.json naming the categories (default: labels.json "
            "beside --model)"),
     Option("top-k", "how many categories per row", positive_int, 3, short="-k"),
-    Option("text-column", "column with the text to score", default="review_body"),
-    Option("id-column", "column that identifies a row in the output", default="review_id"),
+    Option("partition-by-prediction", f"partition the output by each row's best category ({PREDICTION}=<name>/)",
+           switch=True),
     Option("s3-output", "--sagemaker-job with a local --output-path: s3:// prefix for the transform job's "
            "requests and answers"),
     Option("instance-type", "--sagemaker-job: transform instance type", default="ml.m5.large"),
@@ -107,8 +112,8 @@ def _s3_problems(what: str) -> Iterator[None]:
         raise ReviewcatError(f"{what}: {str(exc).splitlines()[0]}") from None
 
 
-def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: dict[str, str], work: str,
-                 clients: tuple[Any, Any]) -> tuple[DataFrame, str]:
+def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: dict, names: dict[str, str],
+                 work: str, clients: tuple[Any, Any]) -> tuple[DataFrame, str]:
     """The rows scored by a Batch Transform job, and the job's name; its requests and answers pass
     through ``work``.
 
@@ -117,8 +122,8 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
     """
     sagemaker, s3 = clients
     name = batch_transform.job_name()
-    batch_transform.requests(frame, args.top_k, args.text_column, args.id_column,
-                             sources.CATEGORY).write.text(f"{work}/requests")
+    batch_transform.requests(rows.frame, args.top_k, score_input.TEXT, rows.id_column,
+                             rows.keep).write.text(f"{work}/requests")
     # The transform job reads every object under its prefix: only the non-empty part files stay
     # (no _SUCCESS marker, no empty part of an empty partition).
     parts = []
@@ -150,9 +155,11 @@ def _transformed(rt: Runtime, args: Any, frame: DataFrame, model: dict, names: d
                         s3.download_file(bucket, item["Key"], str(folder / Path(item["Key"]).name))
     if not rt.storage.has_files(f"{work}/answers", ".out"):
         raise ReviewcatError(f"transform job {name} wrote no answers under {prefix}/answers/")
-    answered = batch_transform.answers(rt.spark.read.text(f"{work}/answers"), names, args.id_column, sources.CATEGORY)
+    kept = StructType([rows.frame.schema[c] for c in rows.keep])
+    answered = batch_transform.answers(rt.spark.read.text(f"{work}/answers"), names, rows.id_column, kept)
     # JSON carried the id as text: back to the input's type, as local scoring keeps it
-    return answered.withColumn(args.id_column, F.col(args.id_column).cast(frame.schema[args.id_column].dataType)), name
+    id_type = rows.frame.schema[rows.id_column].dataType
+    return answered.withColumn(rows.id_column, F.col(rows.id_column).cast(id_type)), name
 
 
 def run(rt: Runtime, args: Any) -> dict:
@@ -160,7 +167,7 @@ def run(rt: Runtime, args: Any) -> dict:
     if bool(args.model) == bool(args.sagemaker_job):
         raise ReviewcatError("give --model (a model.bin or model.tar.gz to score with) or --sagemaker-job "
                              "(a SageMaker tuning or training job), one of them")
-    inputs = {**sources.input_paths(rt, source), "--model": args.model, "--labels": args.labels}
+    inputs = {**score_input.locations(rt, source), "--model": args.model, "--labels": args.labels}
     claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows", inputs)
     output = claimed.path
     if args.sagemaker_job and args.s3_output:  # the transform job's requests and answers go there
@@ -171,35 +178,44 @@ def run(rt: Runtime, args: Any) -> dict:
     if args.sagemaker_job and not output.startswith("s3") and not (args.s3_output or "").startswith("s3://"):
         raise ReviewcatError("--sagemaker-job with a local --output-path needs --s3-output s3://bucket/prefix "
                              "for the transform job's requests and answers")
+    rows = score_input.open_input(rt, source, text_columns=args.text_column, id_column=args.id_column,
+                                  keep_columns=args.keep_columns, encoding=args.encoding, delimiter=args.delimiter,
+                                  skip_corrupt_files=args.skip_corrupt_files)
     clients = _sagemaker(args.region) if args.sagemaker_job else None
     model = batch_transform.model_of(clients[0], args.sagemaker_job) if clients else None
-    categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
-    frame = sources.read(rt, source, categories)
-    sources.require_columns(frame, [args.id_column, args.text_column], source)
-
     names = _categories(rt, args.model, args.labels)
     scoring_with = args.model or f"{model['name']}'s model {model['model_data']}"
     log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
-    frame = frame.select(args.id_column, sources.CATEGORY, args.text_column)
     job = {}
     with rt.storage.staged(claimed) as staging:
         if model:
             work = f"{staging}/_transform"  # deleted once the scored rows are written
-            scored, job["transform_job"] = _transformed(rt, args, frame, model, names, work, clients)
+            scored, job["transform_job"] = _transformed(rt, args, rows, model, names, work, clients)
         else:
             with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
                 # Loaded here once, so a bad model fails in one line before any task, and shipped from
                 # a copy of its own: the scratch folder may go.
-                scored = predicted(frame, _fetch(rt, args.model, scratch), args.top_k, args.text_column, names,
+                scored = predicted(rows.frame, _fetch(rt, args.model, scratch), args.top_k, score_input.TEXT, names,
                                    _record(rt, args.model), args.model)
+        scored = scored.select(rows.id_column, *rows.keep, LABELS, PROBABILITIES)
         # append: the staging folder is this run's own, and already holds the transform's work folder
-        scored.select(args.id_column, sources.CATEGORY, LABELS, PROBABILITIES) \
-            .write.mode("append").partitionBy(sources.CATEGORY).parquet(staging)
+        if args.partition_by_prediction:
+            scored.withColumn(PREDICTION, F.element_at(LABELS, 1)).write.mode("append") \
+                .partitionBy(PREDICTION).parquet(staging)
+        else:
+            scored.write.mode("append").parquet(staging)
         if model:
             rt.storage.delete(work)
-        rows = rt.spark.read.parquet(staging).count()
-        summary = {"source": source.describe(), "model": scoring_with, "top_k": args.top_k, "rows": rows,
-                   "text_column": args.text_column, **job, **({"skipped_files": skipped} if skipped else {})}
+        written = rt.spark.read.parquet(staging)
+        rows_written = written.count()
+        malformed = rows.malformed_rows()
+        summary = {"source": source.describe(), "model": scoring_with, "top_k": args.top_k, "rows": rows_written,
+                   "id_column": rows.id_column, "text_columns": rows.text_columns, "kept_columns": rows.keep,
+                   "partitioned_by": PREDICTION if args.partition_by_prediction else None, **job,
+                   **({"malformed_rows": malformed} if malformed else {}),
+                   **({"skipped_files": rows.skipped} if rows.skipped else {})}
         rt.storage.write_text(f"{staging}/{SUMMARY}", json_text(summary))
-    log.info("scored %d rows -> %s", rows, output)
+    if malformed:
+        log.warning("left out %d records the reader could not parse (malformed CSV or JSON)", malformed)
+    log.info("scored %d rows -> %s", rows_written, output)
     return summary

@@ -24,7 +24,8 @@ from typing import Sequence
 from pyspark.sql import Column, DataFrame, Observation, functions as F
 
 from . import code_counts
-from .dumps import FILE, OUTCOMES, REASON, InputFile
+from .dumps import FILE, OUTCOMES, REASON
+from .table_files import InputFile
 from .sources import CATEGORY
 
 CATEGORY_BITS = 20
@@ -59,7 +60,8 @@ def observe(frame: DataFrame, files: Sequence[InputFile]) -> tuple[DataFrame, Ob
     """``frame`` (the parsed records) counted per category, file and outcome by the action that runs it."""
     per_file = len(files) * len(OUTCOMES)
     hashed = F.pmod(F.crc32(F.col(CATEGORY)), F.lit(1 << CATEGORY_BITS))
-    category = F.when(F.col(REASON) == 0, hashed).otherwise(F.lit(0)).cast("long")
+    # A table without labels imports its rows under no category: hash 0, as a reject has.
+    category = F.when(F.col(REASON) == 0, F.coalesce(hashed, F.lit(0))).otherwise(F.lit(0)).cast("long")
     code: Column = (category * per_file + code_counts.index(FILE, [f.uri for f in files]) * len(OUTCOMES)
                     + F.col(REASON))
     return code_counts.observe(frame, code, per_file + EXTRA_BINS, "records per category, file and outcome")
@@ -79,10 +81,12 @@ class _Codes:
         return category in self.hashes if outcome == 0 else category == 0
 
 
-def from_metrics(metrics: dict, files: Sequence[InputFile], categories: Sequence[str]) -> dict[str, FileCounts] | None:
-    """Counts per file (by URI) from the observed metrics; None when they cannot be trusted."""
-    names = {category_hash(name): name for name in categories}
-    if len(names) != len(categories):
+def from_metrics(metrics: dict, files: Sequence[InputFile], categories: Sequence[str],
+                 labelled: bool = True) -> dict[str, FileCounts] | None:
+    """Counts per file (by URI) from the observed metrics; None when they cannot be trusted.
+    Rows of a table without labels (``labelled`` false) are counted as imported under no category."""
+    names: dict[int, str | None] = {category_hash(name): name for name in categories} if labelled else {0: None}
+    if labelled and len(names) != len(categories):
         return None  # two categories share a hash
     by_code = code_counts.from_metrics(metrics, _Codes(len(files), set(names)))
     if by_code is None:
@@ -93,7 +97,7 @@ def from_metrics(metrics: dict, files: Sequence[InputFile], categories: Sequence
         file, outcome = divmod(rest, len(OUTCOMES))
         found = counts[files[file].uri]
         found.outcomes[OUTCOMES[outcome]] = found.outcomes.get(OUTCOMES[outcome], 0) + n
-        if outcome == 0:
+        if outcome == 0 and names[category] is not None:
             found.categories[names[category]] = n
     return counts
 

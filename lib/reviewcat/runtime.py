@@ -41,15 +41,17 @@ class Runtime:
     def on_glue(self) -> bool:
         return self.glue_context is not None
 
-    def read_catalog(self, database: str, table: str, predicate: str) -> DataFrame:
-        """A catalog table restricted to the partitions ``predicate`` selects, before any file is listed."""
+    def read_catalog(self, database: str, table: str, predicate: str = "") -> DataFrame:
+        """A catalog table restricted to the partitions ``predicate`` selects (all of them when it is
+        empty), before any file is listed."""
         if self.on_glue:
             frame = self.glue_context.create_dynamic_frame.from_catalog(
                 database=database, table_name=table, push_down_predicate=predicate,
                 transformation_ctx=f"read_{table}")
             return frame.toDF()
         # Spark prunes a partitioned catalog table through the metastore: the same push-down.
-        return self.spark.table(f"`{database}`.`{table}`").where(predicate)
+        frame = self.spark.table(f"`{database}`.`{table}`")
+        return frame.where(predicate) if predicate else frame
 
 
 _LOG4J = Path(__file__).with_name("data") / "log4j2.properties"

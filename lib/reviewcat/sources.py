@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import DataFrame
@@ -219,15 +219,22 @@ def count_by_category(rt: Runtime, source: Source, categories: Sequence[str]) ->
 
 
 def skip_unreadable(rt: Runtime, source: Source, categories: Sequence[str]) -> list[dict[str, str]]:
-    """From here on Spark skips input files it cannot read; returns those it will skip, with why.
+    """From here on Spark skips input files it cannot read; returns those of ``categories`` it
+    will skip, with why (``skipped_files``)."""
+    return skipped_files(rt, lambda: read(rt, source, categories))
 
-    Spark's ``ignoreCorruptFiles`` skips silently. To name the files, one scan of the selected
-    partitions with no data column (parquet footers only) finds which files yield rows; a listed
-    file that yields none is opened once more for its footer, and is skipped when that fails (a
-    valid empty file is not). A file damaged past a readable footer is skipped silently, as by Spark.
+
+def skipped_files(rt: Runtime, read_input: Callable[[], DataFrame]) -> list[dict[str, str]]:
+    """From here on Spark skips input files it cannot read; returns those of the parquet input
+    ``read_input`` reads that it will skip, with why.
+
+    Spark's ``ignoreCorruptFiles`` skips silently. To name the files, one scan of the input with no
+    data column (parquet footers only) finds which files yield rows; a listed file that yields none
+    is opened once more for its footer, and is skipped when that fails (a valid empty file is not).
+    A file damaged past a readable footer is skipped silently, as by Spark.
     """
     rt.spark.conf.set("spark.sql.files.ignoreCorruptFiles", "true")
-    frame = read(rt, source, categories)
+    frame = read_input()
     yielding = {unquote(row[0]) for row in frame.select(F.input_file_name()).distinct().collect()}
     silent = [path for path in frame.inputFiles() if unquote(path) not in yielding]
     skipped = [{"path": plain_path(unquote(path)), "problem": problem} for path in silent

@@ -7,11 +7,11 @@ import logging
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from ..errors import ReviewcatError
 from ..storage import json_text
-from ..options import Option, positive_float, positive_int
+from ..options import Option, fraction, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from ..object_store import S3Files, fetch_prepared, split_uri, staged_output
 from ..publishing import check_apart, check_finished
@@ -20,7 +20,7 @@ from ..text import normalize
 from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
 from .evaluate import evaluate, write_report
 from .local_search import run_search
-from .model import endpoint_top_k, load_model, top_k
+from .model import endpoint_top_k, load_model, sagemaker_runtime, top_k
 from .model_file import describe
 from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
 from .space import DataStats, build_space, load_space_file
@@ -81,7 +81,16 @@ PREDICT = [
     Option("endpoint", "name of a deployed BlazingText endpoint to ask instead of a local model"),
     Option("top-k", "how many labels per text", positive_int, 3, short="-k"),
     Option("labels", "labels.json or manifest.json naming the categories (default: labels.json beside --model)"),
+    Option("threshold", "leave out labels whose probability is below this (a text may then get none)", fraction,
+           0.0),
+    Option("with-ids", "each text (argument or stdin line) is id<TAB>text; the output names the id", switch=True),
+    Option("json", "one JSON object per text: id (given, else the text's number from 1), labels, probabilities",
+           switch=True),
+    Option("region", "--endpoint: its AWS region (default: the AWS configuration's)"),
 ]
+# Texts asked of a model or endpoint at once: output follows input as it streams, and an endpoint
+# request stays far below SageMaker's 6 MB payload limit.
+PREDICT_BATCH = 500
 
 
 def train(args: argparse.Namespace) -> Path | str:
@@ -222,24 +231,81 @@ def _labels_file(path: str) -> dict[str, str]:
 
 
 def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,
-            client: object = None) -> list[list[tuple[str, float]]]:
-    """Top-k (category, probability) for raw review texts, cleaned and tokenized as in training."""
+            client: object = None, threshold: float = 0.0, region: str | None = None) -> list[list[tuple[str, float]]]:
+    """Top-k (category, probability) for raw review texts, cleaned and tokenized as in training;
+    labels under ``threshold`` are left out, so a text may get none."""
+    return list(_predictor(model, endpoint, k, labels, client, threshold, region)(list(texts)))
+
+
+def _predictor(model: str | None, endpoint: str | None, k: int, labels: str | None = None, client: object = None,
+               threshold: float = 0.0, region: str | None = None) -> Callable[[list[str]], list[list[tuple[str, float]]]]:
+    """A function from raw texts to their top-k (category, probability): the model is loaded (or the
+    endpoint's client made) once, for every batch of a stream."""
     if bool(model) == bool(endpoint):
         raise ReviewcatError("give either --model or --endpoint")
-    tokenized = [normalize(t) for t in texts]
+    if region and not endpoint:
+        raise ReviewcatError("--region goes with --endpoint: a local --model needs no region")
     if endpoint:
-        answers = endpoint_top_k(endpoint, tokenized, k, client)
+        client = client or sagemaker_runtime(region)
         categories = _labels_file(labels) if labels else {}
+        ask = lambda tokenized: endpoint_top_k(endpoint, tokenized, k, client)  # noqa: E731
     else:
-        answers = top_k(load_model(model, model_record(model)), tokenized, k)
+        loaded = load_model(model, model_record(model))
         categories = _labels_file(labels) if labels else (_beside(model, LABELS_FILE) or {})
-    return [[(category_name(label, categories), p) for label, p in pairs] for pairs in answers]
+        ask = lambda tokenized: top_k(loaded, tokenized, k)  # noqa: E731
+
+    def answer(texts: list[str]) -> list[list[tuple[str, float]]]:
+        answers = ask([normalize(t) for t in texts]) if texts else []
+        return [[(category_name(label, categories), p) for label, p in pairs if p >= threshold] for pairs in answers]
+    return answer
+
+
+def _texts(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    """(id, text) of each text to predict: the arguments, else stdin's non-blank lines as they come;
+    without --with-ids a text's id is its number, from 1."""
+    lines = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
+    number = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        number += 1
+        if not args.with_ids:
+            yield str(number), line
+            continue
+        key, tab, text = line.partition("\t")
+        if not tab or not key.strip():
+            raise ReviewcatError(f"text {number} is not id<TAB>text, as --with-ids reads: {line[:60]!r}")
+        yield key, text
+
+
+def _batches(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not texts:
+    """Predictions printed as the texts stream in: a line per text (its id with --with-ids, the
+    whole text when there are several), or one JSON object per text with --json."""
+    answer = _predictor(args.model, args.endpoint, args.top_k, args.labels, threshold=args.threshold,
+                        region=args.region)
+    several = args.with_ids or not args.texts or len(args.texts) > 1
+    seen = 0
+    for batch in _batches(_texts(args), PREDICT_BATCH):
+        for (key, text), pairs in zip(batch, answer([text for _, text in batch])):
+            if args.json:
+                line = json.dumps({"id": key, "labels": [n for n, _ in pairs],
+                                   "probabilities": [round(p, 6) for _, p in pairs]}, ensure_ascii=False)
+            else:
+                shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
+                line = f"{key}\t{shown}" if args.with_ids else f"{shown}\t{text}" if several else shown
+            print(line, flush=False)
+        sys.stdout.flush()
+        seen += len(batch)
+    if not seen:
         raise ReviewcatError("nothing to predict: give texts as arguments or one per line on stdin")
-    for text, pairs in zip(texts, predict(args.model, args.endpoint, texts, args.top_k, args.labels)):
-        shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
-        print(f"{shown}\t{text[:80]}" if len(texts) > 1 else shown)

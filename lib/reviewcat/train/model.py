@@ -10,10 +10,45 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import ReviewcatError
 from . import model_file
+
+
+@contextmanager
+def _model_bin(path: str, record: Mapping[str, Any] | None, shown: str) -> Iterator[str]:
+    """The path of a checked, whole ``model.bin``: ``path`` itself, or the one a BlazingText
+    ``model.tar.gz`` holds, extracted for as long as the block runs."""
+    file = Path(path)
+    if not file.is_file():
+        raise ReviewcatError(f"model {shown} not found: give a model.bin or a BlazingText model.tar.gz")
+    model_file.match_record(str(file), record, shown)
+    if not file.name.endswith((".tar.gz", ".tgz")):
+        model_file.require_whole(str(file), shown)
+        yield str(file)
+        return
+    with tarfile.open(file) as archive, tempfile.TemporaryDirectory() as scratch:
+        member = next((m for m in archive.getmembers() if Path(m.name).name == "model.bin" and m.isfile()), None)
+        if member is None:
+            raise ReviewcatError(f"{shown} holds no model.bin: is it a BlazingText supervised model?")
+        target = Path(scratch) / "model.bin"
+        with archive.extractfile(member) as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out)
+        model_file.require_whole(str(target), f"model.bin in {shown}")
+        yield str(target)
+
+
+@contextmanager
+def _loading(shown: str) -> Iterator[None]:
+    """A file that cannot be read or unpacked, as one line naming the model."""
+    try:
+        yield
+    except ReviewcatError:
+        raise
+    except (ValueError, tarfile.TarError, OSError, EOFError) as exc:
+        raise ReviewcatError(f"cannot load model {shown}: {str(exc).splitlines()[0]}") from None
 
 
 def load_model(path: str, record: Mapping[str, Any] | None = None, shown: str | None = None) -> Any:
@@ -24,29 +59,23 @@ def load_model(path: str, record: Mapping[str, Any] | None = None, shown: str | 
     import fasttext.FastText
     # fastText 0.9.2 prints a deprecation notice to stderr on every load; it asks nothing of users.
     fasttext.FastText.eprint = lambda *args, **kwargs: None
-    file = Path(path)
     shown = shown or path
-    if not file.is_file():
-        raise ReviewcatError(f"model {shown} not found: give a model.bin or a BlazingText model.tar.gz")
-    try:
-        if file.name.endswith((".tar.gz", ".tgz")):
-            model_file.match_record(str(file), record, shown)
-            with tarfile.open(file) as archive, tempfile.TemporaryDirectory() as scratch:
-                member = next((m for m in archive.getmembers() if Path(m.name).name == "model.bin" and m.isfile()), None)
-                if member is None:
-                    raise ReviewcatError(f"{shown} holds no model.bin: is it a BlazingText supervised model?")
-                target = Path(scratch) / "model.bin"
-                with archive.extractfile(member) as source, target.open("wb") as out:
-                    shutil.copyfileobj(source, out)
-                model_file.require_whole(str(target), f"model.bin in {shown}")
-                return fasttext.load_model(str(target))
-        model_file.match_record(str(file), record, shown)
-        model_file.require_whole(str(file), shown)
-        return fasttext.load_model(str(file))
-    except ReviewcatError:
-        raise
-    except (ValueError, tarfile.TarError, OSError, EOFError) as exc:
-        raise ReviewcatError(f"cannot load model {shown}: {str(exc).splitlines()[0]}") from None
+    with _loading(shown), _model_bin(path, record, shown) as model_bin:
+        return fasttext.load_model(model_bin)
+
+
+def model_vocabulary(path: str, record: Mapping[str, Any] | None = None, shown: str | None = None) -> frozenset[str]:
+    """The words a model knows, from ``model.bin`` or a BlazingText ``model.tar.gz`` (checked as
+    ``load_model`` checks it)."""
+    shown = shown or path
+    with _loading(shown), _model_bin(path, record, shown) as model_bin:
+        return model_file.vocabulary(model_bin)
+
+
+def unseen_tokens(tokenized: str, vocabulary: frozenset[str]) -> tuple[int, int]:
+    """How many tokens a tokenized text has, and how many of them the model never saw."""
+    tokens = tokenized.split()
+    return len(tokens), sum(1 for t in tokens if t not in vocabulary)
 
 
 def top_k(model: Any, tokenized: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
@@ -64,10 +93,22 @@ def top_k(model: Any, tokenized: Sequence[str], k: int) -> list[list[tuple[str, 
     return answers
 
 
+def sagemaker_runtime(region: str | None = None) -> Any:
+    """The client that asks an endpoint, in ``region`` or the AWS configuration's."""
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        raise ReviewcatError("--endpoint needs boto3: pip install 'reviewcat[aws]'") from None
+    try:
+        return boto3.client("sagemaker-runtime", region_name=region)
+    except BotoCoreError as exc:
+        raise ReviewcatError(f"cannot make a SageMaker client: {exc} (pass --region)") from None
+
+
 def endpoint_top_k(endpoint: str, texts: Sequence[str], k: int, client: Any = None) -> list[list[tuple[str, float]]]:
     """The same answer from a deployed BlazingText endpoint (its JSON request and response format)."""
-    import boto3
-    client = client or boto3.client("sagemaker-runtime")
+    client = client or sagemaker_runtime()
     body = json.dumps({"instances": list(texts), "configuration": {"k": k}})
     try:
         response = client.invoke_endpoint(EndpointName=endpoint, ContentType="application/json",

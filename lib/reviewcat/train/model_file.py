@@ -53,14 +53,17 @@ class _Walk:
             raise _Cut(self.pos + count)
         self.pos += count
 
-    def words(self, count: int) -> None:
-        """``count`` dictionary entries: a NUL-ended word, its count (int64) and its type (int8)."""
+    def words(self, count: int, kept: list[bytes] | None = None) -> None:
+        """``count`` dictionary entries: a NUL-ended word, its count (int64) and its type (int8, 0
+        for a word, 1 for a label); the words go to ``kept`` when given."""
         for _ in range(count):
             end = self.data.find(b"\0", self.pos)
             if end < 0:
                 raise _Cut(self.size + 1)
-            self.pos = end + 1
-            self.take("<qb")
+            start, self.pos = self.pos, end + 1
+            _count, entry_type = self.take("<qb")
+            if kept is not None and entry_type == 0:
+                kept.append(bytes(self.data[start:end]))
 
     def quantizer(self) -> None:
         dim, _nsubq, _dsub, _lastdsub = self.take("<4i")
@@ -84,7 +87,8 @@ class _Walk:
         return rows, cols
 
 
-def _walk(walk: _Walk) -> None:
+def _walk(walk: _Walk, kept: list[bytes] | None = None) -> None:
+    """The whole layout; with ``kept``, only up to the dictionary, whose words it collects there."""
     magic, version = walk.take("<2i")
     if magic != MAGIC:
         raise ValueError("it is not a fastText model (no fastText header)")
@@ -96,7 +100,9 @@ def _walk(walk: _Walk) -> None:
     _tokens, pruned = walk.take("<2q")
     if entries < 0 or words < 0 or labels < 0 or words + labels != entries:
         raise ValueError("its dictionary's counts do not add up")
-    walk.words(entries)
+    walk.words(entries, kept)
+    if kept is not None:
+        return
     walk.skip(max(pruned, 0) * 8, "pruned index")
     (quantized,) = walk.take("<?")
     rows, cols = walk.matrix(quantized, "input")
@@ -124,6 +130,15 @@ def layout_problem(path: str) -> str | None:
     if walk.pos != size:
         return f"it has {size - walk.pos:,} bytes past the model's end"
     return None
+
+
+def vocabulary(path: str) -> frozenset[str]:
+    """The words of a whole fastText model's dictionary (not its labels), read from the file: the
+    Glue job's fasttext-predict has no ``get_words``."""
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        words: list[bytes] = []
+        _walk(_Walk(data, len(data)), words)
+    return frozenset(w.decode("utf-8", errors="replace") for w in words)
 
 
 def check_written(path: str) -> None:

@@ -12,14 +12,16 @@ from .options import Option, add_options, positive_int, name_list
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
-    "import": ("reviewcat.importer", "turn review dumps (Amazon 2023, 2018, TSV) or a labelled table into the "
-               "partitioned review table"),
+    "import": ("reviewcat.importer", "turn review dumps (Amazon 2023, 2018, TSV) or a table (CSV, JSON Lines, "
+               "parquet; labelled or not) into the review table"),
     "balance": ("reviewcat.balance", "equal (or capped) reviews per category, read through partition push-down"),
     "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
     "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
     "bias": ("reviewcat.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
-    "predict-table": ("reviewcat.predict_table", "score every row of a review table with a trained model: "
-                      "top-k categories and probabilities as parquet"),
+    "predict-table": ("reviewcat.predict_table", "score every row of any table (CSV, JSON Lines, parquet, a catalog "
+                      "table) with a trained model: top-k categories and probabilities as parquet, and drift"),
+    "drift": ("reviewcat.drift_job", "whether new data has drifted from what a model was trained on, and whether to "
+              "retrain"),
     "pipeline": ("reviewcat.pipeline", "import, crawl, balance, prepare and train in one Spark session; "
                  "reruns skip the steps that are up to date"),
 }

@@ -16,6 +16,7 @@ SEARCH_FILE = "search.json"
 LABELS_FILE = "labels.json"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
+DRIFT_REFERENCE = "drift_reference.json"  # beside a model: what new data is compared with (reviewcat.drift)
 
 # The result files of releases from before RUN_FILE, each with a key its JSON holds (None: the name
 # is reviewcat's alone): a folder holding one is an output of reviewcat's, which --overwrite may replace.

@@ -20,16 +20,14 @@ from typing import Any, Iterator
 from pyspark.sql import DataFrame, functions as F
 from pyspark.sql.types import StructType
 
-from . import batch_transform, score_input, sources
+from . import batch_transform, drift, drift_job, model_location, score_input, sources
 from .errors import ReviewcatError
-from .names import LABELS_FILE, PREDICT_FILE as SUMMARY, SEARCH_FILE
+from .names import DRIFT_REFERENCE, PREDICT_FILE as SUMMARY
 from .options import OUTPUT, Option, positive_int
 from .publishing import check_apart
 from .runtime import Runtime
 from .scoring import LABELS, PROBABILITIES, predicted
 from .storage import json_text, plain_path
-from .train.data import parse_json, parse_labels
-from .train.model_file import recorded
 from .object_store import split_uri
 
 log = logging.getLogger(__name__)
@@ -51,44 +49,9 @@ OPTIONS = score_input.OPTIONS + [o for o in OUTPUT if o.name != "seed"] + [
     Option("instance-type", "--sagemaker-job: transform instance type", default="ml.m5.large"),
     Option("instance-count", "--sagemaker-job: transform instances", positive_int, 1),
     Option("region", "--sagemaker-job: AWS region (default: the AWS configuration's)"),
+    Option("drift-reference", f"the {DRIFT_REFERENCE} training wrote, for the drift summary in {SUMMARY} "
+           "(default: the one beside --model)"),
 ]
-
-
-def _fetch(rt: Runtime, path: str, scratch: str) -> str:
-    """A local copy of a file on any file system, or the file itself when it is local."""
-    if Path(path).is_file():
-        return path
-    qualified = rt.storage.qualify(path)
-    if not rt.storage.exists(qualified):
-        raise ReviewcatError(f"model {path} not found: give a model.bin or a BlazingText model.tar.gz")
-    local = str(Path(scratch) / Path(path).name)
-    rt.storage.copy_to_local(qualified, local)
-    return local
-
-
-def _beside(model: str, name: str) -> str:
-    """The path of the file ``name`` beside ``model``, on whatever file system the model is."""
-    return f"{model.rsplit('/', 1)[0]}/{name}" if "/" in model else name
-
-
-def _record(rt: Runtime, model: str) -> dict | None:
-    """Training's record of the model file (its size and SHA-256), from ``search.json`` beside it."""
-    path = _beside(model, SEARCH_FILE)
-    return recorded(parse_json(rt.storage.read_text(path), path), model.rsplit("/", 1)[-1]) if rt.storage.exists(path) \
-        else None
-
-
-def _categories(rt: Runtime, model: str | None, labels: str | None) -> dict[str, str]:
-    """Label -> category from --labels, else labels.json beside the model, else none (label names)."""
-    beside = _beside(model, LABELS_FILE) if model else None
-    path = labels or beside
-    if not path or not rt.storage.exists(path):
-        if labels:
-            raise ReviewcatError(f"labels file {labels} not found")
-        log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE,
-                    model or "a SageMaker model")
-        return {}
-    return parse_labels(rt.storage.read_text(path), path)
 
 
 def _sagemaker(region: str | None) -> tuple[Any, Any]:
@@ -183,10 +146,11 @@ def run(rt: Runtime, args: Any) -> dict:
                                   skip_corrupt_files=args.skip_corrupt_files)
     clients = _sagemaker(args.region) if args.sagemaker_job else None
     model = batch_transform.model_of(clients[0], args.sagemaker_job) if clients else None
-    names = _categories(rt, args.model, args.labels)
+    names = model_location.categories(rt, args.model, args.labels)
+    reference = model_location.drift_reference(rt, args.model, args.drift_reference)
     scoring_with = args.model or f"{model['name']}'s model {model['model_data']}"
     log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
-    job = {}
+    job, tokens = {}, None
     with rt.storage.staged(claimed) as staging:
         if model:
             work = f"{staging}/_transform"  # deleted once the scored rows are written
@@ -195,27 +159,33 @@ def run(rt: Runtime, args: Any) -> dict:
             with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
                 # Loaded here once, so a bad model fails in one line before any task, and shipped from
                 # a copy of its own: the scratch folder may go.
-                scored = predicted(rows.frame, _fetch(rt, args.model, scratch), args.top_k, score_input.TEXT, names,
-                                   _record(rt, args.model), args.model)
+                scored = predicted(rows.frame, model_location.fetch(rt, args.model, scratch), args.top_k,
+                                   score_input.TEXT, names, model_location.record(rt, args.model), args.model,
+                                   count_tokens=reference is not None)
+                if reference is not None:
+                    scored, tokens = drift_job.observe_tokens(scored)
         scored = scored.select(rows.id_column, *rows.keep, LABELS, PROBABILITIES)
         # append: the staging folder is this run's own, and already holds the transform's work folder
         if args.partition_by_prediction:
-            scored.withColumn(PREDICTION, F.element_at(LABELS, 1)).write.mode("append") \
+            scored.withColumn(PREDICTION, F.get(LABELS, 0)).write.mode("append") \
                 .partitionBy(PREDICTION).parquet(staging)
         else:
             scored.write.mode("append").parquet(staging)
         if model:
             rt.storage.delete(work)
-        written = rt.spark.read.parquet(staging)
-        rows_written = written.count()
+        observed = drift_job.summed(rt.spark.read.parquet(staging), tokens)
+        rows_written = observed.rows
         malformed = rows.malformed_rows()
+        found = drift.compare(reference, observed) if reference is not None else None
         summary = {"source": source.describe(), "model": scoring_with, "top_k": args.top_k, "rows": rows_written,
                    "id_column": rows.id_column, "text_columns": rows.text_columns, "kept_columns": rows.keep,
                    "partitioned_by": PREDICTION if args.partition_by_prediction else None, **job,
                    **({"malformed_rows": malformed} if malformed else {}),
-                   **({"skipped_files": rows.skipped} if rows.skipped else {})}
+                   **({"skipped_files": rows.skipped} if rows.skipped else {}), "drift": found}
         rt.storage.write_text(f"{staging}/{SUMMARY}", json_text(summary))
     if malformed:
         log.warning("left out %d records the reader could not parse (malformed CSV or JSON)", malformed)
     log.info("scored %d rows -> %s", rows_written, output)
+    for line in drift.lines(found) if found else []:
+        (log.warning if found["retrain"] and line.startswith("retraining") else log.info)("%s", line)
     return summary

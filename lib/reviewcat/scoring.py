@@ -16,20 +16,23 @@ from typing import Any, Mapping
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
-from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, DoubleType, IntegerType, StringType, StructField, StructType
 
 from .names import LABELS_FILE
 from .text import clean
 from .train.data import category_name, model_record, parse_labels
-from .train.model import load_model, top_k
+from .train.model import load_model, model_vocabulary, top_k, unseen_tokens
 from .train.model_file import describe, match_record
 
 LABELS = "labels"
 PROBABILITIES = "probabilities"
+TOKENS = "tokens"                # with count_tokens: each row's tokens
+UNSEEN = "unseen_tokens"         # and how many of them the model never saw (drift's signal)
 PREDICTION = StructType([StructField(LABELS, ArrayType(StringType())),
                          StructField(PROBABILITIES, ArrayType(DoubleType()))])
+COUNTED = StructType(PREDICTION.fields + [StructField(TOKENS, IntegerType()), StructField(UNSEEN, IntegerType())])
 
-_LOADED: dict[tuple[str, str], Any] = {}  # in each Python worker: (shipped file name, its SHA-256) -> model
+_LOADED: dict[tuple[str, str, bool], Any] = {}  # in each Python worker: (shipped file, SHA-256, words?) -> loaded
 
 
 def ship_model(spark: SparkSession, local_model: str, digest: str) -> str:
@@ -49,21 +52,23 @@ def ship_model(spark: SparkSession, local_model: str, digest: str) -> str:
     return name
 
 
-def _model(name: str, record: Mapping[str, Any], shown: str) -> Any:
-    """The shipped model, loaded once per Python worker, after checking that the copy this
-    executor received is the file the driver checked."""
-    key = (name, str(record.get("sha256")))
+def _loaded(name: str, record: Mapping[str, Any], shown: str, words: bool = False) -> Any:
+    """The shipped model (or, with ``words``, its vocabulary), loaded once per Python worker, after
+    checking that the copy this executor received is the file the driver checked."""
+    key = (name, str(record.get("sha256")), words)
     if key not in _LOADED:
         from pyspark import SparkFiles
-        _LOADED[key] = load_model(SparkFiles.get(name), record, shown)
+        load = model_vocabulary if words else load_model
+        _LOADED[key] = load(SparkFiles.get(name), record, shown)
     return _LOADED[key]
 
 
 def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[str, str],
-                 record: Mapping[str, Any], shown: str) -> Column:
+                 record: Mapping[str, Any], shown: str, count_tokens: bool = False) -> Column:
     """The ``k`` best categories of each row's raw text and their probabilities, best first, as a
     struct of two arrays (``labels``, ``probabilities``); ``shipped`` is ``ship_model``'s name,
-    ``record`` the shipped file's size and SHA-256 and ``shown`` its name in messages.
+    ``record`` the shipped file's size and SHA-256 and ``shown`` its name in messages. With
+    ``count_tokens`` the struct also holds the text's tokens and how many the model never saw.
 
     A text with no words left after cleaning still gets the model's answer for an empty line, as
     ``reviewcat predict`` gives it: every row is scored.
@@ -72,16 +77,22 @@ def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[s
 
     def batch(texts: pd.Series) -> pd.DataFrame:
         from .tokens import tokenize_batch  # in the Python worker only: see tokens.py
-        answers = top_k(_model(shipped, record, shown), tokenize_batch([clean(t) for t in texts]), k)
-        return pd.DataFrame({LABELS: [[category_name(label, names) for label, _ in a] for a in answers],
-                             PROBABILITIES: [[p for _, p in a] for a in answers]})
+        tokenized = tokenize_batch([clean(t) for t in texts])
+        answers = top_k(_loaded(shipped, record, shown), tokenized, k)
+        columns = {LABELS: [[category_name(label, names) for label, _ in a] for a in answers],
+                   PROBABILITIES: [[p for _, p in a] for a in answers]}
+        if count_tokens:
+            vocabulary = _loaded(shipped, record, shown, words=True)
+            counted = [unseen_tokens(t, vocabulary) for t in tokenized]
+            columns.update({TOKENS: [n for n, _ in counted], UNSEEN: [u for _, u in counted]})
+        return pd.DataFrame(columns)
 
-    return F.pandas_udf(batch, PREDICTION)(F.col(text) if isinstance(text, str) else text)
+    return F.pandas_udf(batch, COUNTED if count_tokens else PREDICTION)(F.col(text) if isinstance(text, str) else text)
 
 
 def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "review_body",
               categories: Mapping[str, str] | None = None, record: Mapping[str, Any] | None = None,
-              shown: str | None = None) -> DataFrame:
+              shown: str | None = None, count_tokens: bool = False) -> DataFrame:
     """``frame`` with the model's ``k`` best categories of its text (all of them when it has fewer) and
     their probabilities, best first (``labels``, ``probabilities``), as ``reviewcat predict`` gives them.
 
@@ -99,6 +110,8 @@ def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "revi
     measured = match_record(model, record, shown) or describe(model)
     load_model(model, None, shown)
     shipped = ship_model(frame.sparkSession, model, measured["sha256"])
-    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories, measured, shown))
-    return (scored.withColumn(LABELS, F.col(f"__prediction.{LABELS}"))
-            .withColumn(PROBABILITIES, F.col(f"__prediction.{PROBABILITIES}")).drop("__prediction"))
+    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories, measured, shown,
+                                                           count_tokens))
+    for field in (COUNTED if count_tokens else PREDICTION).fieldNames():
+        scored = scored.withColumn(field, F.col(f"__prediction.{field}"))
+    return scored.drop("__prediction")

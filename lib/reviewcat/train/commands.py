@@ -18,7 +18,7 @@ from ..publishing import check_apart, check_finished
 from ..s3a import is_s3
 from ..text import normalize
 from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
-from .evaluate import evaluate, write_report
+from .evaluate import evaluate, write_drift_reference, write_report
 from .local_search import run_search
 from .model import endpoint_top_k, load_model, sagemaker_runtime, top_k
 from .model_file import describe
@@ -160,6 +160,7 @@ def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path |
     """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
     search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
     metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, f"{output}/{model.name}")
+    write_drift_reference(str(model), prepared, folder, prepared.categories)
     write_report(folder, metrics, prepared.categories, prepared.manifest, search)
 
 
@@ -212,6 +213,7 @@ def evaluate_command(args: argparse.Namespace) -> str:
             categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
             search = _beside(args.model, SEARCH_FILE)
             metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
+            write_drift_reference(args.model, prepared, staging, categories)
             write_report(staging, metrics, categories, prepared.manifest, search)
     return f"{output}/{REPORT_FILE}"
 

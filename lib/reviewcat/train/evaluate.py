@@ -10,10 +10,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..names import METRICS_FILE, REPORT_FILE
+from .. import drift
+from ..names import DRIFT_REFERENCE, METRICS_FILE, REPORT_FILE
 from ..storage import json_text
-from .data import SPLITS, category_name, read_labeled
-from .model import load_model, top_k
+from .data import SPLITS, Prepared, category_name, read_labeled
+from .model import load_model, model_vocabulary, top_k, unseen_tokens
 from .model_file import describe, match_record, recorded
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,36 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
              metrics["accuracy"], low, high, TOP_K, metrics["top_k"]["accuracy"], metrics["macro_f1"],
              metrics["examples"])
     return metrics
+
+
+def write_drift_reference(model_path: str, prepared: Prepared, output: Path, categories: dict[str, str]) -> dict:
+    """``drift.REFERENCE_FILE`` in ``output``: what new data is compared with (``reviewcat drift``,
+    predict-table's summary), from the validation split and the category mix training sampled from.
+
+    That mix is the table's before balancing (the manifest's balance counts), as new data arrives
+    with the table's mix, not the even one balancing made; without those counts, the training split's."""
+    model = load_model(model_path)
+    vocabulary = model_vocabulary(model_path)
+    data = read_labeled(prepared.file("validation"))
+    answers = top_k(model, data.texts, 1)
+    counted = [unseen_tokens(text, vocabulary) for text in data.texts]
+    manifest = prepared.manifest or {}
+    source = (manifest.get("balance") or {}).get("counts")
+    if source:
+        mix, mix_from = {c: n for c, n in source.items() if c in set(categories.values())}, "the table before balancing"
+    else:
+        train = read_labeled(prepared.file("train"), keep_text=False).labels
+        mix, mix_from = {}, "the training split"
+        for label in train:
+            name = category_name(label, categories)
+            mix[name] = mix.get(name, 0) + 1
+    ref = drift.reference([category_name(label, categories) for label in data.labels],
+                          [category_name(a[0][0], categories) if a else "" for a in answers],
+                          [a[0][1] if a else 0.0 for a in answers], sum(n for n, _ in counted),
+                          sum(u for _, u in counted), mix, mix_from)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / DRIFT_REFERENCE).write_text(json_text(ref))
+    return ref
 
 
 def _top_k_line(metrics: dict[str, Any]) -> list[str]:

@@ -379,6 +379,9 @@ def test_table_inputs_missing_columns_or_labels(rt, tmp_path):
         id_column="ticket_id", text_column="description", delimiter=";;")
     bad(rt, tmp_path, "register a table partitioned by its labels", format="table", input_path=csv,
         id_column="ticket_id", text_column="description", database="d", table="t")
+    write(tmp_path / "j" / "t.jsonl", [json.dumps({"id": 1, "text": "a", "stars": [5]})])
+    bad(rt, tmp_path, r"--rating-column stars holds array<bigint>, not numbers", format="table",
+        input_path=str(tmp_path / "j"), id_column="id", text_column="text", rating_column="stars")
     bad(rt, tmp_path, r"2 of 2 records .* most for rating not a number \(2\): check --rating-column",
         format="table", input_path=str(write_lines(tmp_path / "r" / "t.csv", ["id,text,stars", "1,a,good", "2,b,bad"])),
         id_column="id", text_column="text", rating_column="stars")

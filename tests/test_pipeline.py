@@ -112,6 +112,10 @@ def test_refusals_are_one_line_errors(rt, dump, tmp_path):
         run(rt, input_path=dump, output_path="s3://bucket/run", format="amazon-2023")
     with pytest.raises(ReviewcatError, match="--table names the catalog table of --database"):
         run(rt, input_path=dump, output_path=str(tmp_path / "x"), format="amazon-2023", no_train=True, table="t")
+    for unlabelled in (dict(no_label=True), {}):
+        with pytest.raises(ReviewcatError, match="the pipeline balances and trains on labels: give --label-column"):
+            run(rt, input_path=dump, output_path=str(tmp_path / "x"), format="table", id_column="id",
+                text_column="text", **unlabelled)
     proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "pipeline", "--input-path", str(tmp_path / "none"),
                            "--output-path", str(tmp_path / "y"), "--no-train"], env=cli_env(tmp_path),
                           capture_output=True, text=True, timeout=300)

@@ -94,14 +94,15 @@ def test_an_unlabelled_csv_of_tickets_is_scored_with_its_own_columns(rt, spark, 
     rows, truth = ticket_rows(60)
     export = tmp_path / "export" / "tickets.csv"
     export.parent.mkdir()
-    lines = ["ticket;subject;body;channel"] + [f'{r["ticket"]};{r["subject"]};"{r["body"]}";{r["channel"]}' for r in rows]
+    lines = ["ticket;subject;body;channel"] + [f'{r["ticket"]};{r["subject"]};"{r["body"]}";{r["channel"]}' for r in rows] \
+        + ['T9999;cut;"an unterminated quote;mail']  # a record the reader cannot parse
     export.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
     out = tmp_path / "scored"
     summary = score(rt, input_path=str(export), model=str(trained / "model.bin"), output_path=str(out), top_k=2,
                     id_column="ticket", text_column="subject,body", keep_columns="channel", delimiter=";",
                     encoding="windows-1252", partition_by_prediction=True)
     scored = spark.read.parquet(str(out))
-    assert summary["rows"] == 60 and summary["partitioned_by"] == "prediction"
+    assert summary["rows"] == 60 and summary["partitioned_by"] == "prediction" and summary["malformed_rows"] == 1
     assert summary["text_columns"] == ["subject", "body"] and summary["kept_columns"] == ["channel"]
     assert sorted(scored.columns) == ["channel", "labels", "prediction", "probabilities", "ticket"]
     assert {p.name.split("=", 1)[0] for p in out.iterdir() if p.is_dir()} == {"prediction"}
@@ -119,7 +120,7 @@ def test_an_unlabelled_parquet_file_without_ids_gets_ids_derived_from_its_rows(r
     path = tmp_path / "new.parquet"
     spark.createDataFrame([{k: v for k, v in r.items() if k != "ticket"} for r in rows]) \
         .coalesce(1).write.parquet(str(tmp_path / "spark-out"))
-    next((tmp_path / "spark-out").glob("*.parquet")).rename(path)
+    path.write_bytes(next((tmp_path / "spark-out").glob("*.parquet")).read_bytes())
     out = tmp_path / "scored"
     summary = score(rt, input_path=str(path), model=str(trained / "model.bin"), output_path=str(out),
                     text_column=["body"])
@@ -128,8 +129,12 @@ def test_an_unlabelled_parquet_file_without_ids_gets_ids_derived_from_its_rows(r
     assert scored.columns == ["review_id", "labels", "probabilities"] and scored.count() == 20
     ids = [r["review_id"] for r in scored.collect()]
     assert len(set(ids)) == 20 and all(i.startswith("R") and len(i) == 21 for i in ids)
+    # The same file as a catalog table (not partitioned): the same rows and ids.
+    spark.sql("CREATE DATABASE IF NOT EXISTS scoring")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS scoring.new_tickets USING parquet LOCATION '{tmp_path / 'spark-out'}'")
     again = tmp_path / "again"
-    score(rt, input_path=str(path), model=str(trained / "model.bin"), output_path=str(again), text_column="body")
+    score(rt, database="scoring", table="new_tickets", model=str(trained / "model.bin"), output_path=str(again),
+          text_column="body")
     assert sorted(ids) == sorted(r["review_id"] for r in spark.read.parquet(str(again)).collect())  # stable
 
 

@@ -94,3 +94,23 @@ def test_existing_output_needs_overwrite_and_s3_is_refused(tmp_path):
     assert ds.dataset(str(out), partitioning="hive").count_rows() == 200
     with pytest.raises(ReviewcatError, match="local folders only"):
         write_sample_data("s3://bucket/reviews", 100)
+
+
+def test_generated_tickets_are_an_export_as_helpdesks_write_it(tmp_path):
+    import csv
+    from reviewcat import cli
+    from reviewcat.sample_tickets import QUEUES
+    assert cli.main(["sample-data", "--format", "tickets", "--rows", "300", "--output-path", str(tmp_path / "a")]) == 0
+    raw = (tmp_path / "a" / "tickets.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfTicket ID;Subject;Body;Queue;Rating;Channel\r\n")
+    rows = list(csv.DictReader(raw.decode("utf-8-sig").splitlines(keepends=True), delimiter=";"))
+    assert len(rows) == 300 and {r["Queue"] for r in rows} == set(QUEUES)
+    assert any("\n" in r["Body"] for r in rows) and {r["Rating"] for r in rows} <= {"", "1", "2", "3", "4", "5"}
+    assert cli.main(["sample-data", "--format", "tickets", "--rows", "300", "--output-path", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "tickets.csv").read_bytes() == raw  # the same seed, the same file
+    assert cli.main(["sample-data", "--format", "tickets", "--no-label", "--rows", "5", "--seed", "7",
+                     "--output-path", str(tmp_path / "new")]) == 0
+    assert (tmp_path / "new" / "tickets.csv").read_bytes().startswith(
+        b"\xef\xbb\xbfTicket ID;Subject;Body;Rating;Channel\r\n")
+    assert cli.main(["sample-data", "--no-label", "--rows", "300", "--output-path", str(tmp_path / "c")]) == 2
+    assert not (tmp_path / "c").exists()

@@ -34,8 +34,10 @@ SAMPLE_DATA = [
     Option("category-count", "instead of --categories: the N largest categories, numbered copies past 43",
            positive_int),
     Option("overwrite", "replace --output-path if it exists", switch=True),
-    Option("format", "parquet (the retired public table's layout) or a dump for `reviewcat import`",
-           default="parquet", choices=("parquet", "amazon-2023", "amazon-2018", "amazon-tsv")),
+    Option("format", "parquet (the retired public table's layout), a dump for `reviewcat import`, or tickets "
+           "(a helpdesk's CSV export: tickets.csv)", default="parquet",
+           choices=("parquet", "amazon-2023", "amazon-2018", "amazon-tsv", "tickets")),
+    Option("no-label", "--format tickets: leave the Queue column out (new tickets, to score)", switch=True),
 ]
 
 
@@ -43,6 +45,14 @@ def _sample_data(args: argparse.Namespace) -> None:
     from .sample_data import numbered_categories, write_sample_data
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder to write the sample table to")
+    if args.format == "tickets":
+        from .sample_tickets import write_sample_tickets
+        if args.categories or args.category_count:
+            raise ReviewcatError("--format tickets has its own queues: leave out --categories and --category-count")
+        write_sample_tickets(args.output_path, args.rows, args.seed, args.overwrite, labelled=not args.no_label)
+        return
+    if args.no_label:
+        raise ReviewcatError("--no-label goes with --format tickets: reviews are labelled by their category folders")
     if args.categories and args.category_count:
         raise ReviewcatError("give --categories or --category-count, not both")
     categories = numbered_categories(args.category_count) if args.category_count else args.categories

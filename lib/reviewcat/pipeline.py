@@ -184,6 +184,9 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         upstream = _digest({"key": key, "result": found[1]})
 
     if args.format:
+        if args.format == "table" and (args.no_label or not args.label_column):
+            raise ReviewcatError("the pipeline balances and trains on labels: give --label-column (a table without "
+                                 "labels is scored with `reviewcat predict-table`)")
         import_settings = _settings(importer.OPTIONS, args)
 
         def run_import(folder: str) -> None:

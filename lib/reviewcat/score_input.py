@@ -30,7 +30,7 @@ OPTIONS = [o if o.name != "input-path" else
            Option("input-path", "the table to score: a parquet, CSV or JSON Lines file, a folder or a glob of them "
                   "(local, hdfs:// or s3://), instead of --database/--table") for o in SOURCE] + READING + [
     Option("text-column", "the column with the text, or several joined as the import joins them "
-           "(subject,body)", name_list, ["review_body"]),
+           "(subject,body)", name_list, "review_body"),
     Option("id-column", f"the column that identifies a row (default: {DEFAULT_ID} when the table has it, else an "
            "id derived from the row's values as for the dumps)"),
     Option("keep-columns", f"columns copied to the output beside each row's id (default: {CATEGORY} when the "

@@ -104,7 +104,7 @@ def compare(ref: Mapping[str, Any], observed: Observed) -> dict[str, Any]:
     summary["predicted_mix_js"] = measured.get("JS")
     summary["predicted_mix_tvd_limit"] = limit
     if measured.get("TVD") is not None and measured["TVD"] > limit:
-        moved = sorted(set(mix) | set(expected), key=lambda c: -abs(mix.get(c, 0) - expected.get(c, 0)))[:3]
+        moved = sorted(set(mix) | set(expected), key=lambda c: (-round(abs(mix.get(c, 0) - expected.get(c, 0)), 9), c))[:3]
         shown = ", ".join(f"{c} {expected.get(c, 0):.1%} -> {mix.get(c, 0):.1%}" for c in moved)
         summary["reasons"].append(f"the predicted category mix moved (TVD {measured['TVD']:.3f} > {limit:.3f}; "
                                   f"most: {shown})")

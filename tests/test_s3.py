@@ -105,7 +105,7 @@ def assert_same_output(s3_tree: dict[str, bytes], local_tree: dict[str, bytes], 
         assert on_s3[name] == on_disk[name], name
     if parquet:
         def folders(tree):
-            return sorted({name.rsplit("/", 1)[0] for name in tree if name.endswith(".parquet")})
+            return sorted({name.rsplit("/", 1)[0] if "/" in name else "" for name in tree if name.endswith(".parquet")})
         assert folders(s3_tree) == folders(local_tree)
 
 

@@ -32,7 +32,7 @@ def majority_share(prepared_dir: str) -> float:
 def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_dir):
     assert sorted(p.name for p in trained.iterdir()) == sorted([
         "model.bin", "trials.csv", "search.json", "labels.json", "metrics.json", "confusion_matrix.csv",
-        "confusion_matrix.png", "report.md", "_reviewcat.json"])
+        "confusion_matrix.png", "report.md", "drift_reference.json", "_reviewcat.json"])
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["accuracy"] > majority_share(prepared_dir) + 0.4, metrics["accuracy"]
     low, high = metrics["accuracy_ci95"]

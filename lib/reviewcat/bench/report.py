@@ -105,11 +105,13 @@ def _train(section: dict[str, Any]) -> list[str]:
 
 
 def _predict(section: dict[str, Any]) -> list[str]:
-    rows = [[m["name"], _seconds(m), _rate(m), f"{m['peak_mb']['total']:,.0f}"]
-            for m in (section["ours"], section["plain"])]
+    measured = [section["ours"]] + ([section["no_drift"]] if "no_drift" in section else []) + [section["plain"]]
+    rows = [[m["name"], _seconds(m), _rate(m), f"{m['peak_mb']['total']:,.0f}"] for m in measured]
     return [f"## Predict: scoring {section['rows']:,} reviews (top {section['k']}), cold processes", ""] + _table(
         ["step", "median s", "rows/s", "peak MB"], rows) + [
-        "", f"predict-table against one Python process: **{section['speedup']}x**."]
+        "", f"predict-table against one Python process: **{section['speedup']}x**."] + (
+        [f"With the drift summary against without: **{section['drift_cost']}x** the time."]
+        if "drift_cost" in section else [])
 
 
 def _scale(section: dict[str, Any]) -> list[str]:

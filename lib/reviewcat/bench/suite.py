@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from .. import __version__, balance, importer, prepare, sources
 from ..errors import ReviewcatError
+from ..names import LABELS_FILE, SEARCH_FILE
 from ..options import namespace
 from ..runtime import Runtime, spark_session
 from ..sample_data import numbered_categories, write_sample_data
@@ -345,16 +346,27 @@ def bench_predict(config: BenchConfig) -> dict[str, Any]:
     if not table.exists():
         _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--category-count", "10", "--output-path",
                                       str(table), "--seed", str(config.seed + 1)], config)
-    ours, plain = measure_in_turn([
-        _process_step("reviewcat predict-table (cold process)", rows, [
-            ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", model / "model.bin",
+    # The same model without its drift reference: what the drift summary costs a run.
+    bare = config.data / "predict-model-no-drift"
+    bare.mkdir(exist_ok=True)
+    for name in ("model.bin", LABELS_FILE, SEARCH_FILE):
+        if not (bare / name).exists():
+            shutil.copyfile(model / name, bare / name)
+
+    def scoring(name: str, folder: Path) -> Step:
+        return _process_step(name, rows, [
+            ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", folder / "model.bin",
              "-k", k, "--output-path", out]], config, _remover(out),
-            lambda: {"rows_out": json.loads((out / "_predict.json").read_text())["rows"]}),
+            lambda: {"rows_out": json.loads((out / "_predict.json").read_text())["rows"]})
+    ours, bare_run, plain = measure_in_turn([
+        scoring("reviewcat predict-table (cold process)", model),
+        scoring("reviewcat predict-table without a drift reference (cold process)", bare),
         _process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
             ["-m", "reviewcat.bench.baselines", "predict", model / "model.bin", table, "review_body", k]], config)],
         config.repeats)
     shutil.rmtree(out, ignore_errors=True)
-    return {"rows": rows, "k": k, "ours": ours.to_dict(), "plain": plain.to_dict(), "speedup": _ratio(plain, ours)}
+    return {"rows": rows, "k": k, "ours": ours.to_dict(), "no_drift": bare_run.to_dict(), "plain": plain.to_dict(),
+            "speedup": _ratio(plain, ours), "drift_cost": _ratio(ours, bare_run)}
 
 
 def bench_train(config: BenchConfig) -> dict[str, Any]:

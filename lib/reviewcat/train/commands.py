@@ -188,10 +188,11 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
     model = sm.download(s3, best["model_data"], staging / "model.tar.gz")
     search["model_file"] = {"name": model.name, **describe(str(model))}
     (staging / SEARCH_FILE).write_text(json_text(search))
-    if prepared is None:  # an s3:// prepare output: fetch what evaluation reads
+    if prepared is None:  # an s3:// prepare output: fetch what evaluation and the drift reference read
         local = staging / "data"
-        (local / "test").mkdir(parents=True)
-        sm.download(s3, channels["test"] + "test.txt", local / "test" / "test.txt")
+        for split in ("validation", "test"):
+            (local / split).mkdir(parents=True)
+            sm.download(s3, channels[split] + f"{split}.txt", local / split / f"{split}.txt")
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))

@@ -143,12 +143,15 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     return metrics
 
 
-def write_drift_reference(model_path: str, prepared: Prepared, output: Path, categories: dict[str, str]) -> dict:
+def write_drift_reference(model_path: str, prepared: Prepared, output: Path, categories: dict[str, str]) -> dict | None:
     """``drift.REFERENCE_FILE`` in ``output``: what new data is compared with (``reviewcat drift``,
     predict-table's summary), from the validation split and the category mix training sampled from.
 
     That mix is the table's before balancing (the manifest's balance counts), as new data arrives
     with the table's mix, not the even one balancing made; without those counts, the training split's."""
+    if not prepared.file("validation").is_file():
+        log.warning("no validation split: no %s, so no drift summary for this model", DRIFT_REFERENCE)
+        return None
     model = load_model(model_path)
     vocabulary = model_vocabulary(model_path)
     data = read_labeled(prepared.file("validation"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import functions as F
 
 from reviewcat import batch_transform, predict_table
 from reviewcat.errors import ReviewcatError
@@ -122,7 +123,7 @@ def test_a_sagemaker_model_scores_every_row_as_the_local_model_does(rt, spark, t
     assert dict(spark.read.parquet(str(tmp_path / "n")).dtypes)["helpful_votes"] == "int"
 
 
-def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, trained, table, training_job,
+def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, spark, trained, table, training_job,
                                                                            tmp_path, monkeypatch):
     out = tmp_path / "scored"
     with pytest.raises(ReviewcatError, match="needs --s3-output"):
@@ -150,14 +151,29 @@ def test_sagemaker_scoring_problems_are_one_line_errors_that_write_nothing(rt, t
     def failed(client, name, **_):
         raise ReviewcatError(f"transform job {name} failed: ClientError: the container exited")
 
-    # A table whose partitions hold only empty files sends no request.
+    # A table whose partitions hold only empty files starts no job and gets an empty output, as
+    # local scoring gives it, partitioned or not.
     empty = tmp_path / "empty"
     partition = next(Path(table).glob("product_category=*"))
     (empty / partition.name).mkdir(parents=True)
     for part in partition.glob("*.parquet"):
         pq.write_table(pq.ParquetFile(part).schema_arrow.empty_table(), empty / partition.name / part.name)
-    with pytest.raises(ReviewcatError, match="the table has no rows to score"):
-        score(rt, input_path=str(empty), sagemaker_job=training_job, output_path=str(out), s3_output=f"s3://{BUCKET}/x")
+    jobs = boto3.client("sagemaker", region_name=REGION).list_transform_jobs()["TransformJobSummaries"]
+    for name, values in [("remote", dict(sagemaker_job=training_job, s3_output=f"s3://{BUCKET}/x")),
+                         ("local", dict(model=str(trained / "model.bin")))]:
+        nothing = score(rt, input_path=str(empty), output_path=str(tmp_path / name), partition_by_prediction=True,
+                        **values)
+        assert nothing["rows"] == 0 and "transform_job" not in nothing
+        assert spark.read.parquet(str(tmp_path / name)).columns == [
+            "review_id", "product_category", "labels", "probabilities", "prediction"]
+    assert boto3.client("sagemaker", region_name=REGION).list_transform_jobs()["TransformJobSummaries"] == jobs
+    # A kept column JSON cannot carry back is refused before any job starts.
+    with pytest.raises(ReviewcatError, match=r"kept column tags \(map<string,string>\) cannot travel"):
+        frame = spark.read.parquet(table).withColumn("tags", F.create_map(F.lit("k"), F.col("marketplace")))
+        frame.limit(5).write.parquet(str(tmp_path / "mapped"))
+        score(rt, input_path=str(tmp_path / "mapped"), sagemaker_job=training_job, output_path=str(out),
+              s3_output=f"s3://{BUCKET}/x", keep_columns="tags")
+    assert boto3.client("sagemaker", region_name=REGION).list_transform_jobs()["TransformJobSummaries"] == jobs
 
     monkeypatch.setattr(batch_transform, "follow", failed)
     with pytest.raises(ReviewcatError, match="transform job reviewcat-score-.* failed"):

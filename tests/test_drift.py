@@ -45,10 +45,12 @@ def test_each_signal_and_its_limit():
 def test_the_reference_expects_the_tables_mix_as_the_model_predicts_it():
     # validation: a is always right, b is half the time taken for a; the table was 80% a, 20% b
     true, predicted = ["a"] * 4 + ["b"] * 4, ["a"] * 4 + ["a", "a", "b", "b"]
-    ref = drift.reference(true, predicted, [0.9] * 8, 100, 5, {"a": 800, "b": 200}, "the table before balancing")
+    ref = drift.reference(true, predicted, [0.9] * 8, 100, 5, {"a": 800, "b": 200}, "the table before balancing",
+                          {"__label__a": "a", "__label__b": "b"})
     assert ref["expected_predicted_mix"] == pytest.approx({"a": 0.9, "b": 0.1})
     assert ref["mix"] == {"a": 0.8, "b": 0.2} and ref["unseen_token_share"] == 0.05
     assert ref["mean_top1_probability"] == pytest.approx(0.9) and ref["limits"] == drift.LIMITS
+    assert ref["labels"] == {"__label__a": "a", "__label__b": "b"}
 
 
 def run_drift(rt, **values):
@@ -111,6 +113,10 @@ def test_drift_errors_are_one_line(rt, trained, table, tmp_path):
     (bare / "model.bin").write_bytes((trained / "model.bin").read_bytes())
     with pytest.raises(ReviewcatError, match=f"no {DRIFT_REFERENCE} beside .*: train or evaluate"):
         run_drift(rt, input_path=table, model=str(bare / "model.bin"))
+    # without labels.json the reference names the categories: no false alarm from label names
+    (bare / DRIFT_REFERENCE).write_bytes((trained / DRIFT_REFERENCE).read_bytes())
+    named = run_drift(rt, input_path=table, model=str(bare / "model.bin"))
+    assert set(named["predicted_mix"]) <= set(TRAIN_CATEGORIES) and not named["retrain"]
 
 
 def test_the_drift_command(trained, table, tmp_path):

@@ -69,8 +69,10 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), text_column="ticket_text")
     with pytest.raises(ReviewcatError, match="has no column queue .from --keep-columns"):
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="queue")
-    with pytest.raises(ReviewcatError, match="--keep-columns review_id: the output has a column of that name"):
+    with pytest.raises(ReviewcatError, match="--keep-columns names review_id twice .the id column is always kept"):
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="review_id")
+    with pytest.raises(ReviewcatError, match="--keep-columns names year twice"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="year,year")
     with pytest.raises(ReviewcatError, match="table nodb.tickets not found in the catalog"):
         score(rt, database="nodb", table="tickets", model=str(trained / "model.bin"), output_path=str(out))
     assert not out.exists() and not leftovers(str(out))

@@ -207,7 +207,16 @@ def test_predict_for_scripts_json_ids_threshold_and_whole_texts(trained, tmp_pat
                              env=cli_env(tmp_path), timeout=120)
     assert [json.loads(line) for line in certain.stdout.splitlines()] == [
         {"id": "1", "labels": [], "probabilities": []}, {"id": "2", "labels": [], "probabilities": []}]
-    for extra, stdin, message in [(["--with-ids"], "no tab here\n", "text 1 is not id<TAB>text"),
+    # ids are line numbers, blank lines counted; stdin that is not UTF-8 is one line
+    numbered = subprocess.run(command + ["--json"], input="\nsharp lens\n\ngreat novel\n", capture_output=True,
+                              text=True, env=cli_env(tmp_path), timeout=120)
+    assert [json.loads(line)["id"] for line in numbered.stdout.splitlines()] == ["2", "4"]
+    latin = subprocess.run(command, input="caf\xe9 au lait\n".encode("latin-1"), capture_output=True,
+                           env=cli_env(tmp_path), timeout=120)
+    assert latin.returncode == 2 and latin.stderr.decode().strip().splitlines() == [
+        "reviewcat predict: error: line 1 of stdin is not UTF-8 (b'caf\\xe9 au lait'): convert the input first, "
+        "e.g. iconv -f windows-1252 -t UTF-8"]
+    for extra, stdin, message in [(["--with-ids"], "\nno tab here\n", "line 2 is not id<TAB>text"),
                                   (["--region", "eu-west-1", "x"], None, "--region goes with --endpoint"),
                                   ([], "\n  \n", "nothing to predict")]:
         refused = subprocess.run(command + extra, input=stdin or "", capture_output=True, text=True,
@@ -215,6 +224,22 @@ def test_predict_for_scripts_json_ids_threshold_and_whole_texts(trained, tmp_pat
         assert refused.returncode == 2 and refused.stderr.strip().splitlines() == [
             f"reviewcat predict: error: {refused.stderr.split('error: ', 1)[1].strip()}"]
         assert message in refused.stderr
+
+
+def test_predict_answers_each_line_as_it_arrives_and_stops_quietly_when_the_reader_does(trained, tmp_path):
+    command = [sys.executable, "-m", "reviewcat.cli", "predict", "--model", str(trained / "model.bin"), "--json"]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=cli_env(tmp_path)) as talk:
+        for i, text in enumerate(["great novel, loved the author", "sharp lens and zoom"], 1):
+            talk.stdin.write(text + "\n")
+            talk.stdin.flush()  # and wait: the answer comes before any more input
+            assert json.loads(talk.stdout.readline())["id"] == str(i)
+        talk.stdin.close()
+        assert talk.wait(timeout=60) == 0
+    many = "".join(f"review number {i} of a great novel\n" for i in range(3000))
+    head = subprocess.run(f"{' '.join(command)} | head -n 2", shell=True, input=many, capture_output=True, text=True,
+                          env=cli_env(tmp_path), timeout=120)
+    assert len(head.stdout.splitlines()) == 2 and head.stderr == ""
 
 
 def test_predict_asks_an_endpoint_in_the_region_given(monkeypatch):

@@ -20,10 +20,11 @@ import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 from pyspark.sql import Column, DataFrame, functions as F
-from pyspark.sql.types import ArrayType, DoubleType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, DoubleType, MapType, StringType, StructField, StructType
 
 from .columns import lookup
 from .errors import ReviewcatError
+from .table_files import quoted
 from .text import LABEL_PREFIX, review_tokens
 from .train.sagemaker_backend import JOB_PREFIX, best_job, trained_model
 
@@ -45,11 +46,27 @@ def job_name() -> str:
     return time.strftime(f"{JOB_PREFIX}-score-%Y%m%d-%H%M%S-{uuid.uuid4().hex[:4]}", time.gmtime())
 
 
+# JSON's default timestamps end at milliseconds: kept columns travel with every digit Spark has.
+_JSON = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX", "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+
+
+def check_round_trip(fields: Sequence[StructField]) -> None:
+    """Refuse, before any job is paid for, an id or kept column that cannot come back from JSON as
+    it went: bytes, maps and, for the id (which travels as text), anything but a plain value."""
+    for i, field in enumerate(fields):
+        kind = field.dataType.simpleString()
+        nested = isinstance(field.dataType, (ArrayType, StructType, MapType))
+        if "binary" in kind or "map<" in kind or (i == 0 and nested):
+            what = "the id column" if i == 0 else "kept column"
+            raise ReviewcatError(f"{what} {field.name} ({kind}) cannot travel through the transform job's JSON "
+                                 "lines and come back the same: leave it out of --keep-columns, or score with --model")
+
+
 def requests(frame: DataFrame, k: int, text: str, id_column: str, keep: Sequence[str]) -> DataFrame:
     """One JSON request line per row (column ``value``, for ``DataFrame.write.text``)."""
     request = F.struct(review_tokens(text, 0).alias("source"), F.lit(int(k)).alias("k"))
-    kept = F.to_json(F.struct(*[F.col(f"`{c}`") for c in keep])) if keep else F.lit(None).cast("string")
-    return frame.select(F.to_json(F.struct(F.col(id_column).cast("string").alias("id"), kept.alias(KEPT),
+    kept = F.to_json(F.struct(*[quoted(c) for c in keep]), _JSON) if keep else F.lit("{}")
+    return frame.select(F.to_json(F.struct(quoted(id_column).cast("string").alias("id"), kept.alias(KEPT),
                                            request.alias(REQUEST))).alias("value"))
 
 
@@ -58,17 +75,17 @@ def _category(label: Column, categories: Mapping[str, str]) -> Column:
     return F.coalesce(lookup(categories, label), bare) if categories else bare
 
 
-def answers(lines: DataFrame, categories: Mapping[str, str], id_column: str, keep: StructType) -> DataFrame:
-    """The transform job's output lines (column ``value``) as predict-table's rows: id, the kept
-    columns (``keep``: their names and types in the table), category names and probabilities, best
-    first.
+def answers(lines: DataFrame, categories: Mapping[str, str], id_field: StructField, keep: StructType) -> DataFrame:
+    """The transform job's output lines (column ``value``) as predict-table's rows: the id and the
+    kept columns (``id_field`` and ``keep``: their names and types in the table), category names
+    and probabilities, best first.
 
     Probabilities are clipped at 1 as ``model.top_k`` clips them: fastText adds 1e-5 before its log.
     """
     line = F.from_json("value", _LINE)
     parsed = lines.select(line.alias("line")).select("line.*")
-    kept = [F.from_json(KEPT, keep)[f.name].alias(f.name) for f in keep.fields]
-    return parsed.select(F.col("id").alias(id_column), *kept,
+    kept = [F.from_json(KEPT, keep, _JSON)[f.name].alias(f.name) for f in keep.fields]
+    return parsed.select(F.col("id").cast(id_field.dataType).alias(id_field.name), *kept,
                          F.transform(f"{ANSWER}.label", lambda label: _category(label, categories)).alias("labels"),
                          F.transform(f"{ANSWER}.prob", lambda p: F.least(p, F.lit(1.0))).alias("probabilities"))
 

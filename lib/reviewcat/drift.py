@@ -34,15 +34,17 @@ NOISE_FACTOR = 3  # the distance limit is at least this many times the distance 
 @dataclass(frozen=True)
 class Observed:
     """What scoring new rows gives, summed: predicted rows per category, the sum of their top-1
-    probabilities, and their tokens and unseen tokens (None when not counted)."""
+    probabilities, their tokens and unseen tokens (None when not counted), and the rows that got
+    no category at all."""
     predicted: Mapping[str, int]
     top1_probability_sum: float
     tokens: int | None = None
     unseen_tokens: int | None = None
+    without_category: int = 0
 
     @property
     def rows(self) -> int:
-        return sum(self.predicted.values())
+        return sum(self.predicted.values()) + self.without_category
 
 
 def _shares(counts: Mapping[str, float]) -> dict[str, float]:
@@ -51,10 +53,12 @@ def _shares(counts: Mapping[str, float]) -> dict[str, float]:
 
 
 def reference(true: Sequence[str], predicted: Sequence[str], top1: Sequence[float], tokens: int, unseen: int,
-              mix: Mapping[str, int], mix_from: str) -> dict[str, Any]:
+              mix: Mapping[str, int], mix_from: str, labels: Mapping[str, str]) -> dict[str, Any]:
     """The training-side reference, from the validation split (true and predicted category of each
     line, its top-1 probability, its tokens and unseen ones) and the category ``mix`` (rows per
-    category of ``mix_from``: the table before balancing, or the training split)."""
+    category of ``mix_from``: the table before balancing, or the training split). ``labels`` maps
+    the model's labels to the category names all of it is keyed by, so that new rows scored
+    without a ``labels.json`` are named alike."""
     by_true: dict[str, dict[str, int]] = {}
     for t, p in zip(true, predicted):
         row = by_true.setdefault(t, {})
@@ -73,6 +77,7 @@ def reference(true: Sequence[str], predicted: Sequence[str], top1: Sequence[floa
         "mean_top1_probability": sum(top1) / len(top1) if top1 else None,
         "unseen_token_share": unseen / tokens if tokens else None,
         "limits": dict(LIMITS),
+        "labels": dict(sorted(labels.items())),
     }
 
 

@@ -25,7 +25,7 @@ from .scoring import LABELS, PROBABILITIES, TOKENS, UNSEEN, predicted
 
 log = logging.getLogger(__name__)
 
-OPTIONS = score_input.OPTIONS + [
+OPTIONS = [o for o in score_input.OPTIONS if o.name != "keep-columns"] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), with labels.json and "
            f"{DRIFT_REFERENCE} beside it"),
     Option("labels", "labels.json or a prepare manifest.json naming the categories (default: labels.json "
@@ -51,7 +51,8 @@ def summed(scored: DataFrame, tokens: Observation | None = None) -> drift.Observ
         sums += [F.sum(TOKENS).alias("tokens"), F.sum(UNSEEN).alias("unseen")]
     rows = scored.groupBy(F.get(LABELS, 0).alias("best")).agg(*sums).collect()
     observed = drift.Observed({r["best"]: int(r["rows"]) for r in rows if r["best"] is not None},
-                              float(sum(r["top1"] or 0.0 for r in rows)))
+                              float(sum(r["top1"] or 0.0 for r in rows)),
+                              without_category=sum(int(r["rows"]) for r in rows if r["best"] is None))
     if counted:
         return dataclasses.replace(observed, tokens=int(sum(r["tokens"] or 0 for r in rows)),
                                    unseen_tokens=int(sum(r["unseen"] or 0 for r in rows)))
@@ -74,7 +75,7 @@ def run(rt: Runtime, args: Any) -> dict:
     rows = score_input.open_input(rt, source, text_columns=args.text_column, id_column=args.id_column,
                                   keep_columns=[], encoding=args.encoding, delimiter=args.delimiter,
                                   skip_corrupt_files=args.skip_corrupt_files)
-    names = model_location.categories(rt, args.model, args.labels)
+    names = model_location.categories(rt, args.model, args.labels, reference)
     log.info("comparing %s with the training data of %s", source.describe(), args.model)
     with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
         scored = predicted(rows.frame, model_location.fetch(rt, args.model, scratch), 1, score_input.TEXT, names,

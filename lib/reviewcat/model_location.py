@@ -42,12 +42,15 @@ def record(rt: Runtime, model: str) -> dict | None:
         else None
 
 
-def categories(rt: Runtime, model: str | None, labels: str | None) -> dict[str, str]:
-    """Label -> category from --labels, else labels.json beside the model, else none (label names)."""
+def categories(rt: Runtime, model: str | None, labels: str | None, reference: dict | None = None) -> dict[str, str]:
+    """Label -> category from --labels, else labels.json beside the model, else the drift
+    reference's (which names categories as training did), else none (label names)."""
     path = labels or (beside(model, LABELS_FILE) if model else None)
     if not path or not rt.storage.exists(path):
         if labels:
             raise ReviewcatError(f"labels file {labels} not found")
+        if (reference or {}).get("labels"):
+            return dict(reference["labels"])
         log.warning("no %s beside %s: the output names labels, not categories (pass --labels)", LABELS_FILE,
                     model or "a SageMaker model")
         return {}

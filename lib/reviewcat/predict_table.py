@@ -26,14 +26,13 @@ from .names import DRIFT_REFERENCE, PREDICT_FILE as SUMMARY
 from .options import OUTPUT, Option, positive_int
 from .publishing import check_apart
 from .runtime import Runtime
-from .scoring import LABELS, PROBABILITIES, predicted
+from .scoring import LABELS, PREDICTION, PREDICTION_FIELDS, PROBABILITIES, predicted
 from .storage import json_text, plain_path
+from .table_files import quoted
 from .object_store import split_uri
 
 log = logging.getLogger(__name__)
 
-
-PREDICTION = "prediction"  # the partition column of --partition-by-prediction: each row's best category
 
 OPTIONS = score_input.OPTIONS + [o for o in OUTPUT if o.name != "seed"] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), labels.json beside it"),
@@ -76,7 +75,7 @@ def _s3_problems(what: str) -> Iterator[None]:
 
 
 def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: dict, names: dict[str, str],
-                 work: str, clients: tuple[Any, Any]) -> tuple[DataFrame, str]:
+                 work: str, clients: tuple[Any, Any]) -> tuple[DataFrame, str | None]:
     """The rows scored by a Batch Transform job, and the job's name; its requests and answers pass
     through ``work``.
 
@@ -95,8 +94,9 @@ def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: di
             parts.append(entry)
         else:
             rt.storage.delete(entry.path)
-    if not parts:
-        raise ReviewcatError("the table has no rows to score")
+    schema = StructType([rows.frame.schema[c] for c in [rows.id_column, *rows.keep]] + list(PREDICTION_FIELDS))
+    if not parts:  # no rows: no transform job, an empty output as local scoring writes
+        return rt.spark.createDataFrame([], schema), None
     remote = work.startswith("s3")
     prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{args.s3_output.rstrip('/')}/{name}"
     if not remote:
@@ -118,11 +118,9 @@ def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: di
                         s3.download_file(bucket, item["Key"], str(folder / Path(item["Key"]).name))
     if not rt.storage.has_files(f"{work}/answers", ".out"):
         raise ReviewcatError(f"transform job {name} wrote no answers under {prefix}/answers/")
-    kept = StructType([rows.frame.schema[c] for c in rows.keep])
-    answered = batch_transform.answers(rt.spark.read.text(f"{work}/answers"), names, rows.id_column, kept)
-    # JSON carried the id as text: back to the input's type, as local scoring keeps it
-    id_type = rows.frame.schema[rows.id_column].dataType
-    return answered.withColumn(rows.id_column, F.col(rows.id_column).cast(id_type)), name
+    answered = batch_transform.answers(rt.spark.read.text(f"{work}/answers"), names, schema[rows.id_column],
+                                       StructType([schema[c] for c in rows.keep]))
+    return answered, name
 
 
 def run(rt: Runtime, args: Any) -> dict:
@@ -144,17 +142,20 @@ def run(rt: Runtime, args: Any) -> dict:
     rows = score_input.open_input(rt, source, text_columns=args.text_column, id_column=args.id_column,
                                   keep_columns=args.keep_columns, encoding=args.encoding, delimiter=args.delimiter,
                                   skip_corrupt_files=args.skip_corrupt_files)
+    if args.sagemaker_job:
+        batch_transform.check_round_trip([rows.frame.schema[c] for c in [rows.id_column, *rows.keep]])
     clients = _sagemaker(args.region) if args.sagemaker_job else None
     model = batch_transform.model_of(clients[0], args.sagemaker_job) if clients else None
-    names = model_location.categories(rt, args.model, args.labels)
     reference = model_location.drift_reference(rt, args.model, args.drift_reference)
+    names = model_location.categories(rt, args.model, args.labels, reference)
     scoring_with = args.model or f"{model['name']}'s model {model['model_data']}"
     log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
     job, tokens = {}, None
     with rt.storage.staged(claimed) as staging:
         if model:
             work = f"{staging}/_transform"  # deleted once the scored rows are written
-            scored, job["transform_job"] = _transformed(rt, args, rows, model, names, work, clients)
+            scored, transform_job = _transformed(rt, args, rows, model, names, work, clients)
+            job = {"transform_job": transform_job} if transform_job else {}
         else:
             with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
                 # Loaded here once, so a bad model fails in one line before any task, and shipped from
@@ -164,16 +165,18 @@ def run(rt: Runtime, args: Any) -> dict:
                                    count_tokens=reference is not None)
                 if reference is not None:
                     scored, tokens = drift_job.observe_tokens(scored)
-        scored = scored.select(rows.id_column, *rows.keep, LABELS, PROBABILITIES)
-        # append: the staging folder is this run's own, and already holds the transform's work folder
+        scored = scored.select(*[quoted(c) for c in [rows.id_column, *rows.keep]], LABELS, PROBABILITIES)
         if args.partition_by_prediction:
-            scored.withColumn(PREDICTION, F.get(LABELS, 0)).write.mode("append") \
-                .partitionBy(PREDICTION).parquet(staging)
-        else:
-            scored.write.mode("append").parquet(staging)
+            scored = scored.withColumn(PREDICTION, F.get(LABELS, 0))
+        # append: the staging folder is this run's own, and already holds the transform's work folder
+        writer = scored.write.mode("append")
+        (writer.partitionBy(PREDICTION) if args.partition_by_prediction else writer).parquet(staging)
         if model:
             rt.storage.delete(work)
-        observed = drift_job.summed(rt.spark.read.parquet(staging), tokens)
+        # read with the schema written: a partitioned write of no rows leaves no file to infer it from
+        observed = drift_job.summed(rt.spark.read.schema(scored.schema).parquet(staging), tokens)
+        if not observed.rows and args.partition_by_prediction:  # one empty file that names the columns
+            scored.limit(0).coalesce(1).write.mode("append").parquet(staging)
         rows_written = observed.rows
         malformed = rows.malformed_rows()
         found = drift.compare(reference, observed) if reference is not None else None

@@ -18,13 +18,14 @@ from . import encodings, sources, table_files
 from .errors import ReviewcatError
 from .options import READING, SOURCE, Option, name_list
 from .runtime import Runtime
+from .scoring import ADDED
 from .sources import CATEGORY, Source
 
 log = logging.getLogger(__name__)
 
 TEXT = "__text"           # the text to score, joined from the text columns
 DEFAULT_ID = "review_id"  # the id column when the table has one by this name, and a derived id's name
-RESERVED = ("labels", "probabilities", "prediction")  # the columns scoring adds
+RESERVED = (*ADDED, TEXT)  # the columns scoring adds: no id or kept column may have their names
 
 OPTIONS = [o if o.name != "input-path" else
            Option("input-path", "the table to score: a parquet, CSV or JSON Lines file, a folder or a glob of them "
@@ -51,13 +52,18 @@ class ScoreInput:
     text_columns: list[str]
     skipped: list[dict[str, str]]
     malformed: Observation | None  # counts the CSV or JSON records the reader could not parse
+    read: DataFrame | None = None  # the table as read, for counting them when the observation cannot be read
 
-    def malformed_rows(self) -> int | None:
-        """Records left out as malformed, once the rows have been read (None: not known)."""
-        if self.malformed is None:
+    def malformed_rows(self) -> int:
+        """Records left out as malformed, once the rows have been read: observed while they were, or
+        (Spark 4.1 cannot read the metrics of a job that wrote no rows) counted by a query."""
+        if self.malformed is None or self.read is None:
             return 0
         from .code_counts import metrics
-        return metrics(self.malformed).get("malformed")
+        observed = metrics(self.malformed).get("malformed")
+        if observed is None:
+            return self.read.where(F.col(table_files.CORRUPT).isNotNull()).count()
+        return int(observed)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -117,22 +123,27 @@ def open_input(rt: Runtime, source: Source, *, text_columns: str | Sequence[str]
     if id_column:
         table_files.require(own, [id_column], "--id-column")
     table_files.require(own, keep, "--keep-columns")
-    if keep_columns is None and CATEGORY in own:
-        keep = [CATEGORY]
     name = id_column or DEFAULT_ID
+    if keep_columns is None and CATEGORY in own and name != CATEGORY:
+        keep = [CATEGORY]
+    twice = sorted({c for c in keep if keep.count(c) > 1} | ({name} & set(keep)))
+    if twice:
+        raise ReviewcatError(f"--keep-columns names {', '.join(twice)} twice (the id column is always kept): "
+                             "name each column once")
+    taken = [c for c in [name, *keep] if c in RESERVED]
+    if taken:
+        raise ReviewcatError(f"the table's column {', '.join(taken)} has a name scoring gives its own columns "
+                             f"({', '.join(c for c in RESERVED if not c.startswith('__'))}): rename it in the "
+                             "table, or leave it out of --id-column and --keep-columns")
     identity = table_files.quoted(name) if name in own else \
         table_files.derived_id([table_files.quoted(c) for c in own])
     if name not in own:
         log.info("the table has no %s column: each row's id is derived from its values (pass --id-column)", name)
-    clashes = [c for c in keep if c in RESERVED or c == name]
-    if clashes:
-        raise ReviewcatError(f"--keep-columns {', '.join(clashes)}: the output has a column of that name already "
-                             "(the id, labels, probabilities, prediction)")
-    malformed = None
+    malformed, table = None, raw
     if parsed:
         malformed = Observation("malformed records")
         raw = raw.observe(malformed, F.count(F.col(table_files.CORRUPT)).alias("malformed"))
     frame = (raw.where(F.col(table_files.CORRUPT).isNull())
              .select(identity.alias(name), *[table_files.quoted(c) for c in keep],
                      table_files.joined_text(texts).alias(TEXT)))
-    return ScoreInput(frame, source, name, keep, texts, skipped, malformed)
+    return ScoreInput(frame, source, name, keep, texts, skipped, malformed, table)

@@ -28,9 +28,12 @@ LABELS = "labels"
 PROBABILITIES = "probabilities"
 TOKENS = "tokens"                # with count_tokens: each row's tokens
 UNSEEN = "unseen_tokens"         # and how many of them the model never saw (drift's signal)
-PREDICTION = StructType([StructField(LABELS, ArrayType(StringType())),
-                         StructField(PROBABILITIES, ArrayType(DoubleType()))])
-COUNTED = StructType(PREDICTION.fields + [StructField(TOKENS, IntegerType()), StructField(UNSEEN, IntegerType())])
+PREDICTION = "prediction"        # predict-table's partition column with --partition-by-prediction: the best category
+_STRUCT = "__prediction"
+ADDED = (LABELS, PROBABILITIES, TOKENS, UNSEEN, PREDICTION, _STRUCT)  # the columns scoring may add to a table
+PREDICTION_FIELDS = (StructField(LABELS, ArrayType(StringType())), StructField(PROBABILITIES, ArrayType(DoubleType())))
+_ANSWER = StructType(list(PREDICTION_FIELDS))
+COUNTED = StructType(list(PREDICTION_FIELDS) + [StructField(TOKENS, IntegerType()), StructField(UNSEEN, IntegerType())])
 
 _LOADED: dict[tuple[str, str, bool], Any] = {}  # in each Python worker: (shipped file, SHA-256, words?) -> loaded
 
@@ -87,7 +90,7 @@ def top_k_column(text: Column | str, shipped: str, k: int, categories: Mapping[s
             columns.update({TOKENS: [n for n, _ in counted], UNSEEN: [u for _, u in counted]})
         return pd.DataFrame(columns)
 
-    return F.pandas_udf(batch, COUNTED if count_tokens else PREDICTION)(F.col(text) if isinstance(text, str) else text)
+    return F.pandas_udf(batch, COUNTED if count_tokens else _ANSWER)(F.col(text) if isinstance(text, str) else text)
 
 
 def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "review_body",
@@ -110,8 +113,8 @@ def predicted(frame: DataFrame, model: str, k: int = 3, text_column: str = "revi
     measured = match_record(model, record, shown) or describe(model)
     load_model(model, None, shown)
     shipped = ship_model(frame.sparkSession, model, measured["sha256"])
-    scored = frame.withColumn("__prediction", top_k_column(text_column, shipped, k, categories, measured, shown,
+    scored = frame.withColumn(_STRUCT, top_k_column(text_column, shipped, k, categories, measured, shown,
                                                            count_tokens))
-    for field in (COUNTED if count_tokens else PREDICTION).fieldNames():
-        scored = scored.withColumn(field, F.col(f"__prediction.{field}"))
-    return scored.drop("__prediction")
+    for field in (COUNTED if count_tokens else _ANSWER).fieldNames():
+        scored = scored.withColumn(field, F.col(f"{_STRUCT}.{field}"))
+    return scored.drop(_STRUCT)

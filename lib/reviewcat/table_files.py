@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from pyspark.sql import Column, DataFrame, DataFrameReader, SparkSession, functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from . import encodings
 from .errors import ReviewcatError
@@ -165,7 +166,10 @@ def read(spark: SparkSession, files: FileSet) -> DataFrame:
     at the start of a CSV is not part of its first column's name."""
     paths = [f.path for f in files.files]
     table_kind = kind(files.files)
+    if files.delimiter and table_kind not in ("csv", "tsv"):
+        raise ReviewcatError(f"--delimiter describes CSV files, and these are {table_kind}: leave it out")
     reader = spark.read.option("basePath", files.folder) if files.folder else spark.read
+    corrupt = StructField(CORRUPT, StringType())
     if table_kind == "parquet":
         frame = consistent(reader.parquet(*paths), lambda: reader.option("mergeSchema", "true").parquet(*paths),
                            "the input")
@@ -177,13 +181,16 @@ def read(spark: SparkSession, files: FileSet) -> DataFrame:
                        **({"encoding": files.encoding} if files.encoding else {}))
         check_headers(Storage(spark), files)
         names = [n.lstrip("\ufeff") for n in spark.read.options(**options).csv(paths).schema.names]
-        schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in names if n != CORRUPT)
-        return reader.options(**options).schema(f"{schema}, {CORRUPT} STRING").csv(paths)
+        if not names:
+            raise ReviewcatError(f"{plain_path(files.files[0].path)} has no header row: a CSV table starts with "
+                                 "its column names")
+        fields = [StructField(n, StringType()) for n in names if n != CORRUPT]
+        return reader.options(**options).schema(StructType(fields + [corrupt])).csv(paths)
     if files.encoding:  # Spark's JSON lines reader takes another charset only with its line separator
         options.update(encoding=files.encoding, lineSep="\n")
     inferred = spark.read.options(**options).json(paths).schema
-    schema = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in inferred if f.name != CORRUPT)
-    return reader.options(**options).schema(f"{schema}, {CORRUPT} STRING" if schema else f"{CORRUPT} STRING").json(paths)
+    fields = [f for f in inferred.fields if f.name != CORRUPT]
+    return reader.options(**options).schema(StructType(fields + [corrupt])).json(paths)
 
 
 def derived_id(fields: Sequence[Column]) -> Column:

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..errors import ReviewcatError
+from ..line_batches import line_batches
 from ..storage import json_text
 from ..options import Option, fraction, positive_float, positive_int
 from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
@@ -81,16 +83,17 @@ PREDICT = [
     Option("endpoint", "name of a deployed BlazingText endpoint to ask instead of a local model"),
     Option("top-k", "how many labels per text", positive_int, 3, short="-k"),
     Option("labels", "labels.json or manifest.json naming the categories (default: labels.json beside --model)"),
-    Option("threshold", "leave out labels whose probability is below this (a text may then get none)", fraction,
-           0.0),
+    Option("threshold", "of the top -k, leave out the labels whose probability is below this (a text may then get "
+           "none)", fraction, 0.0),
     Option("with-ids", "each text (argument or stdin line) is id<TAB>text; the output names the id", switch=True),
-    Option("json", "one JSON object per text: id (given, else the text's number from 1), labels, probabilities",
-           switch=True),
+    Option("json", "one JSON object per text: id (given, else the argument's or line's number from 1), labels, "
+           "probabilities", switch=True),
     Option("region", "--endpoint: its AWS region (default: the AWS configuration's)"),
 ]
-# Texts asked of a model or endpoint at once: output follows input as it streams, and an endpoint
-# request stays far below SageMaker's 6 MB payload limit.
+# Texts asked of a model or endpoint at once, at most: output follows input as it streams, and an
+# endpoint request stays below SageMaker's 6 MB payload limit.
 PREDICT_BATCH = 500
+PREDICT_BATCH_CHARS = 1_000_000
 
 
 def train(args: argparse.Namespace) -> Path | str:
@@ -263,33 +266,25 @@ def _predictor(model: str | None, endpoint: str | None, k: int, labels: str | No
     return answer
 
 
-def _texts(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
-    """(id, text) of each text to predict: the arguments, else stdin's non-blank lines as they come;
-    without --with-ids a text's id is its number, from 1."""
-    lines = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
-    number = 0
-    for line in lines:
-        if not line.strip():
-            continue
-        number += 1
+def _batches(args: argparse.Namespace) -> Iterator[list[tuple[str, str]]]:
+    """(id, text) of the texts to predict, in batches: the arguments, else stdin's non-blank lines
+    as they arrive (``line_batches``). Without --with-ids a text's id is its argument's or line's
+    number, from 1."""
+    if args.texts:
+        numbered = [[(i, text) for i, text in enumerate(args.texts, 1) if text.strip()]]
+    else:
+        numbered = line_batches(sys.stdin.fileno(), PREDICT_BATCH, PREDICT_BATCH_CHARS)
+    for batch in numbered:
         if not args.with_ids:
-            yield str(number), line
+            yield [(str(number), text) for number, text in batch]
             continue
-        key, tab, text = line.partition("\t")
-        if not tab or not key.strip():
-            raise ReviewcatError(f"text {number} is not id<TAB>text, as --with-ids reads: {line[:60]!r}")
-        yield key, text
-
-
-def _batches(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        pairs = []
+        for number, line in batch:
+            key, tab, text = line.partition("\t")
+            if not tab or not key.strip():
+                raise ReviewcatError(f"line {number} is not id<TAB>text, as --with-ids reads: {line[:60]!r}")
+            pairs.append((key, text))
+        yield pairs
 
 
 def predict_command(args: argparse.Namespace) -> None:
@@ -299,16 +294,20 @@ def predict_command(args: argparse.Namespace) -> None:
                         region=args.region)
     several = args.with_ids or not args.texts or len(args.texts) > 1
     seen = 0
-    for batch in _batches(_texts(args), PREDICT_BATCH):
-        for (key, text), pairs in zip(batch, answer([text for _, text in batch])):
-            if args.json:
-                line = json.dumps({"id": key, "labels": [n for n, _ in pairs],
-                                   "probabilities": [round(p, 6) for _, p in pairs]}, ensure_ascii=False)
-            else:
-                shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
-                line = f"{key}\t{shown}" if args.with_ids else f"{shown}\t{text}" if several else shown
-            print(line, flush=False)
-        sys.stdout.flush()
-        seen += len(batch)
+    try:
+        for batch in _batches(args):
+            for (key, text), pairs in zip(batch, answer([text for _, text in batch])):
+                if args.json:
+                    line = json.dumps({"id": key, "labels": [n for n, _ in pairs],
+                                       "probabilities": [round(p, 6) for _, p in pairs]}, ensure_ascii=False)
+                else:
+                    shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
+                    line = f"{key}\t{shown}" if args.with_ids else f"{shown}\t{text}" if several else shown
+                print(line, flush=False)
+            sys.stdout.flush()
+            seen += len(batch)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, and no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     if not seen:
         raise ReviewcatError("nothing to predict: give texts as arguments or one per line on stdin")

@@ -170,7 +170,8 @@ def write_drift_reference(model_path: str, prepared: Prepared, output: Path, cat
     ref = drift.reference([category_name(label, categories) for label in data.labels],
                           [category_name(a[0][0], categories) if a else "" for a in answers],
                           [a[0][1] if a else 0.0 for a in answers], sum(n for n, _ in counted),
-                          sum(u for _, u in counted), mix, mix_from)
+                          sum(u for _, u in counted), mix, mix_from,
+                          {label: category_name(label, categories) for label in model.get_labels()})
     output.mkdir(parents=True, exist_ok=True)
     (output / DRIFT_REFERENCE).write_text(json_text(ref))
     return ref

@@ -25,7 +25,8 @@ from .scoring import LABELS, PROBABILITIES, TOKENS, UNSEEN, predicted
 
 log = logging.getLogger(__name__)
 
-OPTIONS = [o for o in score_input.OPTIONS if o.name != "keep-columns"] + [
+# What the rows are called does not matter here: nothing is written.
+OPTIONS = [o for o in score_input.OPTIONS if o.name not in ("keep-columns", "id-column")] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), with labels.json and "
            f"{DRIFT_REFERENCE} beside it"),
     Option("labels", "labels.json or a prepare manifest.json naming the categories (default: labels.json "
@@ -72,8 +73,8 @@ def run(rt: Runtime, args: Any) -> dict:
     if reference is None:
         raise ReviewcatError(f"no {DRIFT_REFERENCE} beside {args.model}: train or evaluate the model with this "
                              "reviewcat to write one, or pass --drift-reference")
-    rows = score_input.open_input(rt, source, text_columns=args.text_column, id_column=args.id_column,
-                                  keep_columns=[], encoding=args.encoding, delimiter=args.delimiter,
+    rows = score_input.open_input(rt, source, text_columns=args.text_column, keep_columns=[],
+                                  encoding=args.encoding, delimiter=args.delimiter,
                                   skip_corrupt_files=args.skip_corrupt_files)
     names = model_location.categories(rt, args.model, args.labels, reference)
     log.info("comparing %s with the training data of %s", source.describe(), args.model)

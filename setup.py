@@ -1,5 +1,24 @@
 """reviewcat: Spark/Glue ETL and training jobs that turn partitioned product reviews into a text classifier."""
+import shutil
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+# What `reviewcat aws deploy` uploads, kept at the top of the project and carried by the wheel
+# inside the package (reviewcat/shipped/...), so an installed reviewcat deploys as a checkout does.
+SHIPPED = ["infra/reviewcat.yaml", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "glue_jobs").glob("*.py"))]
+
+
+class BuildWithDeployFiles(build_py):
+    def run(self) -> None:
+        super().run()
+        for name in SHIPPED:
+            target = Path(self.build_lib) / "reviewcat" / "shipped" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ROOT / name, target)
+
 
 # Local training, evaluation and prediction. fasttext-wheel is upstream fastText 0.9.2 built as
 # wheels; reviewcat.train.model works around its numpy 2 break in predict.
@@ -35,7 +54,10 @@ setup(
                  # The reference for the bias metrics: SageMaker Clarify's open-source core.
                  "smclarify>=0.5,<0.6",
                  # Executes the notebooks.
-                 "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8"] + TRAIN + AWS + BENCH,
+                 "nbclient>=0.10,<1", "nbformat>=5.10,<6", "ipykernel>=6.29,<8",
+                 # Builds the wheel whose installed copy the deploy test runs.
+                 "wheel>=0.42,<1"] + TRAIN + AWS + BENCH,
     },
     entry_points={"console_scripts": ["reviewcat=reviewcat.cli:main"]},
+    cmdclass={"build_py": BuildWithDeployFiles},
 )

@@ -309,7 +309,8 @@ def test_imported_tickets_balance_and_prepare_with_the_users_label_names(rt, spa
 def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, fmt):
     from reviewcat.sample_data import write_sample_data
     dump, imported = str(tmp_path / "dump"), str(tmp_path / "imported")
-    sizes = write_sample_data(dump, 3000, seed=4, categories=["Camera", "Watches", "Kitchen"], fmt=fmt)
+    categories = ["Electronics", "Books", "Home_and_Kitchen"] if fmt == "amazon-2023" else ["Camera", "Watches", "Kitchen"]
+    sizes = write_sample_data(dump, 3000, seed=4, categories=categories, fmt=fmt)
     result = run_import(rt, format=fmt, input_path=dump, output_path=imported)
     assert result.summary["categories"] == sizes and result.summary["rejected"] == 0
     balance.run(rt, namespace(balance.OPTIONS, input_path=imported, output_path=str(tmp_path / "b")))

@@ -160,7 +160,7 @@ def test_reruns_are_byte_identical_and_the_seed_matters(rt, prepared, balanced_p
 def test_catalog_input_and_another_label_column(rt, raw_table, tmp_path):
     database, table = raw_table
     result = run_prepare(rt, database=database, table=table, output_path=str(tmp_path / "stars"),
-                         label_column="star_rating", split="0.8,0.1,0.1")
+                         label="star_rating", split="0.8,0.1,0.1")
     assert set(result.manifest["labels"]) == {f"__label__{n}" for n in range(1, 6)}
     assert result.manifest["balance"] is None
 

@@ -114,3 +114,19 @@ def test_generated_tickets_are_an_export_as_helpdesks_write_it(tmp_path):
         b"\xef\xbb\xbfTicket ID;Subject;Body;Rating;Channel\r\n")
     assert cli.main(["sample-data", "--no-label", "--rows", "300", "--output-path", str(tmp_path / "c")]) == 2
     assert not (tmp_path / "c").exists()
+
+
+def test_a_2023_dump_has_the_2023_datasets_categories_in_their_proportions(tmp_path):
+    from reviewcat.sample_data import category_catalog, release_of, write_sample_data
+    catalog = category_catalog("2023")
+    assert len(catalog) == 34 and "Unknown" in catalog and "Subscription_Boxes" in catalog
+    assert sum(real_category_counts("2023").values()) == pytest.approx(571.54e6, rel=1e-3)  # the dataset card's total
+    assert {words for _, words in catalog.values()} <= set(real_category_counts())  # written with known words
+    assert release_of("amazon-2023") == "2023" and release_of("amazon-2018") == "pds"
+    sizes = write_sample_data(str(tmp_path / "d"), 20_000, fmt="amazon-2023")
+    assert list(sizes) == list(catalog) and sizes["Home_and_Kitchen"] > sizes["Books"] > sizes["Video_Games"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir() if not p.name.startswith("_")) == sorted(
+        f"{c}.jsonl.gz" for c in catalog)
+    with pytest.raises(ReviewcatError, match="unknown categories: Camera .known: Home_and_Kitchen"):
+        write_sample_data(str(tmp_path / "e"), 1000, categories=["Camera"], fmt="amazon-2023")
+    assert numbered_categories(36, "2023")[-2:] == ["Home_and_Kitchen_2", "Clothing_Shoes_and_Jewelry_2"]

@@ -20,9 +20,19 @@ from .packaging import build_zip
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "infra" / "reviewcat.yaml"
-JOB_SCRIPTS = [REPO / "glue_jobs" / name for name in ("import_reviews.py", "balance_reviews.py", "prepare_splits.py",
-                                                              "bias_report.py", "predict_table.py")]
+SHIPPED = Path(__file__).resolve().parent / "shipped"  # infra/ and glue_jobs/, as the wheel carries them
+
+
+def _deploy_file(name: str) -> Path:
+    """A file of the project's infra/ or glue_jobs/: the checkout's own, else the copy an installed
+    wheel carries."""
+    checkout = REPO / name
+    return checkout if checkout.is_file() else SHIPPED / name
+
+
+TEMPLATE = _deploy_file("infra/reviewcat.yaml")
+JOB_SCRIPTS = [_deploy_file(f"glue_jobs/{name}") for name in ("import_reviews.py", "balance_reviews.py",
+                                                              "prepare_splits.py", "bias_report.py", "predict_table.py")]
 DEFAULT_LIBRARY_KEY = "artifacts/reviewcat.zip"
 STACK_FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
                 "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE")

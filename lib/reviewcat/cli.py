@@ -27,11 +27,13 @@ JOBS: dict[str, tuple[str, str]] = {
 }
 
 SAMPLE_DATA = [
-    Option("rows", "how many reviews to generate", positive_int, 200_000),
-    Option("output-path", "local folder to write product_category=<name>/*.parquet into"),
+    Option("rows", "how many reviews (or tickets) to generate", positive_int, 200_000),
+    Option("output-path", "local folder to write into: product_category=<name>/*.parquet, one dump file per "
+           "category (--format amazon-*), or tickets.csv (--format tickets)"),
     Option("seed", "random seed", int, 42),
-    Option("categories", "comma-separated subset of the 43 categories (default: all)", name_list),
-    Option("category-count", "instead of --categories: the N largest categories, numbered copies past 43",
+    Option("categories", "comma-separated subset of the categories (default: all): the retired table's 43, or the "
+           "2023 dataset's 33 and Unknown with --format amazon-2023", name_list),
+    Option("category-count", "instead of --categories: the N largest categories, numbered copies past the last",
            positive_int),
     Option("overwrite", "replace --output-path if it exists", switch=True),
     Option("format", "parquet (the retired public table's layout), a dump for `reviewcat import`, or tickets "
@@ -42,7 +44,7 @@ SAMPLE_DATA = [
 
 
 def _sample_data(args: argparse.Namespace) -> None:
-    from .sample_data import numbered_categories, write_sample_data
+    from .sample_data import numbered_categories, release_of, write_sample_data
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder to write the sample table to")
     if args.format == "tickets":
@@ -55,7 +57,8 @@ def _sample_data(args: argparse.Namespace) -> None:
         raise ReviewcatError("--no-label goes with --format tickets: reviews are labelled by their category folders")
     if args.categories and args.category_count:
         raise ReviewcatError("give --categories or --category-count, not both")
-    categories = numbered_categories(args.category_count) if args.category_count else args.categories
+    categories = numbered_categories(args.category_count, release_of(args.format)) if args.category_count \
+        else args.categories
     write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories, args.format)
 
 
@@ -82,7 +85,8 @@ def _predict(args: argparse.Namespace) -> None:
 AWS = [
     Option("stack", "CloudFormation stack name", default="reviewcat"),
     Option("region", "AWS region (default: the AWS configuration's)"),
-    Option("template", "deploy: the CloudFormation template (default: infra/reviewcat.yaml of this checkout)"),
+    Option("template", "deploy: the CloudFormation template (default: infra/reviewcat.yaml of this checkout, or "
+           "the copy an installed wheel carries)"),
     Option("parameter", "deploy: a stack parameter, Name=value (repeatable)", repeat=True),
     Option("glue-version", "deploy: the jobs' Glue runtime, 5.0 (Spark 3.5) or 6.0 (Spark 4.1); "
            "default 5.0", choices=("5.0", "6.0")),

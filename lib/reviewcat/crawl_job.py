@@ -5,10 +5,16 @@ from typing import Any
 
 from .catalog import CrawlResult, crawl
 from .errors import ReviewcatError
-from .options import SOURCE
+from .options import SOURCE, Option
 from .runtime import Runtime
 
-OPTIONS = SOURCE
+OPTIONS = [
+    Option("input-path", "the parquet folder to register: product_category=<name>/*.parquet (local, hdfs:// or "
+           "s3://)"),
+    Option("database", "catalog database to register it in (created when missing)"),
+    Option("table", "catalog table to create, or to refresh with the folder's partitions now"),
+    *[o for o in SOURCE if o.name == "warehouse"],
+]
 
 
 def run(rt: Runtime, args: Any) -> CrawlResult:

@@ -13,7 +13,7 @@ import shutil
 from . import pipeline, prepare
 from .options import namespace
 from .runtime import Runtime, spark_session
-from .sample_data import write_sample_data
+from .sample_data import release_of, write_sample_data
 from .splits import SPLITS
 from .train.evaluate import MATRIX_PNG, REPORT_FILE
 from .train.local_search import MODEL_FILE
@@ -21,7 +21,7 @@ from .train.local_search import MODEL_FILE
 log = logging.getLogger(__name__)
 
 DATABASE = "reviewcat_demo"
-# Equalizing on the smallest generated category (about 1/1750 of the rows) would leave too little
+# Equalizing on the smallest generated category (a few dozen reviews at 200,000) would leave too little
 # text to learn from: the demo drops categories under this many reviews, as users would.
 MIN_CATEGORY_SHARE = 1 / 200
 
@@ -79,7 +79,7 @@ def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
     """The generated dump, written again only for other rows or seed: rewritten files would be new
     input to the pipeline (their modification times change), and every step would run again."""
     marker = f"{dump}.json"
-    wanted = {"rows": rows, "seed": seed}
+    wanted = {"rows": rows, "seed": seed, "categories": release_of("amazon-2023")}  # an older dump had others
     if os.path.isdir(dump) and os.path.exists(marker):
         with open(marker) as f:
             made = json.load(f)
@@ -87,7 +87,7 @@ def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
             log.info("reusing the %d sample reviews in %s", rows, dump)
             return made["sizes"]
     log.info("generating %d sample reviews as an Amazon Reviews 2023 dump in %s", rows, dump)
-    if os.path.exists(marker):  # the demo's own dump, for other rows or seed (maybe an older release's)
+    if os.path.exists(marker):  # the demo's own dump, for other rows, seed or categories (an older release's)
         shutil.rmtree(dump, ignore_errors=True)
     sizes = write_sample_data(dump, rows, seed, overwrite=True, fmt="amazon-2023")
     with open(marker, "w") as f:

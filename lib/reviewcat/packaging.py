@@ -1,7 +1,8 @@
 """The library as one zip, for ``spark-submit --py-files`` and Glue's ``--extra-py-files``.
 
 Executors import ``reviewcat`` from this zip (its pandas UDFs are pickled by reference), so it must
-hold the package exactly as installed, data files included and caches left out.
+hold the package exactly as installed, data files included; caches, and the deploy files an
+installed wheel carries (``shipped/``: no job imports them), are left out.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def build_zip(target: str | Path) -> Path:
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(PACKAGE.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            inside = path.relative_to(PACKAGE).parts
+            if path.is_file() and "__pycache__" not in inside and inside[0] != "shipped" and path.suffix != ".pyc":
                 info = zipfile.ZipInfo(str(Path("reviewcat") / path.relative_to(PACKAGE)), (2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, path.read_bytes())

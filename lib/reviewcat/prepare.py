@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 OPTIONS = SOURCE + READING + OUTPUT + [
     Option("label", "what becomes __label__<x>: category, sentiment (star_rating 1-2 negative, 3 neutral, 4-5 "
-           "positive), stars or a column name", default="category", aliases=("label-column",)),
+           "positive), stars or a column name", default="category"),
     Option("text-column", "column with the review text", default="review_body"),
     Option("min-chars", "drop reviews shorter than this after cleaning", positive_int, 20),
     Option("split", "train,validation,test fractions", default="0.6,0.2,0.2"),

@@ -9,12 +9,13 @@ from numpy generators seeded per category, in whole-column operations.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import zlib
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -43,13 +44,33 @@ SCHEMA = pa.schema([
 ])
 
 
-def real_category_counts() -> dict[str, int]:
-    """Reviews per category in the public US dataset, in the order of the shipped table."""
-    with resources.files("reviewcat").joinpath("data/category_counts.csv").open() as f:
-        return {row["product_category"]: int(row["reviews"]) for row in csv.DictReader(f)}
+# Which release's categories a generated table or dump has: the retired public table's 43 (its
+# parquet, its TSV, and the 2018 dump, whose names are close), or the 2023 dump's 33 and Unknown
+# (reviews per category from its dataset card, each written with the words of a retired category).
+_CATALOGS = {"pds": "data/category_counts.csv", "2023": "data/category_counts_2023.csv"}
 
 
-def _template(category: str, real: dict[str, int]) -> tuple[str, int] | None:
+def release_of(fmt: str) -> str:
+    """The category catalog of a sample-data ``--format``."""
+    return "2023" if fmt == "amazon-2023" else "pds"
+
+
+@functools.cache
+def category_catalog(release: str = "pds") -> dict[str, tuple[int, str]]:
+    """Category -> (its reviews in the real release, the retired category whose words it is written
+    with), largest first."""
+    with resources.files("reviewcat").joinpath(_CATALOGS[release]).open() as f:
+        rows = list(csv.DictReader(f))
+    return {row.get("category") or row["product_category"]:
+            (int(row["reviews"]), row.get("words_of") or row["product_category"]) for row in rows}
+
+
+def real_category_counts(release: str = "pds") -> dict[str, int]:
+    """Reviews per category in the real release, largest first."""
+    return {name: reviews for name, (reviews, _) in category_catalog(release).items()}
+
+
+def _template(category: str, real: Mapping[str, object]) -> tuple[str, int] | None:
     """The real category a name stands for and which copy it is: ``Books`` -> (Books, 0), ``Books_3`` -> (Books, 2)."""
     if category in real:
         return category, 0
@@ -59,21 +80,21 @@ def _template(category: str, real: dict[str, int]) -> tuple[str, int] | None:
     return None
 
 
-def numbered_categories(count: int) -> list[str]:
+def numbered_categories(count: int, release: str = "pds") -> list[str]:
     """``count`` category names: the largest real ones, then numbered copies (``Books_2``, ...).
 
     Copies have their original's text and share of reviews, so tables with more categories than
-    the real 43 (for scaling runs) keep the real data's imbalance.
+    the real ones (for scaling runs) keep the real data's imbalance.
     """
     if count < 1:
         raise ReviewcatError(f"--category-count {count}: need at least 1 category")
-    real = list(real_category_counts())
+    real = list(real_category_counts(release))
     return [real[i % len(real)] + (f"_{i // len(real) + 1}" if i >= len(real) else "") for i in range(count)]
 
 
-def category_sizes(rows: int, categories: Sequence[str] | None = None) -> dict[str, int]:
+def category_sizes(rows: int, categories: Sequence[str] | None = None, release: str = "pds") -> dict[str, int]:
     """Rows per category in the real proportions, at least ``MIN_ROWS_PER_CATEGORY`` each."""
-    real = real_category_counts()
+    real = real_category_counts(release)
     chosen = list(categories) if categories else list(real)
     unknown = [c for c in chosen if _template(c, real) is None]
     if unknown:
@@ -266,13 +287,13 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
         raise ReviewcatError(f"sample-data writes local folders only, not {output_path}: "
                              "generate locally, then upload (e.g. aws s3 sync)")
     final = Path(output_path.removeprefix("file://")).resolve()
-    sizes = category_sizes(rows, categories)
-    real = real_category_counts()
-    order = list(real)
+    catalog = category_catalog(release_of(fmt))
+    sizes = category_sizes(rows, categories, release_of(fmt))
+    order = list(catalog)
     with staged_locally(final, overwrite) as staging:
         for done, (category, n) in enumerate(sizes.items(), 1):
-            template, copy = _template(category, real)
-            table = generate_category(template, n, seed, order.index(template) + copy * len(order))
+            base, copy = _template(category, catalog)
+            table = generate_category(catalog[base][1], n, seed, order.index(base) + copy * len(order))
             written = writer(table, staging, category)
             log.info("[%d/%d] %s: %d reviews in %s", done, len(sizes), category, n, written.name)
     log.info("wrote %d reviews in %d categories to %s (%s)", sum(sizes.values()), len(sizes), final, fmt)

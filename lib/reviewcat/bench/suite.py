@@ -28,7 +28,7 @@ from ..errors import ReviewcatError
 from ..names import LABELS_FILE, SEARCH_FILE
 from ..options import namespace
 from ..runtime import Runtime, spark_session
-from ..sample_data import numbered_categories, write_sample_data
+from ..sample_data import numbered_categories, release_of, write_sample_data
 from ..sampling import exact_sample, plan_sample
 from ..storage import json_text
 from ..text import review_tokens
@@ -254,8 +254,8 @@ def _dump(config: BenchConfig, fmt: str) -> Path:
     path = config.data / f"dump-{config.rows}-{fmt}"
     if not path.exists():
         log.info("generating %d reviews as a %s dump -> %s", config.rows, fmt, path)
-        write_sample_data(str(path), config.rows, config.seed, categories=numbered_categories(43), overwrite=True,
-                          fmt=fmt)
+        write_sample_data(str(path), config.rows, config.seed, categories=numbered_categories(43, release_of(fmt)),
+                          overwrite=True, fmt=fmt)
     return path
 
 

@@ -75,6 +75,12 @@ def test_bad_model_and_missing_text_column_are_one_line_errors_and_write_nothing
         score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), keep_columns="year,year")
     with pytest.raises(ReviewcatError, match="table nodb.tickets not found in the catalog"):
         score(rt, database="nodb", table="tickets", model=str(trained / "model.bin"), output_path=str(out))
+    with pytest.raises(ReviewcatError, match="--delimiter describes CSV files, and these are parquet"):
+        score(rt, input_path=table, model=str(trained / "model.bin"), output_path=str(out), delimiter=";")
+    named = tmp_path / "named"
+    rt.spark.createDataFrame([("a fine lens", "x")], "review_body string, tokens string").write.parquet(str(named))
+    with pytest.raises(ReviewcatError, match="the table's column tokens has a name scoring gives its own columns"):
+        score(rt, input_path=str(named), model=str(trained / "model.bin"), output_path=str(out), keep_columns="tokens")
     assert not out.exists() and not leftovers(str(out))
 
 
@@ -137,6 +143,9 @@ def test_an_unlabelled_parquet_file_without_ids_gets_ids_derived_from_its_rows(r
     again = tmp_path / "again"
     score(rt, database="scoring", table="new_tickets", model=str(trained / "model.bin"), output_path=str(again),
           text_column="body")
+    with pytest.raises(ReviewcatError, match="--encoding and --delimiter describe CSV files: a catalog table"):
+        score(rt, database="scoring", table="new_tickets", model=str(trained / "model.bin"),
+              output_path=str(tmp_path / "x"), text_column="body", delimiter=";")
     assert sorted(ids) == sorted(r["review_id"] for r in spark.read.parquet(str(again)).collect())  # stable
 
 

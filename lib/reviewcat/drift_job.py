@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import tempfile
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, functions as F
@@ -21,7 +20,7 @@ from .errors import ReviewcatError
 from .names import DRIFT_REFERENCE
 from .options import Option
 from .runtime import Runtime
-from .scoring import LABELS, PROBABILITIES, TOKENS, UNSEEN, predicted
+from .scoring import LABELS, PROBABILITIES, TOKENS, UNSEEN
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +77,8 @@ def run(rt: Runtime, args: Any) -> dict:
                                   skip_corrupt_files=args.skip_corrupt_files)
     names = model_location.categories(rt, args.model, args.labels, reference)
     log.info("comparing %s with the training data of %s", source.describe(), args.model)
-    with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
-        scored = predicted(rows.frame, model_location.fetch(rt, args.model, scratch), 1, score_input.TEXT, names,
-                           model_location.record(rt, args.model), args.model, count_tokens=True)
-        summary = drift.compare(reference, summed(scored))
+    scored = model_location.scored(rt, rows.frame, args.model, 1, score_input.TEXT, names, count_tokens=True)
+    summary = drift.compare(reference, summed(scored))
     malformed = rows.malformed_rows()
     if malformed:
         summary["malformed_rows"] = malformed

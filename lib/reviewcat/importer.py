@@ -27,7 +27,7 @@ from .catalog import check_table_target, crawl
 from .columns import lookup
 from .errors import ReviewcatError
 from .names import IMPORT_FILE
-from .options import SOURCE, Option, fraction, name_list
+from .options import SOURCE, Option, fraction, name_list, names_of
 from .publishing import Claim, check_apart, claim, current, holding, leave_record
 from .runtime import Runtime
 from .s3a import is_s3
@@ -92,8 +92,7 @@ def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
         raise ReviewcatError("--no-label and --label-column contradict each other: give one of them")
     if not args.label_column and not args.no_label:
         log.info("no --label-column: importing a table to score, not to train on (--no-label says so)")
-    texts = name_list(args.text_column) if isinstance(args.text_column, str) else list(args.text_column)
-    return dumps.TableSpec(args.id_column, tuple(texts), args.label_column, args.rating_column)
+    return dumps.TableSpec(args.id_column, tuple(names_of(args.text_column)), args.label_column, args.rating_column)
 
 
 def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None,

@@ -7,11 +7,15 @@ record of the file) and ``drift_reference.json`` are read where they are.
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
+
+from pyspark.sql import DataFrame
 
 from .errors import ReviewcatError
 from .names import DRIFT_REFERENCE, LABELS_FILE, SEARCH_FILE
 from .runtime import Runtime
+from .scoring import predicted
 from .train.data import parse_json, parse_labels
 from .train.model_file import recorded
 
@@ -69,3 +73,13 @@ def drift_reference(rt: Runtime, model: str | None, given: str | None) -> dict |
                  DRIFT_REFERENCE, model or "a SageMaker model (pass --drift-reference)")
         return None
     return parse_json(rt.storage.read_text(path), path)
+
+
+def scored(rt: Runtime, frame: DataFrame, model: str, k: int, text: str, names: dict[str, str],
+           count_tokens: bool = False) -> DataFrame:
+    """``frame`` scored with ``model`` on the executors (``scoring.predicted``): the model is copied
+    to the driver, checked against training's record and shipped from a copy of its own, so the
+    copy's scratch folder goes as soon as scoring is planned."""
+    with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
+        return predicted(frame, fetch(rt, model, scratch), k, text, names, record(rt, model), model,
+                         count_tokens=count_tokens)

@@ -48,6 +48,14 @@ def name_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def names_of(value: str | Iterable[str] | None) -> list[str]:
+    """A list flag's value as names: already a list (parsed), or the comma-separated text a notebook
+    or a default gives."""
+    if value is None:
+        return []
+    return name_list(value) if isinstance(value, str) else list(value)
+
+
 def truthy(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("true", "1", "yes", "y"):

@@ -12,7 +12,6 @@ Transform job on SageMaker (``batch_transform``) into the same output.
 from __future__ import annotations
 
 import logging
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -26,7 +25,7 @@ from .names import DRIFT_REFERENCE, PREDICT_FILE as SUMMARY
 from .options import OUTPUT, Option, positive_int
 from .publishing import check_apart
 from .runtime import Runtime
-from .scoring import LABELS, PREDICTION, PREDICTION_FIELDS, PROBABILITIES, predicted
+from .scoring import LABELS, PREDICTION, PREDICTION_FIELDS, PROBABILITIES
 from .storage import json_text, plain_path
 from .table_files import quoted
 from .object_store import split_uri
@@ -157,14 +156,10 @@ def run(rt: Runtime, args: Any) -> dict:
             scored, transform_job = _transformed(rt, args, rows, model, names, work, clients)
             job = {"transform_job": transform_job} if transform_job else {}
         else:
-            with tempfile.TemporaryDirectory(prefix="reviewcat-model-") as scratch:
-                # Loaded here once, so a bad model fails in one line before any task, and shipped from
-                # a copy of its own: the scratch folder may go.
-                scored = predicted(rows.frame, model_location.fetch(rt, args.model, scratch), args.top_k,
-                                   score_input.TEXT, names, model_location.record(rt, args.model), args.model,
-                                   count_tokens=reference is not None)
-                if reference is not None:
-                    scored, tokens = drift_job.observe_tokens(scored)
+            scored = model_location.scored(rt, rows.frame, args.model, args.top_k, score_input.TEXT, names,
+                                           count_tokens=reference is not None)
+            if reference is not None:
+                scored, tokens = drift_job.observe_tokens(scored)
         scored = scored.select(*[quoted(c) for c in [rows.id_column, *rows.keep]], LABELS, PROBABILITIES)
         if args.partition_by_prediction:
             scored = scored.withColumn(PREDICTION, F.get(LABELS, 0))

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, Observation, functions as F
 
 from . import encodings, sources, table_files
 from .errors import ReviewcatError
-from .options import READING, SOURCE, Option, name_list
+from .options import READING, SOURCE, Option, name_list, names_of
 from .runtime import Runtime
 from .scoring import ADDED
 from .sources import CATEGORY, Source
@@ -66,13 +66,6 @@ class ScoreInput:
         return int(observed)
 
 
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    """A list of column names from a flag's value: a list, or the comma-separated text a notebook gives."""
-    if value is None:
-        return []
-    return name_list(value) if isinstance(value, str) else list(value)
-
-
 def _read(rt: Runtime, source: Source, encoding: str | None, delimiter: str | None,
           skip_corrupt_files: bool) -> tuple[DataFrame, list[dict[str, str]], bool]:
     """The table with ``table_files.CORRUPT`` (null for the rows that parsed), the files skipped,
@@ -114,7 +107,7 @@ def open_input(rt: Runtime, source: Source, *, text_columns: str | Sequence[str]
                skip_corrupt_files: bool = False) -> ScoreInput:
     """The rows of ``source`` to score: id, kept columns and text; records the reader could not
     parse are left out and counted once the rows are read (``ScoreInput.malformed_rows``)."""
-    texts, keep = _names(text_columns), _names(keep_columns)
+    texts, keep = names_of(text_columns), names_of(keep_columns)
     if not texts:
         raise ReviewcatError("--text-column names no column: give the column(s) with the text to score")
     raw, skipped, parsed = _read(rt, source, encoding, delimiter, skip_corrupt_files)

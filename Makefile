@@ -58,16 +58,16 @@ test:
 	$(MAKE) --no-print-directory -j3 $(VENV)/.installed-test $(SPARK4_VENV)/.installed $(TOOLS_VENV)/.installed
 	@$(SPARK4_VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(SPARK4_TESTS) \
 		>$(SPARK4_VENV)/pytest.log 2>&1 & spark4=$$!; \
-	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest $(PYTEST_ARGS) tests; main=$$?; \
+	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest $(PYTEST_ARGS) tests benchmarks/tests; main=$$?; \
 	wait $$spark4; other=$$?; \
 	echo "== the job tests on Spark $(SPARK4) ($(SPARK4_VENV))"; cat $(SPARK4_VENV)/pytest.log; \
 	test $$main -eq 0 && test $$other -eq 0
 
 bench: $(VENV)/.installed-bench
-	$(VENV)/bin/reviewcat bench --workdir bench $(BENCH_ARGS)
+	$(PY) -m benchmarks --workdir bench $(BENCH_ARGS)
 
 dist:
-	PYTHONPATH=lib $(PYTHON) -m reviewcat.packaging dist/reviewcat.zip
+	PYTHONPATH=lib $(PYTHON) -m reviewcat.aws.packaging dist/reviewcat.zip
 
 clean:
 	rm -rf $(VENV) $(SPARK4_VENV) $(TOOLS_VENV) demo-output bench dist .pytest_cache

@@ -4,8 +4,8 @@ On Glue the job arguments arrive as --name value pairs; elsewhere: `spark-submit
 """
 import sys
 
-from reviewcat import balance
-from reviewcat.runtime import run_job
+from reviewcat.prep import balance
+from reviewcat.runtime.jobs import run_job
 
 if __name__ == "__main__":
     sys.exit(run_job(sys.argv, balance.OPTIONS, "balance_reviews", balance.__doc__, balance.run))

@@ -4,8 +4,8 @@ On Glue the job arguments arrive as --name value pairs; elsewhere: `spark-submit
 """
 import sys
 
-from reviewcat import importer
-from reviewcat.runtime import run_job
+from reviewcat.ingest import importer
+from reviewcat.runtime.jobs import run_job
 
 if __name__ == "__main__":
     sys.exit(run_job(sys.argv, importer.OPTIONS, "import_reviews", importer.__doc__, importer.run))

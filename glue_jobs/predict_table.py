@@ -5,8 +5,8 @@ On Glue the job arguments arrive as --name value pairs; elsewhere: `spark-submit
 """
 import sys
 
-from reviewcat import predict_table
-from reviewcat.runtime import run_job
+from reviewcat.runtime.jobs import run_job
+from reviewcat.scoring import predict_table
 
 if __name__ == "__main__":
     sys.exit(run_job(sys.argv, predict_table.OPTIONS, "predict_table", predict_table.__doc__, predict_table.run))

@@ -4,8 +4,8 @@ On Glue the job arguments arrive as --name value pairs; elsewhere: `spark-submit
 """
 import sys
 
-from reviewcat import prepare
-from reviewcat.runtime import run_job
+from reviewcat.prep import prepare
+from reviewcat.runtime.jobs import run_job
 
 if __name__ == "__main__":
     sys.exit(run_job(sys.argv, prepare.OPTIONS, "prepare_splits", prepare.__doc__, prepare.run))

@@ -12,11 +12,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from reviewcat import balance, prepare
-from reviewcat.catalog import crawl
-from reviewcat.options import namespace
-from reviewcat.runtime import Runtime, spark_session
-from reviewcat.sample_data import write_sample_data
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.context import Runtime
+from reviewcat.runtime.options import namespace
+from reviewcat.runtime.session import spark_session
+from reviewcat.synthetic.sample_data import write_sample_data
+from reviewcat.tables.catalog import crawl
 from reviewcat.train.commands import TRAIN, train
 
 ROOT = Path(__file__).resolve().parents[1]

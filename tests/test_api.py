@@ -4,9 +4,9 @@ import sys
 from pathlib import Path
 
 import reviewcat
-from reviewcat import balance, prepare
-from reviewcat.options import namespace
-from reviewcat.splits import SPLITS
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.options import namespace
+from reviewcat.schema import SPLITS
 
 
 def ids(frame):
@@ -39,8 +39,8 @@ def test_lines_and_splits_of_a_frame_are_the_prepare_jobs_files(rt, spark, raw_p
 
 
 def test_bias_table_and_predicted_are_the_jobs_functions_and_import_stays_cheap():
-    from reviewcat.bias import frame_bias
-    from reviewcat.scoring import predicted
+    from reviewcat.prep.bias import frame_bias
+    from reviewcat.scoring.predictions import predicted
     assert reviewcat.bias_table is frame_bias and reviewcat.predicted is predicted
     # The CLI imports the package first: the API must not pull Spark in with it.
     probe = "import sys, reviewcat; print('pyspark' in sys.modules)"

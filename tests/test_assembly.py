@@ -2,8 +2,8 @@
 import boto3
 import pytest
 
-from reviewcat import assembly
-from reviewcat.storage import Entry
+from reviewcat.runtime import assembly
+from reviewcat.runtime.storage import Entry
 
 from conftest import BUCKET
 

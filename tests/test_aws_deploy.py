@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reviewcat import aws
-from reviewcat.errors import ReviewcatError
+from reviewcat.aws import deploy as aws
+from reviewcat.runtime.errors import ReviewcatError
 
 from conftest import REGION, cli_env
 from helpers import outputs_stack

@@ -4,11 +4,13 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from reviewcat import balance, sampling, sources
-from reviewcat.catalog import crawl
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.sampling import SAMPLE_ORDER, SamplingPlan, exact_sample
+from reviewcat.prep import balance, sampling
+from reviewcat.prep.sampling import SamplingPlan, exact_sample
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.schema import SAMPLE_ORDER
+from reviewcat.tables import sources
+from reviewcat.tables.catalog import crawl
 
 from conftest import CATEGORIES
 from helpers import corrupt_partition, leftovers, read_categories

@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from reviewcat import batch_transform, predict_table
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.object_store import split_uri
+from reviewcat.runtime.options import namespace
+from reviewcat.scoring import batch_transform, predict_table
 from reviewcat.train.model import load_model, top_k
-from reviewcat.object_store import split_uri
 
 from conftest import BUCKET, REGION
 from helpers import leftovers

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from reviewcat import class_archive
+from reviewcat.runtime import class_archive
 
 
 def _dead_pid() -> int:

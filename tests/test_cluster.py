@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from reviewcat.packaging import build_zip
+from reviewcat.aws.packaging import build_zip
 
 from conftest import ROOT, cli_env
 

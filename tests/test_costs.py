@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reviewcat import aws, costs
-from reviewcat.errors import ReviewcatError
+from reviewcat.aws import costs, deploy as aws
+from reviewcat.runtime.errors import ReviewcatError
 
 from conftest import REGION, cli_env
 from helpers import outputs_stack

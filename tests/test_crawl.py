@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from reviewcat.catalog import crawl
-from reviewcat.errors import ReviewcatError
-from reviewcat.sample_data import write_sample_data
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.synthetic.sample_data import write_sample_data
+from reviewcat.tables.catalog import crawl
 
 from conftest import CATEGORIES
 

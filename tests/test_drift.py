@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from reviewcat import drift, drift_job, predict_table
-from reviewcat.errors import ReviewcatError
-from reviewcat.names import DRIFT_REFERENCE
-from reviewcat.options import namespace
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.schema import DRIFT_REFERENCE
+from reviewcat.scoring import drift, drift_job, predict_table
 
 from conftest import TRAIN_CATEGORIES, cli_env
 

@@ -6,10 +6,11 @@ parsing is the real ``getResolvedOptions`` and catalog reads go through the real
 """
 import pytest
 
-from reviewcat import balance, importer, prepare
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import from_resolved
-from reviewcat.runtime import run_job, running_on_glue
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.jobs import run_job, running_on_glue
+from reviewcat.runtime.options import from_resolved
 
 from helpers import read_categories
 
@@ -68,7 +69,7 @@ def test_plain_runs_are_not_mistaken_for_glue():
 
 
 def test_import_job_on_glue_registers_the_table(glue, spark, tmp_path):
-    from reviewcat.sample_data import write_sample_data
+    from reviewcat.synthetic.sample_data import write_sample_data
     dump, out = str(tmp_path / "dump"), str(tmp_path / "reviews")
     write_sample_data(dump, 400, seed=2, categories=["Camera", "Watches"], fmt="amazon-tsv")
     argv = ["import_reviews.py", "--JOB_NAME", "reviewcat-import", "--format", "amazon-tsv", "--input-path",

@@ -6,10 +6,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from reviewcat import balance, importer, prepare
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.sample_data import SCHEMA
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.synthetic.sample_data import SCHEMA
 
 from helpers import leftovers, read_categories
 
@@ -307,7 +308,7 @@ def test_imported_tickets_balance_and_prepare_with_the_users_label_names(rt, spa
 
 @pytest.mark.parametrize("fmt", ["amazon-2023", "amazon-2018", "amazon-tsv"])
 def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, fmt):
-    from reviewcat.sample_data import write_sample_data
+    from reviewcat.synthetic.sample_data import write_sample_data
     dump, imported = str(tmp_path / "dump"), str(tmp_path / "imported")
     categories = ["Electronics", "Books", "Home_and_Kitchen"] if fmt == "amazon-2023" else ["Camera", "Watches", "Kitchen"]
     sizes = write_sample_data(dump, 3000, seed=4, categories=categories, fmt=fmt)
@@ -321,7 +322,7 @@ def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, 
 
 
 def test_the_generated_dumps_carry_the_generated_reviews(rt, spark, tmp_path):
-    from reviewcat.sample_data import write_sample_data
+    from reviewcat.synthetic.sample_data import write_sample_data
     write_sample_data(str(tmp_path / "parquet"), 500, seed=9, categories=["Camera"])
     write_sample_data(str(tmp_path / "tsv"), 500, seed=9, categories=["Camera"], fmt="amazon-tsv")
     run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "tsv"), output_path=str(tmp_path / "t"))
@@ -424,7 +425,8 @@ def test_catalog_registration_and_refresh_after_an_add(rt, spark, tmp_path):
 
 
 def test_counts_come_from_the_write_and_a_query_gives_the_same(rt, spark, tmp_path, monkeypatch):
-    from reviewcat import code_counts, record_counts
+    from reviewcat.tables import code_counts
+    from reviewcat.ingest import record_counts
     lines = [TSV_HEADER] + [tsv_row(i, category=["Books", "Music", "Video"][i % 3]) for i in range(30)] + [
         tsv_row(30, rating="9"), "US\tshort"]
     write(tmp_path / "d" / "amazon_reviews_us_Mixed_v1_00.tsv", lines)
@@ -446,9 +448,9 @@ def test_counts_come_from_the_write_and_a_query_gives_the_same(rt, spark, tmp_pa
 
 
 def test_category_hashes_that_collide_are_refused():
-    from reviewcat.dumps import OUTCOMES
-    from reviewcat.table_files import InputFile
-    from reviewcat.record_counts import category_hash, from_metrics
+    from reviewcat.ingest.dumps import OUTCOMES
+    from reviewcat.tables.table_files import InputFile
+    from reviewcat.ingest.record_counts import category_hash, from_metrics
     files = [InputFile("file:/a", "file:/a", "a", 1)]
     metrics = {"rows": 2, "histogram": json.dumps([{"x": category_hash("Books") * len(OUTCOMES), "y": 2.0}])}
     assert from_metrics(metrics, files, ["Books"])["file:/a"].categories == {"Books": 2}

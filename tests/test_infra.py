@@ -16,8 +16,10 @@ import pytest
 import yaml
 from awsglue.utils import getResolvedOptions
 
-from reviewcat import balance, bias, importer, predict_table, prepare
-from reviewcat.options import from_resolved, glue_names
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, bias, prepare
+from reviewcat.runtime.options import from_resolved, glue_names
+from reviewcat.scoring import predict_table
 
 from conftest import ROOT, TOOLS_BIN
 

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from reviewcat import line_counts
+from reviewcat.prep import line_counts
 
 SPLITS = ("train", "validation", "test")
 LABELS = ["__label__a", "__label__b"]  # codes: train a 0, train b 1, validation a 2, ..., test b 5

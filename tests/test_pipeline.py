@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from reviewcat import balance, importer, pipeline, prepare
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.sample_data import write_sample_data
+from reviewcat import pipeline
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.synthetic.sample_data import write_sample_data
 
 from conftest import FAST, cli_env
 

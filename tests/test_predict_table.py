@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reviewcat import predict_table
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.train.commands import predict
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.scoring import predict_table
+from reviewcat.scoring.predict import predict
 from reviewcat.train.model import load_model, top_k
 
 from conftest import TOOLS_BIN, TRAIN_CATEGORIES, cli_env

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from reviewcat import balance, prepare, sources
-from reviewcat.errors import ReviewcatError
-from reviewcat.names import RUN_FILE
-from reviewcat.options import namespace
-from reviewcat import line_counts
-from reviewcat.splits import PART, SHUFFLE_ORDER, SPLITS, assign_split, ordered_parts, parse_split, part_keys
-from reviewcat.writers import write_split_files
-from reviewcat.text import label_map, to_lines
+from reviewcat.prep import balance, line_counts, prepare
+from reviewcat.prep.splits import PART, SHUFFLE_ORDER, assign_split, ordered_parts, parse_split, part_keys
+from reviewcat.prep.text import label_map, to_lines
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.schema import RUN_FILE, SPLITS
+from reviewcat.tables import sources
+from reviewcat.tables.writers import write_split_files
 
 from helpers import leftovers
 

@@ -16,9 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reviewcat import failures, prepare, progress, sources
-from reviewcat.runtime import run_job
-from reviewcat.staging import staging_name
+from reviewcat.prep import prepare
+from reviewcat.runtime import failures, progress
+from reviewcat.runtime.jobs import run_job
+from reviewcat.runtime.staging import staging_name
+from reviewcat.tables import sources
 
 from conftest import cli_env
 from helpers import leftovers
@@ -277,9 +279,9 @@ def test_log_lines_go_above_the_live_progress_line():
     out = io.StringIO()
     line = progress._LiveLine(out)
     line.show("stage 1: 1/40 tasks, 2 s")
-    line.write("10:00:00 INFO reviewcat.balance: hello\n")
+    line.write("10:00:00 INFO reviewcat.prep.balance: hello\n")
     line.show("stage 1: 2/40 tasks, 3 s")
-    assert _screen(out.getvalue()) == ["10:00:00 INFO reviewcat.balance: hello", "stage 1: 2/40 tasks, 3 s"]
+    assert _screen(out.getvalue()) == ["10:00:00 INFO reviewcat.prep.balance: hello", "stage 1: 2/40 tasks, 3 s"]
     line.show("")
     assert _screen(out.getvalue())[-1] == ""
 
@@ -316,7 +318,7 @@ def test_soak_six_balance_and_prepare_runs_two_at_once_on_one_warehouse(raw_path
 
 
 def test_only_folders_of_runs_that_died_on_this_host_are_removed(tmp_path):
-    from reviewcat import staging
+    from reviewcat.runtime import staging
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()
     host, dead = staging._host(), finished.pid

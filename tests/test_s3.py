@@ -19,12 +19,16 @@ from pathlib import Path
 import boto3
 import pytest
 
-from reviewcat import balance, bias, importer, pipeline, predict_table, prepare, s3a
-from reviewcat.catalog import crawl
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.sample_data import write_sample_data
-from reviewcat.runtime import run_job
+from reviewcat import pipeline
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, bias, prepare
+from reviewcat.runtime import s3a
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.jobs import run_job
+from reviewcat.runtime.options import namespace
+from reviewcat.scoring import predict_table
+from reviewcat.synthetic.sample_data import write_sample_data
+from reviewcat.tables.catalog import crawl
 from reviewcat.train.commands import TRAIN, train
 
 from conftest import CATEGORIES, FAST, REGION, cli_env
@@ -263,8 +267,8 @@ def test_an_output_being_built_on_s3_is_refused_as_input_and_overwrite_replaces_
     ({}, {"run": "new", "replaces": ""}, True),                  # an old output without a run file: kept
 ])
 def test_what_a_dead_in_place_build_leaves_is_removed_unless_whole(tmp_path, left, marker, kept):
-    from reviewcat.publishing import LOCAL, remove_dead_build
-    from reviewcat.names import RUN_FILE
+    from reviewcat.runtime.publishing import LOCAL, remove_dead_build
+    from reviewcat.schema import RUN_FILE
     final = tmp_path / "balanced"
     (final / "product_category=Books").mkdir(parents=True)
     (final / "product_category=Books" / "part-0.parquet").write_bytes(b"rows")
@@ -339,7 +343,7 @@ def test_command_line_reaches_s3_through_the_standard_variables_and_refuses_s3_f
 
 def test_s3_refusals_through_s3a_are_one_line_each():
     """S3A's texts (as S3A 3.3.1 gave them here) of what S3 can refuse, each one line naming the output."""
-    from reviewcat.failures import _explain_text
+    from reviewcat.runtime.failures import _explain_text
 
     def explain(text):
         return _explain_text(text, False, lambda file, column: None)
@@ -399,7 +403,7 @@ def test_a_run_cut_off_from_s3_fails_in_one_line_and_the_next_one_cleans_up(tmp_
         # A multipart upload that a dead run of this host left in its staging folder.
         dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout.strip()
-        from reviewcat.staging import staging_name
+        from reviewcat.runtime.staging import staging_name
         orphan = staging_name("prepared").replace(f"-{os.getpid()}-", f"-{dead}-")
         client.create_multipart_upload(Bucket="flaky", Key=f"{orphan}/train/train.txt")
         done = reviewcat(env, "prepare", "--input-path", raw, "--output-path", "s3://flaky/prepared")

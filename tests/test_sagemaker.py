@@ -11,10 +11,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.scoring.predict import predict
 from reviewcat.train import sagemaker_backend as sm
-from reviewcat.train.commands import TRAIN, predict, train
+from reviewcat.train.commands import TRAIN, train
 from reviewcat.train.data import read_labeled
 from reviewcat.train.space import build_space
 

@@ -2,10 +2,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from reviewcat.errors import ReviewcatError
-from reviewcat.names import RUN_FILE
-from reviewcat.sample_data import (SCHEMA, category_sizes, generate_category, numbered_categories, real_category_counts,
-                                   write_sample_data)
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.schema import RUN_FILE
+from reviewcat.synthetic.sample_data import (SCHEMA, category_sizes, generate_category, numbered_categories,
+                                             real_category_counts, write_sample_data)
 
 
 def test_sizes_follow_the_real_proportions_with_a_floor():
@@ -99,7 +99,7 @@ def test_existing_output_needs_overwrite_and_s3_is_refused(tmp_path):
 def test_generated_tickets_are_an_export_as_helpdesks_write_it(tmp_path):
     import csv
     from reviewcat import cli
-    from reviewcat.sample_tickets import QUEUES
+    from reviewcat.synthetic.sample_tickets import QUEUES
     assert cli.main(["sample-data", "--format", "tickets", "--rows", "300", "--output-path", str(tmp_path / "a")]) == 0
     raw = (tmp_path / "a" / "tickets.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfTicket ID;Subject;Body;Queue;Rating;Channel\r\n")
@@ -117,7 +117,7 @@ def test_generated_tickets_are_an_export_as_helpdesks_write_it(tmp_path):
 
 
 def test_a_2023_dump_has_the_2023_datasets_categories_in_their_proportions(tmp_path):
-    from reviewcat.sample_data import category_catalog, release_of, write_sample_data
+    from reviewcat.synthetic.sample_data import category_catalog, release_of, write_sample_data
     catalog = category_catalog("2023")
     assert len(catalog) == 34 and "Unknown" in catalog and "Subscription_Boxes" in catalog
     assert sum(real_category_counts("2023").values()) == pytest.approx(571.54e6, rel=1e-3)  # the dataset card's total

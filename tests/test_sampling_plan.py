@@ -1,8 +1,8 @@
 import pytest
 
-from reviewcat.errors import ReviewcatError
-from reviewcat.sampling import plan_sample
-from reviewcat.splits import parse_split
+from reviewcat.prep.sampling import plan_sample
+from reviewcat.prep.splits import parse_split
+from reviewcat.runtime.errors import ReviewcatError
 
 COUNTS = {"Books": 1000, "Camera": 300, "Gift_Card": 20}
 

@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from reviewcat import balance, bias, prepare, sources
-from reviewcat.bias_metrics import METRICS, cell_count_query
-from reviewcat.errors import ReviewcatError
-from reviewcat.labels import label_spec
-from reviewcat.options import namespace
-from reviewcat.sampling import uniform_key
+from reviewcat.prep import balance, bias, prepare
+from reviewcat.prep.bias_metrics import METRICS, cell_count_query
+from reviewcat.prep.labels import label_spec
+from reviewcat.prep.sampling import uniform_key
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.tables import sources
+from reviewcat.tables.writers import write_partitioned
 from reviewcat.train.commands import TRAIN, train
-from reviewcat.writers import write_partitioned
 
 from conftest import FAST, cli_env
 from helpers import leftovers

@@ -7,10 +7,11 @@ import regex
 
 from nltk.tokenize import NLTKWordTokenizer
 
-from reviewcat.errors import ReviewcatError
-from reviewcat.sample_data import generate_category
-from reviewcat.text import clean, label_for, label_map, normalize
-from reviewcat.tokens import _FOLDS_TO_ASCII, _SENTENCE_END, _TOKENIZER, tokenize, tokenize_batch
+from reviewcat.prep.cleaning import clean
+from reviewcat.prep.text import label_for, label_map, normalize
+from reviewcat.prep.tokens import SENTENCE_END, _FOLDS_TO_ASCII, _TOKENIZER, tokenize, tokenize_batch
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.synthetic.sample_data import generate_category
 
 
 def test_clean_strips_tags_decodes_entities_and_collapses_whitespace():
@@ -41,7 +42,7 @@ TRICKY = [
 
 def _stock_tokens(texts):
     stock = NLTKWordTokenizer()
-    return [" ".join(w for s in _SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
+    return [" ".join(w for s in SENTENCE_END.split(t.lower()) for w in stock.tokenize(s)) for t in texts]
 
 
 def test_tokenizers_match_stock_nltk_on_every_rule_and_generated_reviews():
@@ -133,7 +134,7 @@ def test_the_tokenizer_loads_without_the_nltk_package_and_leaves_it_importable()
     import json
     import subprocess
     import sys
-    script = ("import json, sys; from reviewcat.tokens import tokenize_batch; "
+    script = ("import json, sys; from reviewcat.prep.tokens import tokenize_batch; "
               "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('nltk', 'scipy')); "
               "tokens = tokenize_batch(json.loads(sys.argv[1])); import nltk; "
               "print(json.dumps([loaded, tokens, hasattr(nltk, 'word_tokenize'), "
@@ -153,7 +154,7 @@ def test_the_predict_command_loads_no_pandas():
     prediction) is imported only by the Spark jobs' UDF module, `text_batches`."""
     import subprocess
     import sys
-    script = ("import sys, reviewcat.cli, reviewcat.text, reviewcat.train.commands; "
+    script = ("import sys, reviewcat.cli, reviewcat.prep.text, reviewcat.train.commands; "
               "print(sorted(n for n in sys.modules if n.split('.')[0] == 'pandas'))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -168,7 +169,7 @@ def test_local_python_workers_load_no_setuptools(spark):
     import pandas as pd
     from pyspark.sql import functions as F
 
-    from reviewcat.runtime import _stdlib_distutils
+    from reviewcat.runtime.session import _stdlib_distutils
 
     if not _stdlib_distutils():
         pytest.skip("this Python ships no distutils: setuptools' is the only one")

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reviewcat.errors import ReviewcatError
-from reviewcat.options import namespace
-from reviewcat.train.commands import TRAIN, predict, train
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import namespace
+from reviewcat.scoring.predict import predict
+from reviewcat.train.commands import TRAIN, train
 from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
-from reviewcat.train.local_search import (_fitting_fraction, _OutOfTime, _run_rung, estimate_seconds, jobs_for_budget,
-                                         plan_rungs, refine_configs, refines, sample_configs)
+from reviewcat.train.local_search import (_OutOfTime, _fitting_fraction, _run_rung, estimate_seconds,
+                                          jobs_for_budget, plan_rungs, refine_configs, refines, sample_configs)
 from reviewcat.train.model import load_model, top_k
 from reviewcat.train.space import DEFAULT_SPACE, DataStats, build_space, derive_space
 

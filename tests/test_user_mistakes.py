@@ -15,11 +15,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reviewcat import balance, bias, cli, importer, pipeline, predict_table, prepare, publishing, schemas
-from reviewcat.errors import ReviewcatError
-from reviewcat.names import RUN_FILE
-from reviewcat.runtime import run_job
-from reviewcat.staging import staging_name
+from reviewcat import cli, pipeline
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, bias, prepare
+from reviewcat.runtime import publishing
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.jobs import run_job
+from reviewcat.runtime.staging import staging_name
+from reviewcat.schema import RUN_FILE
+from reviewcat.scoring import predict_table
+from reviewcat.tables import schemas
 from reviewcat.train import model_file
 
 from conftest import FAST, cli_env
@@ -351,7 +356,8 @@ def test_a_damaged_model_is_refused_by_every_command_that_loads_it(jobs, trained
 
 
 def test_an_executor_refuses_a_copy_that_is_not_the_file_the_driver_checked(spark, trained, table):
-    from reviewcat import failures, scoring
+    from reviewcat.runtime import failures
+    from reviewcat.scoring import predictions as scoring
     model = str(trained / "model.bin")
     shipped = scoring.ship_model(spark, model, model_file.describe(model)["sha256"])
     wrong = {"bytes": (trained / "model.bin").stat().st_size, "sha256": "0" * 64}

@@ -46,7 +46,7 @@ def test_an_installed_wheel_deploys_without_the_checkout(aws_env, tmp_path):
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([str(python), "-c", "import reviewcat.aws as a; print(a.__file__, a.TEMPLATE)"],
+    where = subprocess.run([str(python), "-c", "import reviewcat.aws.deploy as a; print(a.__file__, a.TEMPLATE)"],
                            capture_output=True, text=True, cwd=elsewhere, check=True).stdout.split()
     assert where[0].startswith(str(site)) and where[1] == str(site / "reviewcat/shipped/infra/reviewcat.yaml")
 

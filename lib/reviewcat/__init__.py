@@ -22,9 +22,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"balanced": ("reviewcat.balance", "balanced"), "fasttext_lines": ("reviewcat.prepare", "fasttext_lines"),
-        "split_lines": ("reviewcat.splits", "split_lines"), "bias_table": ("reviewcat.bias", "frame_bias"),
-        "predicted": ("reviewcat.scoring", "predicted")}
+_API = {"balanced": ("reviewcat.prep.balance", "balanced"),
+        "fasttext_lines": ("reviewcat.prep.prepare", "fasttext_lines"),
+        "split_lines": ("reviewcat.prep.splits", "split_lines"),
+        "bias_table": ("reviewcat.prep.bias", "frame_bias"),
+        "predicted": ("reviewcat.scoring.predictions", "predicted")}
 __all__ = ["__version__", *_API]
 
 

@@ -5,23 +5,23 @@ import argparse
 import sys
 from typing import Callable
 
-from . import __version__
-from . import failures, interrupts, publishing
-from .errors import ReviewcatError
-from .options import Option, add_options, positive_int, name_list
+from reviewcat import __version__
+from reviewcat.runtime import failures, interrupts, publishing
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import Option, add_options, name_list, positive_int
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
-    "import": ("reviewcat.importer", "turn review dumps (Amazon 2023, 2018, TSV) or a table (CSV, JSON Lines, "
+    "import": ("reviewcat.ingest.importer", "turn review dumps (Amazon 2023, 2018, TSV) or a table (CSV, JSON Lines, "
                "parquet; labelled or not) into the review table"),
-    "balance": ("reviewcat.balance", "equal (or capped) reviews per category, read through partition push-down"),
-    "prepare": ("reviewcat.prepare", "clean, tokenize and split balanced reviews into fastText files"),
-    "crawl": ("reviewcat.crawl_job", "register a partitioned parquet folder as a catalog table"),
-    "bias": ("reviewcat.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
-    "predict-table": ("reviewcat.predict_table", "score every row of any table (CSV, JSON Lines, parquet, a catalog "
-                      "table) with a trained model: top-k categories and probabilities as parquet, and drift"),
-    "drift": ("reviewcat.drift_job", "whether new data has drifted from what a model was trained on, and whether to "
-              "retrain"),
+    "balance": ("reviewcat.prep.balance", "equal (or capped) reviews per category, read through partition push-down"),
+    "prepare": ("reviewcat.prep.prepare", "clean, tokenize and split balanced reviews into fastText files"),
+    "crawl": ("reviewcat.ingest.crawl_job", "register a partitioned parquet folder as a catalog table"),
+    "bias": ("reviewcat.prep.bias", "SageMaker Clarify's pre-training bias metrics of a label across a facet"),
+    "predict-table": ("reviewcat.scoring.predict_table", "score every row of any table (CSV, JSON Lines, parquet, a "
+                      "catalog table) with a trained model: top-k categories and probabilities as parquet, and drift"),
+    "drift": ("reviewcat.scoring.drift_job", "whether new data has drifted from what a model was trained on, and "
+              "whether to retrain"),
     "pipeline": ("reviewcat.pipeline", "import, crawl, balance, prepare and train in one Spark session; "
                  "reruns skip the steps that are up to date"),
 }
@@ -44,11 +44,11 @@ SAMPLE_DATA = [
 
 
 def _sample_data(args: argparse.Namespace) -> None:
-    from .sample_data import numbered_categories, release_of, write_sample_data
+    from reviewcat.synthetic.sample_data import numbered_categories, release_of, write_sample_data
     if not args.output_path:
         raise ReviewcatError("--output-path is required: the folder to write the sample table to")
     if args.format == "tickets":
-        from .sample_tickets import write_sample_tickets
+        from reviewcat.synthetic.sample_tickets import write_sample_tickets
         if args.categories or args.category_count:
             raise ReviewcatError("--format tickets has its own queues: leave out --categories and --category-count")
         write_sample_tickets(args.output_path, args.rows, args.seed, args.overwrite, labelled=not args.no_label)
@@ -63,22 +63,22 @@ def _sample_data(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from .demo import run_demo
+    from reviewcat.demo import run_demo
     print(run_demo(args.workdir, args.rows, args.seed))
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .train.commands import train
+    from reviewcat.train.commands import train
     train(args)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .train.commands import evaluate_command
+    from reviewcat.train.commands import evaluate_command
     print(f"report: {evaluate_command(args)}")
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from .train.commands import predict_command
+    from reviewcat.scoring.predict import predict_command
     predict_command(args)
 
 
@@ -104,7 +104,7 @@ AWS = [
 def _aws(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from . import aws, costs
+    from reviewcat.aws import deploy as aws, costs
     if args.action == "deploy":
         template = Path(args.template) if args.template else aws.TEMPLATE
         parameters = aws.parse_parameters(args.parameter)
@@ -127,9 +127,9 @@ def _aws(args: argparse.Namespace) -> None:
             return
         if args.no_follow:
             raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
-        from .options import namespace
-        from .train.commands import TRAIN, train
-        from .train.sagemaker_backend import tuning_job_name
+        from reviewcat.runtime.options import namespace
+        from reviewcat.train.commands import TRAIN, train
+        from reviewcat.train.sagemaker_backend import tuning_job_name
         job = tuning_job_name()
         train(namespace(TRAIN, data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"),
                         region=args.region, s3_output=outputs.get("TrainingOutputPath"), wait=True,
@@ -140,40 +140,18 @@ def _aws(args: argparse.Namespace) -> None:
 def _s3_jars(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from .s3a import install, jar_folder
+    from reviewcat.runtime.s3a import install, jar_folder
     folder = install(Path(args.folder) if args.folder else jar_folder())
     print(f"S3A's jars are in {folder}" + ("" if folder == jar_folder() else
                                           f"; reviewcat uses them with REVIEWCAT_S3A_JARS={folder}"))
 
 
-BENCH = [
-    Option("workdir", "folder for results.json, results.md and the generated data (data/)", default="bench"),
-    Option("rows", "generated reviews per table", positive_int, 2_000_000),
-    Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
-    Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
-    Option("seed", "random seed", int, 42),
-    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,predict,scale,e2e,s3 "
-           "(default: all); "
-           "results of the other sections already in --workdir are kept", name_list),
-    Option("driver-memory", "Spark driver memory of the scale section's jobs", default="1g"),
-]
-
-
-def _bench(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from .bench.suite import SECTIONS, BenchConfig, run_bench
-    config = BenchConfig(Path(args.workdir).resolve(), args.rows, args.scale_rows, args.repeats, args.seed,
-                         tuple(args.sections or SECTIONS), args.driver_memory)
-    print(run_bench(config).read_text())
-
-
-def _train_options(name: str) -> Callable[[], list[Option]]:
-    """The training commands' options, imported only when one of them runs: they bring NLTK, and
-    with it SciPy, 1.3 s of imports that every other command would pay at start."""
+def _lazy_options(module: str, name: str) -> Callable[[], list[Option]]:
+    """The options of a command that trains or predicts, imported only when it runs: its module
+    brings NLTK, and with it SciPy, imports that every other command would pay at start."""
     def load() -> list[Option]:
-        from .train import commands
-        return getattr(commands, name)
+        import importlib
+        return getattr(importlib.import_module(module), name)
     return load
 
 
@@ -184,16 +162,16 @@ TOOLS: dict[str, tuple[str, list[Option] | Callable[[], list[Option]], Callable[
              [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
               Option("rows", "reviews to generate", positive_int, 200_000),
               Option("seed", "random seed", int, 42)], _demo),
-    "train": ("search hyperparameters, keep the best model, evaluate it", _train_options("TRAIN"), _train),
+    "train": ("search hyperparameters, keep the best model, evaluate it",
+              _lazy_options("reviewcat.train.commands", "TRAIN"), _train),
     "evaluate": ("score a model on the test split: metrics, confusion matrix, report",
-                 _train_options("EVALUATE"), _evaluate),
-    "predict": ("top-k categories for texts given as arguments or lines on stdin", _train_options("PREDICT"), _predict),
+                 _lazy_options("reviewcat.train.commands", "EVALUATE"), _evaluate),
+    "predict": ("top-k categories for texts given as arguments or lines on stdin",
+                _lazy_options("reviewcat.scoring.predict", "PREDICT"), _predict),
     "aws": ("deploy the AWS stack, run the Glue workflow, show status", AWS, _aws),
     "s3-jars": ("download S3A's jars (hadoop-aws, the AWS SDK bundle) so s3:// paths work where reviewcat "
                 "starts Spark 3.5", [Option("folder", "where to keep them (default: $REVIEWCAT_S3A_JARS, else "
                                             "share/reviewcat/s3a-jars of this Python's environment)")], _s3_jars),
-    "bench": ("measure every stage against its plain alternative; writes results.json and results.md",
-              BENCH, _bench),
 }
 
 
@@ -210,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     # Imported here, not at the top: Spark's Python side takes a second to import, and an
     # interrupt during it is still the command's to report.
-    from .runtime import configure_logging, default_warehouse, end_processes, jvm_running, run_job
+    from reviewcat.runtime.jobs import run_job
     commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v[0] for k, v in TOOLS.items()}}
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
         if argv and argv[0] == "--version":
@@ -231,14 +209,23 @@ def _main(argv: list[str]) -> int:
         module = importlib.import_module(JOBS[command][0])
         return run_job([prog] + rest, module.OPTIONS, prog, JOBS[command][1], module.run)
     description, options, body = TOOLS[command]
-    options = options() if callable(options) else options
+    extra = {"predict": lambda parser: parser.add_argument(
+                 "texts", nargs="*", help="review texts (default: one per line on stdin)"),
+             "aws": lambda parser: parser.add_argument("action", choices=("deploy", "run", "status"))}.get(command)
+    return run_tool(prog, description, options() if callable(options) else options, body, rest, extra)
+
+
+def run_tool(prog: str, description: str, options: list[Option], body: Callable[[argparse.Namespace], None],
+             argv: list[str], extra: Callable[[argparse.ArgumentParser], object] | None = None) -> int:
+    """A command that is not a Spark job (it may start one): its flags parsed, its failures one line."""
+    from reviewcat.runtime.jobs import configure_logging
+    from reviewcat.runtime.jvm import end_processes, jvm_running
+    from reviewcat.runtime.session import default_warehouse
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_options(parser, options)
-    if command == "predict":
-        parser.add_argument("texts", nargs="*", help="review texts (default: one per line on stdin)")
-    if command == "aws":
-        parser.add_argument("action", choices=("deploy", "run", "status"))
-    args = parser.parse_args(rest)
+    if extra:
+        extra(parser)
+    args = parser.parse_args(argv)
     configure_logging()
     publishing.start_run(prog)
     own_jvm = not jvm_running()  # the demo starts one; a notebook's or a test's stays
@@ -251,7 +238,6 @@ def _main(argv: list[str]) -> int:
                 end_processes()
         return code
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

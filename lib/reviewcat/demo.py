@@ -10,13 +10,15 @@ import logging
 import os
 import shutil
 
-from . import pipeline, prepare
-from .options import namespace
-from .runtime import Runtime, spark_session
-from .sample_data import release_of, write_sample_data
-from .splits import SPLITS
-from .train.evaluate import MATRIX_PNG, REPORT_FILE
-from .train.local_search import MODEL_FILE
+from reviewcat import pipeline
+from reviewcat.prep import prepare
+from reviewcat.runtime.context import Runtime
+from reviewcat.runtime.options import namespace
+from reviewcat.runtime.session import spark_session
+from reviewcat.schema import SPLITS
+from reviewcat.synthetic.sample_data import release_of, write_sample_data
+from reviewcat.train.evaluate import MATRIX_PNG, REPORT_FILE
+from reviewcat.train.local_search import MODEL_FILE
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import balance, catalog, importer, prepare
-from .errors import ReviewcatError
-from .names import BALANCE_FILE, IMPORT_FILE, MANIFEST, METRICS_FILE, PIPELINE_FILE as STATE_FILE
-from .options import Option, namespace
-from .publishing import check_apart, claim
-from .runtime import Runtime
-from .storage import json_text
+from reviewcat.ingest import importer
+from reviewcat.prep import balance, prepare
+from reviewcat.runtime.context import Runtime
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import Option, namespace
+from reviewcat.runtime.publishing import check_apart, claim
+from reviewcat.runtime.storage import json_text
+from reviewcat.schema import BALANCE_FILE, IMPORT_FILE, MANIFEST, METRICS_FILE, PIPELINE_FILE as STATE_FILE
+from reviewcat.tables import catalog
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ _LOCAL_TRAINING = ("strategy", "no-refine")
 
 
 def _train_options() -> list[Option]:
-    from .train.commands import SEARCH_OPTIONS, TRAIN
+    from reviewcat.train.commands import SEARCH_OPTIONS, TRAIN
     return [o for o in TRAIN if o.name in _LOCAL_TRAINING] + SEARCH_OPTIONS
 
 
@@ -212,7 +214,7 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         prepare.OPTIONS, **prepare_settings, input_path=f"{root}/{STEP_FOLDERS['balance']}", output_path=folder,
         overwrite=True)))
     if train:
-        from .train.commands import TRAIN, train as train_model
+        from reviewcat.train.commands import TRAIN, train as train_model
         train_settings = {**_settings(_train_options(), args), "seed": args.seed, "backend": "local"}
         step("train", train_settings, lambda folder: train_model(namespace(
             TRAIN, **train_settings, data=_local(f"{root}/{STEP_FOLDERS['prepare']}"), output_path=_local(folder),

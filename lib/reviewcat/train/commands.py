@@ -1,31 +1,25 @@
-"""``reviewcat train``, ``evaluate`` and ``predict``: the training side's command-line edges."""
+"""``reviewcat train`` and ``evaluate``: the training side's command-line edges."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
-import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
-from ..errors import ReviewcatError
-from ..line_batches import line_batches
-from ..storage import json_text
-from ..options import Option, fraction, positive_float, positive_int
-from ..names import LABELS_FILE, REPORT_FILE, SEARCH_FILE
-from ..object_store import S3Files, fetch_prepared, split_uri, staged_output
-from ..publishing import check_apart, check_finished
-from ..s3a import is_s3
-from ..text import normalize
-from .data import Prepared, category_name, model_record, open_prepared, parse_json, parse_labels, read_labeled
-from .evaluate import evaluate, write_drift_reference, write_report
-from .local_search import run_search
-from .model import endpoint_top_k, load_model, sagemaker_runtime, top_k
-from .model_file import describe
-from .sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
-from .space import DataStats, build_space, load_space_file
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.object_store import S3Files, fetch_prepared, split_uri, staged_output
+from reviewcat.runtime.options import Option, positive_float, positive_int
+from reviewcat.runtime.publishing import check_apart, check_finished
+from reviewcat.runtime.s3a import is_s3
+from reviewcat.runtime.storage import json_text
+from reviewcat.schema import LABELS_FILE, REPORT_FILE, SEARCH_FILE
+from reviewcat.train.data import Prepared, beside_json, open_prepared, parse_json, read_labeled
+from reviewcat.train.evaluate import evaluate, write_drift_reference, write_report
+from reviewcat.train.local_search import run_search
+from reviewcat.train.model_file import describe
+from reviewcat.train.sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
+from reviewcat.train.space import DataStats, build_space, load_space_file
 
 log = logging.getLogger(__name__)
 
@@ -77,24 +71,6 @@ EVALUATE = [
     Option("output-path", "folder for metrics.json, confusion_matrix.png/.csv and report.md", default="evaluation"),
     Option("overwrite", "replace --output-path if it exists", switch=True),
 ]
-
-PREDICT = [
-    Option("model", "model.bin or a BlazingText model.tar.gz (with labels.json beside it for category names)"),
-    Option("endpoint", "name of a deployed BlazingText endpoint to ask instead of a local model"),
-    Option("top-k", "how many labels per text", positive_int, 3, short="-k"),
-    Option("labels", "labels.json or manifest.json naming the categories (default: labels.json beside --model)"),
-    Option("threshold", "of the top -k, leave out the labels whose probability is below this (a text may then get "
-           "none)", fraction, 0.0),
-    Option("with-ids", "each text (argument or stdin line) is id<TAB>text; the output names the id", switch=True),
-    Option("json", "one JSON object per text: id (given, else the argument's or line's number from 1), labels, "
-           "probabilities", switch=True),
-    Option("region", "--endpoint: its AWS region (default: the AWS configuration's)"),
-]
-# Texts asked of a model or endpoint at once, at most: output follows input as it streams, and an
-# endpoint request stays below SageMaker's 6 MB payload limit.
-PREDICT_BATCH = 500
-PREDICT_BATCH_CHARS = 1_000_000
-
 
 def train(args: argparse.Namespace) -> Path | str:
     """Search on the chosen backend, keep the best model, evaluate it on the test split, write the report."""
@@ -170,7 +146,7 @@ def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path |
 def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared | None, space, target: AwsTarget,
                         staging: Path) -> None:
     import boto3
-    from . import sagemaker_backend as sm
+    from reviewcat.train import sagemaker_backend as sm
     s3 = boto3.client("s3", region_name=target.region)
     client = boto3.client("sagemaker", region_name=target.region)
     job = args.job_name or sm.tuning_job_name()
@@ -214,100 +190,9 @@ def evaluate_command(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
         with staged_output(str(output), args.overwrite, {"--model": args.model, "--data": args.data}) as staging:
             prepared = open_prepared(str(fetch_prepared(args.data, Path(scratch))) if is_s3(args.data) else args.data)
-            categories = prepared.categories or (_beside(args.model, LABELS_FILE) or {})
-            search = _beside(args.model, SEARCH_FILE)
+            categories = prepared.categories or (beside_json(args.model, LABELS_FILE) or {})
+            search = beside_json(args.model, SEARCH_FILE)
             metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
             write_drift_reference(args.model, prepared, staging, categories)
             write_report(staging, metrics, categories, prepared.manifest, search)
     return f"{output}/{REPORT_FILE}"
-
-
-def _beside(model: str, name: str) -> dict | None:
-    """A JSON file training left next to the model (labels.json, search.json), if it is there."""
-    path = Path(model).with_name(name)
-    return parse_json(path.read_text(), path) if path.is_file() else None
-
-
-def _labels_file(path: str) -> dict[str, str]:
-    """Label -> category from a labels.json or a prepare manifest.json."""
-    file = Path(path)
-    if not file.is_file():
-        raise ReviewcatError(f"labels file {path} not found")
-    return parse_labels(file.read_text(), path)
-
-
-def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: int, labels: str | None = None,
-            client: object = None, threshold: float = 0.0, region: str | None = None) -> list[list[tuple[str, float]]]:
-    """Top-k (category, probability) for raw review texts, cleaned and tokenized as in training;
-    labels under ``threshold`` are left out, so a text may get none."""
-    return list(_predictor(model, endpoint, k, labels, client, threshold, region)(list(texts)))
-
-
-def _predictor(model: str | None, endpoint: str | None, k: int, labels: str | None = None, client: object = None,
-               threshold: float = 0.0, region: str | None = None) -> Callable[[list[str]], list[list[tuple[str, float]]]]:
-    """A function from raw texts to their top-k (category, probability): the model is loaded (or the
-    endpoint's client made) once, for every batch of a stream."""
-    if bool(model) == bool(endpoint):
-        raise ReviewcatError("give either --model or --endpoint")
-    if region and not endpoint:
-        raise ReviewcatError("--region goes with --endpoint: a local --model needs no region")
-    if endpoint:
-        client = client or sagemaker_runtime(region)
-        categories = _labels_file(labels) if labels else {}
-        ask = lambda tokenized: endpoint_top_k(endpoint, tokenized, k, client)  # noqa: E731
-    else:
-        loaded = load_model(model, model_record(model))
-        categories = _labels_file(labels) if labels else (_beside(model, LABELS_FILE) or {})
-        ask = lambda tokenized: top_k(loaded, tokenized, k)  # noqa: E731
-
-    def answer(texts: list[str]) -> list[list[tuple[str, float]]]:
-        answers = ask([normalize(t) for t in texts]) if texts else []
-        return [[(category_name(label, categories), p) for label, p in pairs if p >= threshold] for pairs in answers]
-    return answer
-
-
-def _batches(args: argparse.Namespace) -> Iterator[list[tuple[str, str]]]:
-    """(id, text) of the texts to predict, in batches: the arguments, else stdin's non-blank lines
-    as they arrive (``line_batches``). Without --with-ids a text's id is its argument's or line's
-    number, from 1."""
-    if args.texts:
-        numbered = [[(i, text) for i, text in enumerate(args.texts, 1) if text.strip()]]
-    else:
-        numbered = line_batches(sys.stdin.fileno(), PREDICT_BATCH, PREDICT_BATCH_CHARS)
-    for batch in numbered:
-        if not args.with_ids:
-            yield [(str(number), text) for number, text in batch]
-            continue
-        pairs = []
-        for number, line in batch:
-            key, tab, text = line.partition("\t")
-            if not tab or not key.strip():
-                raise ReviewcatError(f"line {number} is not id<TAB>text, as --with-ids reads: {line[:60]!r}")
-            pairs.append((key, text))
-        yield pairs
-
-
-def predict_command(args: argparse.Namespace) -> None:
-    """Predictions printed as the texts stream in: a line per text (its id with --with-ids, the
-    whole text when there are several), or one JSON object per text with --json."""
-    answer = _predictor(args.model, args.endpoint, args.top_k, args.labels, threshold=args.threshold,
-                        region=args.region)
-    several = args.with_ids or not args.texts or len(args.texts) > 1
-    seen = 0
-    try:
-        for batch in _batches(args):
-            for (key, text), pairs in zip(batch, answer([text for _, text in batch])):
-                if args.json:
-                    line = json.dumps({"id": key, "labels": [n for n, _ in pairs],
-                                       "probabilities": [round(p, 6) for _, p in pairs]}, ensure_ascii=False)
-                else:
-                    shown = "  ".join(f"{name} {p:.3f}" for name, p in pairs)
-                    line = f"{key}\t{shown}" if args.with_ids else f"{shown}\t{text}" if several else shown
-                print(line, flush=False)
-            sys.stdout.flush()
-            seen += len(batch)
-    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say, and no error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return
-    if not seen:
-        raise ReviewcatError("nothing to predict: give texts as arguments or one per line on stdin")

@@ -8,11 +8,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ReviewcatError
-from ..names import SEARCH_FILE, SPLITS
-from .model_file import recorded
-from ..text import LABEL_PREFIX
-from .space import DataStats
+from reviewcat.prep.text import LABEL_PREFIX
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.schema import SEARCH_FILE, SPLITS
+from reviewcat.train.model_file import recorded
+from reviewcat.train.space import DataStats
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +123,9 @@ def parse_labels(text: str, source: object = "the labels file") -> dict[str, str
 
 def category_name(label: str, categories: dict[str, str]) -> str:
     return categories.get(label, label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label)
+
+
+def beside_json(model: str, name: str) -> dict | None:
+    """A JSON file training left next to the model (labels.json, search.json), if it is there."""
+    path = Path(model).with_name(name)
+    return parse_json(path.read_text(), path) if path.is_file() else None

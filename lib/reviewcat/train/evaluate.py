@@ -10,12 +10,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import drift
-from ..names import DRIFT_REFERENCE, METRICS_FILE, REPORT_FILE
-from ..storage import json_text
-from .data import SPLITS, Prepared, category_name, read_labeled
-from .model import load_model, model_vocabulary, top_k, unseen_tokens
-from .model_file import describe, match_record, recorded
+from reviewcat.runtime.storage import json_text
+from reviewcat.schema import DRIFT_REFERENCE, METRICS_FILE, REPORT_FILE, SPLITS
+from reviewcat.scoring import drift
+from reviewcat.train.data import Prepared, category_name, read_labeled
+from reviewcat.train.model import load_model, model_vocabulary, top_k, unseen_tokens
+from reviewcat.train.model_file import describe, match_record, recorded
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _bias_lines(bias: dict | None) -> list[str]:
     """The label's bias across categories in the balance job's input and output, when it measured one."""
     if not bias:
         return []
-    from ..bias_metrics import markdown_table
+    from reviewcat.prep.bias_metrics import markdown_table
     first = bias["before"]
     lines = [f"## Bias of {first['label']} across {first['facet']}", "",
              f"SageMaker Clarify's pre-training metrics, each {first['facet']} against the rest (DPL: the "

@@ -51,12 +51,12 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import ReviewcatError
-from ..names import LABELS_FILE, SEARCH_FILE
-from ..storage import json_text
-from .data import Prepared, read_labeled
-from .model_file import check_written, describe
-from .space import FASTTEXT_NAMES, LOCAL_ONLY, SearchSpace
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.storage import json_text
+from reviewcat.schema import LABELS_FILE, SEARCH_FILE
+from reviewcat.train.data import Prepared, read_labeled
+from reviewcat.train.model_file import check_written, describe
+from reviewcat.train.space import FASTTEXT_NAMES, LOCAL_ONLY, SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,11 @@ def fasttext_arguments(params: dict[str, Any], fixed: dict[str, Any]) -> dict[st
     return arguments
 
 
-def _epochs(params: dict[str, Any], fixed: dict[str, Any], fraction: float) -> int:
+def epochs_for(params: dict[str, Any], fixed: dict[str, Any], fraction: float) -> int:
     return max(1, round(int({**fixed, **params}["epochs"]) * fraction))
 
 
-def _train_trial(train: str, validation: str, arguments: dict[str, Any], seed: int,
+def train_trial(train: str, validation: str, arguments: dict[str, Any], seed: int,
                  save_to: str | None, save_from: float = 0.0) -> tuple[float, float, str]:
     """One fastText training in a worker process: (validation accuracy, seconds, failure or "").
 
@@ -191,7 +191,7 @@ def calibrate(pool: Any, train: Path, lines: int, validation_lines: int, space: 
     if "subwords" in space.ranges:
         runs["subwords"] = (sample, 3, 1, True, False)
     # Each timing twice, averaged: single runs of the same training varied by up to 2x here.
-    jobs = {(name, repeat): pool.apply_async(_train_trial, (
+    jobs = {(name, repeat): pool.apply_async(train_trial, (
                 str(path), str(sample) if tested else "",
                 fasttext_arguments({**fixed, "epochs": epochs, "subwords": subwords}, {}), 1,
                 str(scratch / f"calibration-{name}-{repeat}.bin") if saved else None))
@@ -224,7 +224,7 @@ def estimate_seconds(space: SearchSpace, max_jobs: int, strategy: str, seed: int
     configs, fixed = sample_configs(space, count, seed), space.fixed()
     total = 0.0
     for rung, fraction in enumerate(fractions):
-        costs = [cost(c, _epochs(c, fixed, fraction)) for c in configs]
+        costs = [cost(c, epochs_for(c, fixed, fraction)) for c in configs]
         # Which configurations survive a rung is unknown before the search: price an average one.
         survivors = math.ceil(count / ETA ** rung)
         mean = sum(costs) / len(costs)
@@ -232,7 +232,7 @@ def estimate_seconds(space: SearchSpace, max_jobs: int, strategy: str, seed: int
     if refine and refines(space, max_jobs, strategy):
         # Which configuration is refined is unknown too: the refine trials of an average one.
         means = [sum(cost(r, r["epochs"]) for r in refined) / len(configs) for refined in
-                 zip(*(refine_configs(c, _epochs(c, fixed, 1.0)) for c in configs))]
+                 zip(*(refine_configs(c, epochs_for(c, fixed, 1.0)) for c in configs))]
         total += max(sum(means) / space.max_parallel, max(means))
     return total
 
@@ -260,7 +260,7 @@ def jobs_for_budget(space: SearchSpace, budget: float, strategy: str, seed: int,
 
 def _fitting_fraction(config: dict[str, Any], fixed: dict[str, Any], cost: CostModel, seconds: float) -> float:
     """The largest fraction of ``config``'s epochs whose training fits ``seconds`` (one epoch at least)."""
-    epochs = _epochs(config, fixed, 1.0)
+    epochs = epochs_for(config, fixed, 1.0)
     fitting = [e for e in range(1, epochs + 1) if cost(config, e) <= seconds]
     return max(fitting, default=1) / epochs
 
@@ -351,10 +351,10 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         if short_of_one:
             # Not even one full training fits: one configuration, with as many epochs as fit.
             fractions = [_fitting_fraction(configs[0], fixed, cost, left)]
-            budget_note["epochs_fitted"] = _epochs(configs[0], fixed, fractions[0])
+            budget_note["epochs_fitted"] = epochs_for(configs[0], fixed, fractions[0])
             log.warning("the time budget of %g s fits no full training here (about %.1f s): training one "
                         "configuration for %d of its %d epochs", time_budget, budget_note["estimated_seconds"],
-                        budget_note["epochs_fitted"], _epochs(configs[0], fixed, 1.0))
+                        budget_note["epochs_fitted"], epochs_for(configs[0], fixed, 1.0))
             budget_note["estimated_seconds"] = round(cost(configs[0], budget_note["epochs_fitted"]), 1)
         refine = refine and refines(space, max_jobs, strategy) and not short_of_one
         total = sum(math.ceil(count / ETA ** r) for r in range(len(fractions))) + refine * len(REFINE_RATES)
@@ -418,7 +418,7 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
 
             def submit(i: int, epochs: int, rung: int = rung) -> Any:
                 arguments = {**fasttext_arguments(configs[i], fixed), "epoch": epochs}
-                return pool.apply_async(_train_trial, (str(train), str(validation), arguments, seed + i,
+                return pool.apply_async(train_trial, (str(train), str(validation), arguments, seed + i,
                                                        str(scratch / f"{i}-{rung}.bin"),
                                                        kept[0].accuracy if kept else 0.0))
 
@@ -436,7 +436,7 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
                     (scratch / f"{i}-{rung}.bin").unlink(missing_ok=True)
                 progress.set_postfix_str(f"best accuracy {kept[0].accuracy:.4f}" if kept else "")
                 progress.update()
-            tasks = [(i, _epochs(configs[i], fixed, fraction or 1.0)) for i in survivors]
+            tasks = [(i, epochs_for(configs[i], fixed, fraction or 1.0)) for i in survivors]
             try:
                 _run_rung(tasks, space.max_parallel, submit, deadline, done, lambda: bool(kept))
             except _OutOfTime:

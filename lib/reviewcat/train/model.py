@@ -13,8 +13,8 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
-from ..errors import ReviewcatError
-from . import model_file
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.train import model_file
 
 
 @contextmanager

@@ -20,8 +20,8 @@ import shutil
 import struct
 from typing import Any, Mapping
 
-from ..digests import file_sha256
-from ..errors import ReviewcatError
+from reviewcat.runtime.digests import file_sha256
+from reviewcat.runtime.errors import ReviewcatError
 
 MAGIC = 793712314  # FASTTEXT_FILEFORMAT_MAGIC_INT32
 NEWEST_VERSION = 12

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ReviewcatError
-from ..object_store import split_uri
-from .data import SPLITS
-from .space import LOCAL_ONLY, SearchSpace
+from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.object_store import split_uri
+from reviewcat.schema import SPLITS
+from reviewcat.train.space import LOCAL_ONLY, SearchSpace
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import ReviewcatError
+from reviewcat.runtime.errors import ReviewcatError
 
 FASTTEXT_NAMES = {"learning_rate": "lr", "vector_dim": "dim", "word_ngrams": "wordNgrams", "epochs": "epoch",
                   "min_count": "minCount", "buckets": "bucket"}

@@ -1,0 +1,32 @@
+"""``python -m benchmarks`` (what ``make bench`` runs): every stage measured against its plain alternative."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reviewcat.cli import run_tool
+from reviewcat.runtime.options import Option, name_list, positive_int
+
+OPTIONS = [
+    Option("workdir", "folder for results.json, results.md and the generated data (data/)", default="bench"),
+    Option("rows", "generated reviews per table", positive_int, 2_000_000),
+    Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
+    Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
+    Option("seed", "random seed", int, 42),
+    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,predict,scale,e2e,s3 "
+           "(default: all); results of the other sections already in --workdir are kept", name_list),
+    Option("driver-memory", "Spark driver memory of the scale section's jobs", default="1g"),
+]
+
+
+def bench(args: argparse.Namespace) -> None:
+    from benchmarks.suite import SECTIONS, BenchConfig, run_bench
+    config = BenchConfig(Path(args.workdir).resolve(), args.rows, args.scale_rows, args.repeats, args.seed,
+                         tuple(args.sections or SECTIONS), args.driver_memory)
+    print(run_bench(config).read_text())
+
+
+if __name__ == "__main__":
+    sys.exit(run_tool("benchmarks", "measure every stage against its plain alternative; writes results.json and "
+                      "results.md", OPTIONS, bench, sys.argv[1:]))

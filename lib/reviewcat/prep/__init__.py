@@ -1,0 +1,1 @@
+"""Preparation: labels, the balanced sample, text to fastText lines, splits, and the label's bias."""

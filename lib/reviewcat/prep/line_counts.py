@@ -1,0 +1,63 @@
+"""Lines per split and label: counted while the split files are written, checked, or counted from them.
+
+The manifest reports how many lines of each label every split file holds; ``code_counts`` takes
+them during the write, and should they ever not add up, the written files are counted instead.
+"""
+from __future__ import annotations
+
+import logging
+from functools import reduce
+from typing import Any, Mapping, Sequence
+
+from pyspark.sql import DataFrame, Observation, SparkSession, functions as F
+
+from reviewcat.tables import code_counts
+
+log = logging.getLogger(__name__)
+
+Counts = dict[str, dict[str, int]]
+
+
+def observe(lines: DataFrame, splits: Sequence[str], labels: Sequence[str],
+            tasks_per_split: int = 1) -> tuple[DataFrame, Observation]:
+    """``lines`` (columns ``split`` and ``label``) counted per split and label by whatever action runs it.
+
+    Each task holds one split's rows (``splits.ordered_parts``), so its histogram has a bin per
+    label at most: with ``tasks_per_split`` tasks per split the histogram never runs out of bins.
+    """
+    code = code_counts.index("split", splits) * len(labels) + code_counts.index("label", labels)
+    return code_counts.observe(lines, code, len(splits) * len(labels) * tasks_per_split, "lines per split and label")
+
+
+def from_metrics(metrics: Mapping[str, Any], splits: Sequence[str], labels: Sequence[str]) -> Counts | None:
+    """The observed counts, or None when they are missing or do not add up to the lines written."""
+    by_code = code_counts.from_metrics(metrics, len(splits) * len(labels))
+    if by_code is None:
+        return None
+    counts: Counts = {split: {} for split in splits}
+    for code, n in by_code.items():
+        counts[splits[code // len(labels)]][labels[code % len(labels)]] = n
+    return counts
+
+
+def in_files(spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str]) -> Counts:
+    """Lines per split and label, read back from the written files by one small job."""
+    counts: Counts = {split: {} for split in splits}
+    labelled = [spark.read.text(path).select(F.lit(split).alias("split"),
+                                             F.substring_index("value", " ", 1).alias("label"))
+                for split, path in paths.items()]
+    for row in reduce(DataFrame.unionByName, labelled).groupBy("split", "label").count().collect():
+        counts[row["split"]][row["label"]] = int(row["count"])
+    return counts
+
+
+def written(observation: Observation, spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str],
+            labels: Sequence[str]) -> Counts:
+    """The counts observed during the write of ``paths``, or, should they not add up, counted in the files."""
+    if not paths:
+        return {split: {} for split in splits}  # nothing written, and Spark reports nothing
+    counts = from_metrics(code_counts.metrics(observation), splits, labels)
+    if counts is None:
+        log.warning("the line counts observed during the write do not add up: counting the written files")
+        return in_files(spark, paths, splits)
+    return counts

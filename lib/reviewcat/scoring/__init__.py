@@ -1,0 +1,1 @@
+"""Scoring: a model on new texts and whole tables, SageMaker Batch Transform, and drift."""

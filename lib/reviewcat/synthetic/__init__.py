@@ -1,0 +1,1 @@
+"""Generated data: review tables, review dumps in the real formats, and support tickets."""

@@ -1,0 +1,1 @@
+"""Tables: reading a partitioned review table (paths or catalog), registering it, writing results."""

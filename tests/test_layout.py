@@ -1,0 +1,68 @@
+"""The package's shape: every module in its layer's folder, no import cycle, a Glue zip of what jobs import."""
+import ast
+import subprocess
+import sys
+import zipfile
+
+from conftest import ROOT
+from reviewcat.aws.packaging import JOB_MODULES, PACKAGE, build_zip, imported_modules
+
+TOP = {"__init__", "cli", "pipeline", "demo", "schema"}
+LAYERS = {"runtime", "tables", "ingest", "prep", "train", "scoring", "aws", "synthetic"}
+
+
+def _modules() -> dict[str, object]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        if "shipped" in path.parts:
+            continue
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(("reviewcat",) + (parts[:-1] if parts[-1] == "__init__" else parts))
+        found[name] = path
+    return found
+
+
+def test_every_module_sits_in_its_layers_folder():
+    for name in _modules():
+        parts = name.split(".")[1:]
+        assert (len(parts) == 1 and parts[0] in TOP) or (parts and parts[0] in LAYERS and len(parts) <= 2) \
+            or not parts, name
+
+
+def test_no_module_imports_itself_through_others():
+    modules = _modules()
+    graph = {name: imported_modules(path, name) - {name} for name, path in modules.items()}
+    done, active = set(), []
+
+    def visit(name):
+        assert name not in active, "import cycle: " + " -> ".join(active[active.index(name):] + [name])
+        if name in done:
+            return
+        active.append(name)
+        for target in graph[name]:
+            visit(target)
+        active.pop()
+        done.add(name)
+    for name in graph:
+        visit(name)
+
+
+def test_the_glue_zip_holds_what_the_jobs_import_and_nothing_of_the_cli(tmp_path):
+    started = set()
+    for script in (ROOT / "glue_jobs").glob("*.py"):
+        for node in ast.walk(ast.parse(script.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("reviewcat"):
+                started.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in _modules()
+                               else node.module for alias in node.names)
+    assert started == set(JOB_MODULES)
+    archive = build_zip(tmp_path / "reviewcat.zip")
+    names = set(zipfile.ZipFile(archive).namelist())
+    assert {"reviewcat/prep/prepare.py", "reviewcat/runtime/jobs.py", "reviewcat/data/log4j2.properties"} <= names
+    assert not {n for n in names if n.startswith(("reviewcat/synthetic/", "reviewcat/aws/", "reviewcat/shipped/"))
+                or n in ("reviewcat/cli.py", "reviewcat/demo.py", "reviewcat/pipeline.py")}
+    # The zip alone (no installed reviewcat on the path) imports every job.
+    code = "import sys; sys.path.insert(0, sys.argv[1]); " + "; ".join(f"import {m}" for m in JOB_MODULES) + \
+        "; import reviewcat; assert reviewcat.__file__.startswith(sys.argv[1]), reviewcat.__file__"
+    proc = subprocess.run([sys.executable, "-S", "-c", code, str(archive)], capture_output=True, text=True,
+                          env={"PYTHONPATH": ":".join(p for p in sys.path if "site-packages" in p)})
+    assert proc.returncode == 0, proc.stderr

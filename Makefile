@@ -12,20 +12,21 @@ SPARK ?= 3.5
 SPARK4 ?= 4.1.1
 SPARK4_VENV ?= .venv-spark4
 SPARK4_TESTS ?= tests/test_balance.py tests/test_prepare.py tests/test_import.py tests/test_entry_points.py \
-	tests/test_tickets_recipe.py \
-	tests/test_cluster.py tests/test_user_mistakes.py
+	tests/test_cluster.py tests/test_user_mistakes.py tests/test_readme_recipes.py::test_your_tickets_csv
 # checkov and cfn-lint at their current releases, in a virtualenv of their own: current checkov pins
 # packages (packaging, boto3) that clash with pytest 9 and sagemaker 3. Beside them the fastText the
 # predict-table Glue job installs (fasttext-predict: its module is also named fasttext).
 TOOLS_VENV ?= .venv-tools
-TOOLS = "checkov>=3.3.30,<4" "cfn-lint>=1.58,<2" "fasttext-predict==0.9.2.4"
+# MkDocs builds docs/ (strictly, in the tests); the AWS CLI runs the README's AWS recipe against moto.
+TOOLS = "checkov>=3.3.30,<4" "cfn-lint>=1.58,<2" "fasttext-predict==0.9.2.4" "mkdocs>=1.6,<2" "awscli>=1.40,<2"
 
-.PHONY: demo test bench dist clean help
+.PHONY: demo test bench docs dist clean help
 
 help:
 	@echo "make demo   run the whole pipeline on generated data (local Spark), outputs in demo-output/"
 	@echo "make test   run all tests"
 	@echo "make bench  benchmarks (about 110 min on 2 cores): bench/results.md and bench/results.json"
+	@echo "make docs   docs/ as a site in site/ (MkDocs, strict: a broken link fails)"
 	@echo "make dist   dist/reviewcat.zip, the package for spark-submit --py-files and Glue --extra-py-files"
 	@echo "make clean  remove .venv and generated outputs"
 
@@ -66,8 +67,11 @@ test:
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks --workdir bench $(BENCH_ARGS)
 
+docs: $(TOOLS_VENV)/.installed
+	$(TOOLS_VENV)/bin/mkdocs build --strict
+
 dist:
 	PYTHONPATH=lib $(PYTHON) -m reviewcat.aws.packaging dist/reviewcat.zip
 
 clean:
-	rm -rf $(VENV) $(SPARK4_VENV) $(TOOLS_VENV) demo-output bench dist .pytest_cache
+	rm -rf $(VENV) $(SPARK4_VENV) $(TOOLS_VENV) demo-output bench dist site .pytest_cache

@@ -40,7 +40,7 @@ def test_deploy_creates_the_stack_and_uploads_library_and_scripts(aws_env, tmp_p
                     "artifacts/glue_jobs/predict_table.py"}
     s3.download_file(bucket, "artifacts/reviewcat.zip", str(tmp_path / "lib.zip"))
     names = zipfile.ZipFile(tmp_path / "lib.zip").namelist()
-    assert "reviewcat/balance.py" in names and "reviewcat/data/category_counts.csv" in names
+    assert "reviewcat/prep/balance.py" in names and "reviewcat/data/category_counts.csv" in names
     # A second deploy, from the CLI, updates the same stack to Glue 6 and uploads again.
     proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "aws", "deploy", "--stack", "rc-deploy",
                            "--glue-version", "6.0", "--parameter", "GlueNumberOfWorkers=4"],

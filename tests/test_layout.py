@@ -8,7 +8,10 @@ from conftest import ROOT
 from reviewcat.aws.packaging import JOB_MODULES, PACKAGE, build_zip, imported_modules
 
 TOP = {"__init__", "cli", "pipeline", "demo", "schema"}
-LAYERS = {"runtime", "tables", "ingest", "prep", "train", "scoring", "aws", "synthetic"}
+# Bottom up: a layer imports only the ones before it (and schema, and the package's __version__).
+LAYERS = ["runtime", "tables", "ingest", "prep", "train", "scoring", "synthetic", "aws"]
+# Training writes the reference that drift compares new data with: the one import upwards.
+UPWARDS = {("reviewcat.train.evaluate", "reviewcat.scoring.drift")}
 
 
 def _modules() -> dict[str, object]:
@@ -27,6 +30,21 @@ def test_every_module_sits_in_its_layers_folder():
         parts = name.split(".")[1:]
         assert (len(parts) == 1 and parts[0] in TOP) or (parts and parts[0] in LAYERS and len(parts) <= 2) \
             or not parts, name
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    modules = _modules()
+    for name, path in modules.items():
+        layer = name.split(".")[1] if name.count(".") else None
+        if layer not in LAYERS or "." not in name[len("reviewcat.") + len(layer):]:
+            continue
+        for target in imported_modules(path, name):
+            if modules[target].name == "__init__.py":
+                continue  # a package: importing a module of it imports it, and it holds nothing
+            below = target.split(".")[1] if target.count(".") else "schema"
+            allowed = below in ("schema", "__init__") or target == "reviewcat" or \
+                (below in LAYERS and LAYERS.index(below) <= LAYERS.index(layer))
+            assert allowed or (name, target) in UPWARDS, f"{name} imports {target}"
 
 
 def test_no_module_imports_itself_through_others():

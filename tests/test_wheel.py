@@ -62,4 +62,4 @@ def test_an_installed_wheel_deploys_without_the_checkout(aws_env, tmp_path):
         assert uploaded == script.read_bytes()
     s3.download_file(bucket, "artifacts/reviewcat.zip", str(tmp_path / "lib.zip"))
     zipped = zipfile.ZipFile(tmp_path / "lib.zip").namelist()
-    assert "reviewcat/cli.py" in zipped and not [n for n in zipped if n.startswith("reviewcat/shipped/")]
+    assert "reviewcat/prep/prepare.py" in zipped and not [n for n in zipped if n.startswith("reviewcat/shipped/")]

@@ -1,0 +1,115 @@
+"""The README's recipes, each block run as written by bash in a fresh folder: the README cannot drift
+from the code. The recipes run in the README's order, in one folder (scoring uses the first one's
+model); the AWS recipe against a moto server of its own."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from conftest import ROOT, TOOLS_BIN, cli_env
+from helpers import moto_builds_glue_jobs_and_workflows
+
+# moto's CloudFormation skips what it cannot build (Glue, bucket policies) with a warning each: expected.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
+
+
+def recipes() -> dict[str, str]:
+    """Each "### " recipe under the README's "## Recipes": its title and its first bash block."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Recipes\n", 1)[1].split("\n## ", 1)[0]
+    found = {}
+    for part in section.split("\n### ")[1:]:
+        title, body = part.split("\n", 1)
+        found[title.strip()] = re.search(r"```bash\n(.*?)```", body, re.S).group(1)
+    return found
+
+
+RECIPES = recipes()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("user")
+
+
+def run(script: str, folder: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = cli_env(folder)
+    # The `reviewcat` of this checkout, then the AWS CLI of the tools' virtualenv.
+    environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), str(TOOLS_BIN), environment["PATH"]])
+    environment["REVIEWCAT_LOG_LEVEL"] = "INFO"
+    environment.update(env)
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=folder, env=environment,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_the_readme_has_the_five_recipes():
+    assert list(RECIPES) == ["Your Amazon reviews dump", "Your tickets CSV", "Sentiment and bias",
+                             "Scoring new data", "AWS Glue and SageMaker"]
+
+
+def test_your_amazon_dump(folder):
+    done = run(RECIPES["Your Amazon reviews dump"], folder)
+    metrics = json.loads((folder / "amazon/run/model/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.5
+    imported = json.loads((folder / "amazon/run/imported/_import.json").read_text())
+    assert imported["rows"] == 60_000
+    assert done.stdout.count("\n") >= 1 and "# " in done.stdout  # report.md, then the prediction
+    assert re.search(r"^\S.* \d\.\d{3}", done.stdout.strip().splitlines()[-1])
+
+
+def test_your_tickets_csv(folder):
+    done = run(RECIPES["Your tickets CSV"], folder)
+    metrics = json.loads((folder / "tickets/work/model/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.7 and metrics["top_k"]["accuracy"] > 0.9
+    scored = json.loads((folder / "tickets/scored/_predict.json").read_text())
+    assert scored["rows"] == 5000 and scored["id_column"] == "Ticket ID" and scored["kept_columns"] == ["Channel"]
+    assert scored["drift"]["retrain"] is False
+    queues = {p.name for p in (folder / "tickets/scored").iterdir() if p.is_dir()}
+    assert queues == {"prediction=Billing & Payments", "prediction=Login %2F Access", "prediction=Returns & Refunds",
+                      "prediction=Shipping & Delivery", "prediction=Technical Issue"}
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "drift over 5,000 rows:" and lines[-1].startswith("no drift beyond the limits")
+
+
+def test_sentiment_and_bias(folder):
+    done = run(RECIPES["Sentiment and bias"], folder)
+    before = json.loads((folder / "lake/bias-raw/bias.json").read_text())
+    after = json.loads((folder / "lake/bias-balanced/bias.json").read_text())
+    assert before["facet"] == after["facet"] == "product_category"
+    metrics = json.loads((folder / "lake/model/metrics.json").read_text())
+    assert metrics["accuracy"] > 0.6
+    assert done.stdout.strip().splitlines()[-1].startswith("negative ")
+
+
+def test_scoring_new_data(folder):
+    if not (folder / "amazon/run/model/model.bin").is_file():
+        pytest.skip("needs the first recipe's model")
+    done = run(RECIPES["Scoring new data"], folder)
+    scored = json.loads((folder / "new/scored/_predict.json").read_text())
+    assert scored["rows"] == 20_000 and scored["kept_columns"] == ["product_category"]
+    answers = [json.loads(line) for line in done.stdout.strip().splitlines()[-2:]]
+    assert [a["id"] for a in answers] == ["r1", "r2"] and all(len(a["labels"]) == 2 for a in answers)
+    assert "drift over 20,000 rows:" in done.stdout
+
+
+def test_aws_glue_and_sagemaker(aws_env, tmp_path, monkeypatch):
+    moto_builds_glue_jobs_and_workflows(monkeypatch)
+    done = run(RECIPES["AWS Glue and SageMaker"], tmp_path, AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+               AWS_CONFIG_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true")
+    stacks = boto3.client("cloudformation").describe_stacks(StackName="reviewcat")["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0]["Outputs"]}
+    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=outputs["BucketName"])["Contents"]}
+    assert "artifacts/reviewcat.zip" in keys and sum(k.endswith(".jsonl.gz") for k in keys) == 34
+    glue = boto3.client("glue")
+    assert glue.get_job_runs(JobName="acme-import-reviews")["JobRuns"]
+    run_id = re.search(r"^workflow run (\S+);", done.stdout, re.M).group(1)
+    assert glue.get_workflow_run(Name="acme-pipeline", RunId=run_id)["Run"]["Status"] == "RUNNING"
+    assert "stack reviewcat: CREATE_COMPLETE" in done.stdout

@@ -33,7 +33,6 @@ from reviewcat.prep.sampling import exact_sample, plan_sample
 from reviewcat.prep.text import review_tokens
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.runtime.session import spark_session
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import LABELS_FILE, SEARCH_FILE
@@ -115,8 +114,8 @@ def _ratio(slow: Measurement, fast: Measurement) -> float:
 
 
 def _our_balance(rt: Runtime, path: Path, output: Path, seed: int, **options: Any) -> dict[str, Any]:
-    result = balance.run(rt, namespace(balance.OPTIONS, input_path=str(path), output_path=str(output),
-                                       seed=seed, overwrite=True, **options))
+    result = balance.balance(rt, input_path=str(path), output_path=str(output), seed=seed, overwrite=True,
+                             **options)
     return {"rows_out": sum(result.plan.targets.values()), "categories": len(result.plan.targets)}
 
 
@@ -188,8 +187,8 @@ def _training_input(rt: Runtime, config: BenchConfig, scale: int = 1) -> Path:
     path = config.table(43)
     output = config.data / (f"balanced-{config.rows}" + (f"-x{scale}" if scale > 1 else ""))
     if not output.exists():
-        _our_balance(rt, path, output, config.seed, min_category_size=config.rows // 100,
-                     per_category=scale * config.rows // 300)
+        _our_balance(rt, path, output, config.seed, min_class_size=config.rows // 100,
+                     per_class=scale * config.rows // 300)
     return output
 
 
@@ -218,8 +217,8 @@ def bench_prepare(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
 
     def job(path: Path, output: Path) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:
-            result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(path), output_path=str(output),
-                                               seed=config.seed, overwrite=True))
+            result = prepare.prepare(rt, input_path=str(path), output_path=str(output),
+                                     seed=config.seed, overwrite=True)
             return {"rows_out": result.manifest["rows_out"]}
         return run
 
@@ -303,8 +302,8 @@ def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
         dump_bytes = sum(f.stat().st_size for f in dump.iterdir())
 
         def ours() -> dict[str, Any]:
-            result = importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=str(dump),
-                                                output_path=str(out), overwrite=True))
+            result = importer.import_table(rt, format=fmt, input_path=str(dump),
+                                           output_path=str(out), overwrite=True)
             return {"rows_out": result.summary["rows"], "rejected": result.summary["rejected"]}
 
         def plain() -> dict[str, Any]:
@@ -350,7 +349,7 @@ def bench_predict(config: BenchConfig) -> dict[str, Any]:
     model, table, out = config.data / "predict-model", config.data / f"predict-{rows}", config.data / "predict-out"
     if not (model / "model.bin").exists():
         _cli_stage("train", TRAIN_LINES[0], ["train", "--data", str(_generated_corpus(config, TRAIN_LINES[0])),
-                                              "--output-path", str(model), "--max-jobs", "2", "--overwrite"], config)
+                                             "--output-path", str(model), "--max-jobs", "2", "--overwrite"], config)
     if not table.exists():
         _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--category-count", "10", "--output-path",
                                       str(table), "--seed", str(config.seed + 1)], config)

@@ -14,11 +14,10 @@ import pytest
 
 from reviewcat.prep import balance, prepare
 from reviewcat.runtime.context import Runtime
-from reviewcat.runtime.options import namespace
 from reviewcat.runtime.session import spark_session
 from reviewcat.synthetic.sample_data import write_sample_data
 from reviewcat.tables.catalog import crawl
-from reviewcat.train.commands import TRAIN, train
+from reviewcat.train.commands import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # checkov, cfn-lint and the Glue predict job's fastText live in a virtualenv of their own (their pins
@@ -86,14 +85,14 @@ def prepared_dir(rt, tmp_path_factory) -> str:
     """A real prepare output: five categories from different product groups, balanced."""
     root = tmp_path_factory.mktemp("train-data")
     write_sample_data(str(root / "raw"), 12_000, seed=3, categories=TRAIN_CATEGORIES)
-    balance.run(rt, namespace(balance.OPTIONS, input_path=str(root / "raw"), output_path=str(root / "balanced")))
-    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(root / "balanced"), output_path=str(root / "prepared")))
+    balance.balance(rt, input_path=str(root / "raw"), output_path=str(root / "balanced"))
+    prepare.prepare(rt, input_path=str(root / "balanced"), output_path=str(root / "prepared"))
     return str(root / "prepared")
 
 
 @pytest.fixture(scope="session")
 def trained(prepared_dir, tmp_path_factory) -> Path:
-    return train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST))
+    return train(data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST)
 
 
 @pytest.fixture

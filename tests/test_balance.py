@@ -7,7 +7,6 @@ from pyspark.sql import functions as F
 from reviewcat.prep import balance, sampling
 from reviewcat.prep.sampling import SamplingPlan, exact_sample
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.schema import SAMPLE_ORDER
 from reviewcat.tables import sources
 from reviewcat.tables.catalog import crawl
@@ -16,13 +15,9 @@ from conftest import CATEGORIES
 from helpers import corrupt_partition, leftovers, read_categories
 
 
-def run_balance(rt, **values):
-    return balance.run(rt, namespace(balance.OPTIONS, **values))
-
-
 def test_balanced_counts_are_exact_and_equal_to_the_smallest_category(rt, spark, raw_path, tmp_path):
     out = str(tmp_path / "balanced")
-    result = run_balance(rt, input_path=raw_path, output_path=out, seed=3)
+    result = balance.balance(rt, input_path=raw_path, output_path=out, seed=3)
     raw_counts = read_categories(spark, raw_path)
     smallest = min(raw_counts.values())
     assert read_categories(spark, out) == {c: smallest for c in CATEGORIES}
@@ -38,8 +33,8 @@ def test_balanced_counts_are_exact_and_equal_to_the_smallest_category(rt, spark,
 def test_catalog_input_registers_the_balanced_table(rt, spark, raw_table, tmp_path):
     database, table = raw_table
     out = str(tmp_path / "balanced")
-    result = run_balance(rt, database=database, table=table, output_path=out, categories=["Camera", "Watches"],
-                         per_category=100)
+    result = balance.balance(rt, database=database, table=table, output_path=out, categories=["Camera", "Watches"],
+                             per_class=100)
     assert result.table == "rawdb.reviews_balanced"
     counts = {r[0]: r[1] for r in spark.table("rawdb.reviews_balanced").groupBy("product_category").count().collect()}
     assert counts == {"Camera": 100, "Watches": 100}
@@ -47,8 +42,8 @@ def test_catalog_input_registers_the_balanced_table(rt, spark, raw_table, tmp_pa
 
 def test_per_category_cap_and_min_category_size(rt, spark, raw_path, tmp_path):
     out = str(tmp_path / "capped")
-    result = run_balance(rt, input_path=raw_path, output_path=out, per_category=300, min_category_size=100,
-                         output_table="capdb.capped")
+    result = balance.balance(rt, input_path=raw_path, output_path=out, per_class=300, min_class_size=100,
+                             output_table="capdb.capped")
     raw_counts = read_categories(spark, raw_path)
     expected = {c: min(n, 300) for c, n in raw_counts.items() if n >= 100}
     assert "Gift_Card" in result.plan.dropped and "Gift_Card" not in expected
@@ -59,7 +54,7 @@ def test_per_category_cap_and_min_category_size(rt, spark, raw_path, tmp_path):
 def test_same_seed_same_sample_other_seed_other_sample(rt, spark, raw_path, tmp_path):
     def ids(seed, name):
         out = str(tmp_path / name)
-        run_balance(rt, input_path=raw_path, output_path=out, seed=seed, categories=["Books", "Kitchen"])
+        balance.balance(rt, input_path=raw_path, output_path=out, seed=seed, categories=["Books", "Kitchen"])
         return sorted(r[0] for r in spark.read.parquet(out).select("review_id").collect())
     first, again, other = ids(11, "a"), ids(11, "b"), ids(12, "c")
     assert first == again
@@ -146,22 +141,22 @@ def test_push_down_touches_only_selected_partitions(rt, spark, raw_path, copy_of
     for category in ("Books", "Wireless", "Kitchen"):
         corrupt_partition(damaged, category)
     out = str(tmp_path / "out")
-    result = run_balance(rt, output_path=out, categories=["Camera", "Watches", "Gift_Card"], **source)
+    result = balance.balance(rt, output_path=out, categories=["Camera", "Watches", "Gift_Card"], **source)
     assert set(read_categories(spark, out)) == {"Camera", "Watches", "Gift_Card"}
     assert sum(result.plan.targets.values()) == 3 * result.plan.counts["Gift_Card"]
     # Control: selecting a damaged partition does fail, so the run above really skipped them.
     with pytest.raises(Exception):
-        run_balance(rt, output_path=str(tmp_path / "control"), categories=["Books", "Camera"], **source)
+        balance.balance(rt, output_path=str(tmp_path / "control"), categories=["Books", "Camera"], **source)
     assert leftovers(str(tmp_path / "control")) == []
 
 
 def test_existing_output_needs_overwrite(rt, spark, raw_path, tmp_path):
     out = tmp_path / "balanced"
-    run_balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera"])
+    balance.balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera"])
     with pytest.raises(ReviewcatError, match="already exists: choose another --output-path or pass --overwrite"):
-        run_balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera", "Watches"])
+        balance.balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera", "Watches"])
     assert set(read_categories(spark, str(out))) == {"Camera"}
-    run_balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera", "Watches"], overwrite=True)
+    balance.balance(rt, input_path=raw_path, output_path=str(out), categories=["Camera", "Watches"], overwrite=True)
     assert set(read_categories(spark, str(out))) == {"Camera", "Watches"}
     assert leftovers(str(out)) == []
 
@@ -182,11 +177,11 @@ def test_bad_inputs_give_clear_errors(rt, raw_path, raw_table, tmp_path):
         (dict(database="rawdb"), "--database and --table go together"),
         (dict(), "no input: give --input-path"),
         (dict(input_path=raw_path, categories=["Books", "Toys"]), "unknown categories in --categories: Toys"),
-        (dict(input_path=raw_path, min_category_size=10**6), "no category has at least 1000000 reviews"),
+        (dict(input_path=raw_path, min_class_size=10**6), "no category has at least 1000000 reviews"),
     ]
     for values, message in cases:
         with pytest.raises(ReviewcatError, match=message):
-            run_balance(rt, output_path=out, **values)
+            balance.balance(rt, output_path=out, **values)
         assert not Path(out).exists() and leftovers(out) == []
     with pytest.raises(ReviewcatError, match="--output-path is required"):
-        run_balance(rt, input_path=raw_path)
+        balance.balance(rt, input_path=raw_path, output_path=None)  # as the command line passes it

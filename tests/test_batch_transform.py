@@ -16,7 +16,6 @@ from pyspark.sql import functions as F
 
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.object_store import split_uri
-from reviewcat.runtime.options import namespace
 from reviewcat.scoring import batch_transform, predict_table
 from reviewcat.train.model import load_model, top_k
 
@@ -67,11 +66,11 @@ def training_job(aws_env):
 
 
 def score(rt, **values):
-    return predict_table.run(rt, namespace(predict_table.OPTIONS, **values))
+    return predict_table.predict_table(rt, **values)
 
 
 def test_a_sagemaker_model_scores_every_row_as_the_local_model_does(rt, spark, trained, table, training_job,
-                                                                      tmp_path, monkeypatch):
+                                                                    tmp_path, monkeypatch):
     sagemaker, s3 = (boto3.client(s, region_name=REGION) for s in ("sagemaker", "s3"))
     model, answered, follow = load_model(str(trained / "model.bin")), [], batch_transform.follow
 

@@ -54,6 +54,7 @@ def test_the_reference_expects_the_tables_mix_as_the_model_predicts_it():
 
 
 def run_drift(rt, **values):
+    """As `reviewcat drift` runs it: the summary returned and printed."""
     return drift_job.run(rt, namespace(drift_job.OPTIONS, **values))
 
 
@@ -93,8 +94,8 @@ def test_train_leaves_a_reference_and_new_data_is_judged_against_it(rt, spark, t
 def test_predict_table_writes_the_same_summary(rt, spark, trained, table, tmp_path):
     out = tmp_path / "scored"
     spark.read.parquet(table).where("product_category = 'Books'").write.parquet(str(tmp_path / "books"))
-    summary = predict_table.run(rt, namespace(predict_table.OPTIONS, input_path=str(tmp_path / "books"),
-                                              model=str(trained / "model.bin"), output_path=str(out)))
+    summary = predict_table.predict_table(rt, input_path=str(tmp_path / "books"),
+                                          model=str(trained / "model.bin"), output_path=str(out))
     written = json.loads((out / "_predict.json").read_text())
     assert written["drift"] == summary["drift"] and written["drift"]["retrain"] is True
     alone = run_drift(rt, input_path=str(tmp_path / "books"), model=str(trained / "model.bin"))

@@ -9,14 +9,13 @@ import pytest
 from reviewcat.ingest import importer
 from reviewcat.prep import balance, prepare
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.synthetic.sample_data import SCHEMA
 
 from helpers import leftovers, read_categories
 
 
 def run_import(rt, **values):
-    return importer.run(rt, namespace(importer.OPTIONS, **values))
+    return importer.import_table(rt, **values)
 
 
 def write(path: Path, lines, gz=False):
@@ -264,7 +263,7 @@ def test_a_real_ticket_export_bom_crlf_semicolons_latin1_two_text_columns_and_a_
 
 def test_a_table_without_labels_imports_unpartitioned_for_scoring(rt, spark, tmp_path):
     write(tmp_path / "d" / "new.tsv", ["id\ttext\tchannel", "N1\tmy parcel is late\tmail", "N2\tcannot sign in\tchat",
-                                     "\tno id\tchat"])
+                                       "\tno id\tchat"])
     out = tmp_path / "t"
     result = run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=str(out), id_column="id",
                         text_column="text", no_label=True, max_rejected_fraction=0.5)
@@ -299,8 +298,8 @@ def test_imported_tickets_balance_and_prepare_with_the_users_label_names(rt, spa
     imported, balanced, prepared = (str(tmp_path / n) for n in ("imported", "balanced", "prepared"))
     run_import(rt, format="table", input_path=str(tmp_path / "d"), output_path=imported, id_column="id",
                text_column="text", label_column="queue")
-    balance.run(rt, namespace(balance.OPTIONS, input_path=imported, output_path=balanced))
-    manifest = prepare.run(rt, namespace(prepare.OPTIONS, input_path=balanced, output_path=prepared)).manifest
+    balance.balance(rt, input_path=imported, output_path=balanced)
+    manifest = prepare.prepare(rt, input_path=balanced, output_path=prepared).manifest
     assert manifest["labels"] == {"__label__billing_payments": "Billing & Payments",
                                   "__label__login_access": "Login / Access", "__label__shipping": "Shipping"}
     assert sum(manifest["files"]["train"]["labels"].values()) == manifest["files"]["train"]["rows"] > 0
@@ -314,9 +313,9 @@ def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, 
     sizes = write_sample_data(dump, 3000, seed=4, categories=categories, fmt=fmt)
     result = run_import(rt, format=fmt, input_path=dump, output_path=imported)
     assert result.summary["categories"] == sizes and result.summary["rejected"] == 0
-    balance.run(rt, namespace(balance.OPTIONS, input_path=imported, output_path=str(tmp_path / "b")))
-    manifest = prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(tmp_path / "b"),
-                                         output_path=str(tmp_path / "p"))).manifest
+    balance.balance(rt, input_path=imported, output_path=str(tmp_path / "b"))
+    manifest = prepare.prepare(rt, input_path=str(tmp_path / "b"),
+                               output_path=str(tmp_path / "p")).manifest
     assert set(manifest["labels"].values()) == set(sizes)
     assert all(manifest["files"][split]["rows"] > 0 for split in ("train", "validation", "test"))
 

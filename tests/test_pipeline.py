@@ -43,12 +43,12 @@ def test_one_session_writes_what_the_separate_commands_write(rt, dump, tmp_path)
     assert result.skipped == [] and sorted(result.results) == ["balance", "import", "prepare"]
 
     alone = tmp_path / "alone"
-    importer.run(rt, namespace(importer.OPTIONS, format="amazon-2023", input_path=dump,
-                               output_path=str(alone / "imported")))
-    balance.run(rt, namespace(balance.OPTIONS, input_path=str(alone / "imported"), output_path=str(alone / "balanced"),
-                              seed=4))
-    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(alone / "balanced"), output_path=str(alone / "prepared"),
-                              seed=4, min_chars=30))
+    importer.import_table(rt, format="amazon-2023", input_path=dump,
+                          output_path=str(alone / "imported"))
+    balance.balance(rt, input_path=str(alone / "imported"), output_path=str(alone / "balanced"),
+                    seed=4)
+    prepare.prepare(rt, input_path=str(alone / "balanced"), output_path=str(alone / "prepared"),
+                    seed=4, min_chars=30)
     for name in SPLIT_FILES:
         assert (out / "prepared" / name).read_bytes() == (alone / "prepared" / name).read_bytes()
     assert result.results["prepare"]["files"] == json.loads((alone / "prepared" / "manifest.json").read_text())["files"]

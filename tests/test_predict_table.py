@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.scoring import predict_table
 from reviewcat.scoring.predict import predict
 from reviewcat.train.model import load_model, top_k
@@ -19,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def score(rt, **values):
-    return predict_table.run(rt, namespace(predict_table.OPTIONS, **values))
+    return predict_table.predict_table(rt, **values)
 
 
 def test_every_row_is_scored_best_first_with_category_names_as_predict_gives(rt, spark, trained, table, tmp_path):

@@ -12,7 +12,6 @@ from reviewcat.prep import balance, line_counts, prepare
 from reviewcat.prep.splits import PART, SHUFFLE_ORDER, assign_split, ordered_parts, parse_split, part_keys
 from reviewcat.prep.text import label_map, to_lines
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.schema import RUN_FILE, SPLITS
 from reviewcat.tables import sources
 from reviewcat.tables.writers import write_split_files
@@ -24,14 +23,14 @@ SPLIT_FILES = ["train/train.txt", "validation/validation.txt", "test/test.txt"]
 
 
 def run_prepare(rt, **values):
-    return prepare.run(rt, namespace(prepare.OPTIONS, **values))
+    return prepare.prepare(rt, **values)
 
 
 @pytest.fixture(scope="session")
 def balanced_path(rt, raw_path, tmp_path_factory) -> str:
     """Five categories of equal size (Gift_Card is too small and left out)."""
     out = str(tmp_path_factory.mktemp("balanced") / "balanced")
-    balance.run(rt, namespace(balance.OPTIONS, input_path=raw_path, output_path=out, min_category_size=150))
+    balance.balance(rt, input_path=raw_path, output_path=out, min_class_size=150)
     return out
 
 

@@ -29,7 +29,7 @@ from reviewcat.runtime.options import namespace
 from reviewcat.scoring import predict_table
 from reviewcat.synthetic.sample_data import write_sample_data
 from reviewcat.tables.catalog import crawl
-from reviewcat.train.commands import TRAIN, train
+from reviewcat.train.commands import train
 
 from conftest import CATEGORIES, FAST, REGION, cli_env
 
@@ -139,19 +139,19 @@ def test_crawl_balance_prepare_bias_and_predict_table_on_s3_write_what_they_writ
     # balance reads the crawled table through the catalog's partition push-down, from S3; each file
     # is uploaded once, to its final key (S3A's magic committer, the output built in place): no copy
     copies = copied_files(spark)
-    balance.run(rt, namespace(balance.OPTIONS, database="s3db", table="reviews", output_path=f"{raw}-balanced",
-                              min_class_size=20))
+    balance.balance(rt, database="s3db", table="reviews", output_path=f"{raw}-balanced",
+                    min_class_size=20)
     assert copied_files(spark) == copies
     assert not [key for key in all_keys(lake) if ".__tmp" in key or "__magic" in key]
-    balance.run(rt, namespace(balance.OPTIONS, input_path=raw_path, output_path=str(local / "balanced"),
-                              min_class_size=20))
+    balance.balance(rt, input_path=raw_path, output_path=str(local / "balanced"),
+                    min_class_size=20)
     places = {f"s3://{BUCKET}": "<root>", "s3db.reviews": raw_path, str(local): "<root>", "file:": ""}
     assert_same_output(s3_files(lake, "raw-balanced"), local_files(local / "balanced"), places, parquet=True)
     assert rows(spark, f"{raw}-balanced", "review_id") == rows(spark, str(local / "balanced"), "review_id")
 
     # prepare: one file per split, assembled from the parts by a multipart upload of part copies
-    prepare.run(rt, namespace(prepare.OPTIONS, input_path=f"{raw}-balanced", output_path=f"s3://{BUCKET}/prepared"))
-    prepare.run(rt, namespace(prepare.OPTIONS, input_path=str(local / "balanced"), output_path=str(local / "prepared")))
+    prepare.prepare(rt, input_path=f"{raw}-balanced", output_path=f"s3://{BUCKET}/prepared")
+    prepare.prepare(rt, input_path=str(local / "balanced"), output_path=str(local / "prepared"))
     places = {f"s3://{BUCKET}/raw-balanced": "<in>", f"{local}/balanced": "<in>", "file:": "",
               "s3db.reviews": raw_path}  # the S3 run balanced through the catalog
     prepared = s3_files(lake, "prepared")
@@ -160,17 +160,17 @@ def test_crawl_balance_prepare_bias_and_predict_table_on_s3_write_what_they_writ
     assert_same_output(prepared, local_files(local / "prepared"), places)
     assert not lake.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
 
-    bias.run(rt, namespace(bias.OPTIONS, input_path=raw, output_path=f"s3://{BUCKET}/bias"))
-    bias.run(rt, namespace(bias.OPTIONS, input_path=raw_path, output_path=str(local / "bias")))
+    bias.bias(rt, input_path=raw, output_path=f"s3://{BUCKET}/bias")
+    bias.bias(rt, input_path=raw_path, output_path=str(local / "bias"))
     places = {raw: "<in>", raw_path: "<in>", "file:": ""}
     assert_same_output({k: v for k, v in s3_files(lake, "bias").items() if not k.endswith(".png")},
                        {k: v for k, v in local_files(local / "bias").items() if not k.endswith(".png")}, places)
 
     model = str(trained / "model.bin")
-    predict_table.run(rt, namespace(predict_table.OPTIONS, input_path=raw, model=model,
-                                    output_path=f"s3://{BUCKET}/scored"))
-    predict_table.run(rt, namespace(predict_table.OPTIONS, input_path=raw_path, model=model,
-                                    output_path=str(local / "scored")))
+    predict_table.predict_table(rt, input_path=raw, model=model,
+                                output_path=f"s3://{BUCKET}/scored")
+    predict_table.predict_table(rt, input_path=raw_path, model=model,
+                                output_path=str(local / "scored"))
     assert_same_output(s3_files(lake, "scored"), local_files(local / "scored"), places, parquet=True)
     assert rows(spark, f"s3://{BUCKET}/scored", "review_id") == rows(spark, str(local / "scored"), "review_id")
 
@@ -183,11 +183,11 @@ def test_imports_of_gzipped_dumps_and_a_table_on_s3(rt, spark, lake, tmp_path):
         write_sample_data(str(dump), 900, seed=5, categories=categories, fmt=fmt)
         source = upload(lake, dump, f"dumps/{fmt}")
         copies = copied_files(spark)
-        importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=source,
-                                   output_path=f"s3://{BUCKET}/imported-{fmt}"))
+        importer.import_table(rt, format=fmt, input_path=source,
+                              output_path=f"s3://{BUCKET}/imported-{fmt}")
         assert copied_files(spark) == copies  # built in place: no object copied
-        importer.run(rt, namespace(importer.OPTIONS, format=fmt, input_path=str(dump),
-                                   output_path=str(tmp_path / f"imported-{fmt}")))
+        importer.import_table(rt, format=fmt, input_path=str(dump),
+                              output_path=str(tmp_path / f"imported-{fmt}"))
         places = {source: "<in>", str(dump): "<in>", "file:": ""}
         assert_same_output(s3_files(lake, f"imported-{fmt}"), local_files(tmp_path / f"imported-{fmt}"), places,
                            parquet=True)
@@ -201,9 +201,9 @@ def test_imports_of_gzipped_dumps_and_a_table_on_s3(rt, spark, lake, tmp_path):
         for i in range(40)))
     source = upload(lake, tickets, "tickets")
     for output in (f"s3://{BUCKET}/imported-tickets", str(tmp_path / "imported-tickets")):
-        importer.run(rt, namespace(importer.OPTIONS, format="table", input_path=source if "s3" in output else
-                                   str(tickets), output_path=output, id_column="ticket_id",
-                                   text_column="description", label_column="queue"))
+        importer.import_table(rt, format="table", input_path=source if "s3" in output else
+                              str(tickets), output_path=output, id_column="ticket_id",
+                              text_column="description", label_column="queue")
     assert rows(spark, f"s3://{BUCKET}/imported-tickets", "review_id") == \
         rows(spark, str(tmp_path / "imported-tickets"), "review_id")
 
@@ -211,7 +211,7 @@ def test_imports_of_gzipped_dumps_and_a_table_on_s3(rt, spark, lake, tmp_path):
 def test_pipeline_and_local_training_on_s3(rt, spark, lake, tmp_path):
     dump = tmp_path / "dump"
     write_sample_data(str(dump), 3000, seed=11, categories=["Books", "Electronics", "Home_and_Kitchen",
-                                                             "Clothing_Shoes_and_Jewelry"], fmt="amazon-2023")
+                                                            "Clothing_Shoes_and_Jewelry"], fmt="amazon-2023")
     source = upload(lake, dump, "pipeline-dump")
     pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=source,
                                output_path=f"s3://{BUCKET}/pipeline", no_train=True, min_chars=30))
@@ -222,37 +222,37 @@ def test_pipeline_and_local_training_on_s3(rt, spark, lake, tmp_path):
     assert_same_output(s3_files(lake, "pipeline"), local_files(tmp_path / "pipeline"), places, parquet=True)
 
     # train --backend local: the splits come from S3 (checked against the manifest), the model goes there
-    out = train(namespace(TRAIN, data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model",
-                          **FAST))
+    out = train(data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model",
+                **FAST)
     assert out == f"s3://{BUCKET}/model"
     model = s3_files(lake, "model")
     assert {"model.bin", "metrics.json", "search.json", "report.md", "_reviewcat.json"} <= set(model)
     assert json.loads(model["metrics.json"])["model"] == f"s3://{BUCKET}/model/model.bin"
     with pytest.raises(ReviewcatError, match="already exists"):
-        train(namespace(TRAIN, data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model", **FAST))
+        train(data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model", **FAST)
 
     # a split that changed after prepare wrote it is refused, before any training
     lake.put_object(Bucket=BUCKET, Key="pipeline/prepared/test/test.txt", Body=b"__label__books changed\n")
     with pytest.raises(ReviewcatError, match="SHA-256 differs"):
-        train(namespace(TRAIN, data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model2", **FAST))
+        train(data=f"s3://{BUCKET}/pipeline/prepared", output_path=f"s3://{BUCKET}/model2", **FAST)
     assert not s3_files(lake, "model2")
 
 
 def test_an_output_being_built_on_s3_is_refused_as_input_and_overwrite_replaces_it_whole(rt, lake, raw_path):
     raw = upload(lake, Path(raw_path), "inplace-raw")
     out = f"s3://{BUCKET}/inplace-balanced"
-    balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=50))
+    balance.balance(rt, input_path=raw, output_path=out, per_class=50)
     first = set(s3_files(lake, "inplace-balanced"))
     # another host's run building it: its marker beside the output
     lake.put_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000", Body=b"{}")
     with pytest.raises(ReviewcatError, match="is being written by another run of reviewcat .its marker is "
                        "s3://lake/inplace-balanced.__tmp-00000000-1-00000000"):
-        prepare.run(rt, namespace(prepare.OPTIONS, input_path=out, output_path=f"s3://{BUCKET}/never"))
+        prepare.prepare(rt, input_path=out, output_path=f"s3://{BUCKET}/never")
     with pytest.raises(ReviewcatError, match="is being written by another run"):
-        balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=40, overwrite=True))
+        balance.balance(rt, input_path=raw, output_path=out, per_class=40, overwrite=True)
     assert set(s3_files(lake, "inplace-balanced")) == first  # the refused run touched nothing
     lake.delete_object(Bucket=BUCKET, Key="inplace-balanced.__tmp-00000000-1-00000000")
-    balance.run(rt, namespace(balance.OPTIONS, input_path=raw, output_path=out, per_class=40, overwrite=True))
+    balance.balance(rt, input_path=raw, output_path=out, per_class=40, overwrite=True)
     second = set(s3_files(lake, "inplace-balanced"))
     parquet = {name for name in second if name.endswith(".parquet")}
     assert parquet and not parquet & first  # the old run's files are gone, none mixed in
@@ -318,7 +318,7 @@ def s3_env(tmp_path, moto_endpoint, lake):
 
 
 def test_command_line_reaches_s3_through_the_standard_variables_and_refuses_s3_faults(s3_env, lake, raw_path,
-                                                                                     tmp_path):
+                                                                                      tmp_path):
     raw = upload(lake, Path(raw_path), "cli-raw")
     done = reviewcat(s3_env, "balance", "--input-path", raw, "--output-path", f"s3://{BUCKET}/cli-balanced")
     assert done.returncode == 0, done.stderr

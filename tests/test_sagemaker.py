@@ -12,10 +12,9 @@ import pytest
 from botocore.stub import Stubber
 
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.scoring.predict import predict
 from reviewcat.train import sagemaker_backend as sm
-from reviewcat.train.commands import TRAIN, train
+from reviewcat.train.commands import train
 from reviewcat.train.data import read_labeled
 from reviewcat.train.space import build_space
 
@@ -118,9 +117,9 @@ def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained,
     s3 = boto3.client("s3", region_name=REGION)
     out = tmp_path / "sm-model"
     with caplog.at_level(logging.INFO):
-        train(namespace(TRAIN, data=prepared_dir, output_path=str(out), backend="auto", role=ROLE, region=REGION,
-                        s3_output=f"s3://{BUCKET}/run2", wait=True, deploy=True, job_name="rc-e2e-1",
-                        endpoint_name="reviewcat-test"))
+        train(data=prepared_dir, output_path=str(out), backend="auto", role=ROLE, region=REGION,
+              s3_output=f"s3://{BUCKET}/run2", wait=True, deploy=True, job_name="rc-e2e-1",
+              endpoint_name="reviewcat-test")
     assert "backend: sagemaker (AWS credentials, region us-east-1, role and s3://reviewcat-test/run2 are set)" \
         in caplog.text
     assert "tuning job rc-e2e-1: Completed" in caplog.text
@@ -165,13 +164,13 @@ def test_auto_falls_back_to_local_and_explicit_sagemaker_names_what_is_missing(a
 
 def test_deploy_needs_wait(prepared_dir, tmp_path):
     with pytest.raises(ReviewcatError, match="--deploy needs --wait"):
-        train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "m"), deploy=True))
+        train(data=prepared_dir, output_path=str(tmp_path / "m"), deploy=True)
 
 
 def test_a_time_budget_is_refused_on_sagemaker(aws_env, prepared_dir, tmp_path):
     with pytest.raises(ReviewcatError, match="--time-budget is for the local search: SageMaker's budget is --max-jobs"):
-        train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "m"), backend="sagemaker", role=ROLE,
-                        region=REGION, s3_output=f"s3://{BUCKET}/run5", time_budget=60))
+        train(data=prepared_dir, output_path=str(tmp_path / "m"), backend="sagemaker", role=ROLE,
+              region=REGION, s3_output=f"s3://{BUCKET}/run5", time_budget=60)
     assert not list(tmp_path.iterdir())
 
 
@@ -220,8 +219,8 @@ def test_an_s3_prepare_output_is_used_as_is(aws_env, best_job, prepared_dir, tmp
         s3.upload_file(str(root / name), BUCKET, f"glue/prepared/{name}")
     before = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
     out = tmp_path / "from-s3"
-    train(namespace(TRAIN, data=f"s3://{BUCKET}/glue/prepared/", output_path=str(out), backend="sagemaker", role=ROLE,
-                    region=REGION, s3_output=f"s3://{BUCKET}/run3", wait=True, job_name="rc-s3-1"))
+    train(data=f"s3://{BUCKET}/glue/prepared/", output_path=str(out), backend="sagemaker", role=ROLE,
+          region=REGION, s3_output=f"s3://{BUCKET}/run3", wait=True, job_name="rc-s3-1")
     job = boto3.client("sagemaker", region_name=REGION).describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName="rc-s3-1")
     assert [c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["TrainingJobDefinition"]["InputDataConfig"]] == \

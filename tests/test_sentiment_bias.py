@@ -13,10 +13,9 @@ from reviewcat.prep.bias_metrics import METRICS, cell_count_query
 from reviewcat.prep.labels import label_spec
 from reviewcat.prep.sampling import uniform_key
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.tables import sources
 from reviewcat.tables.writers import write_partitioned
-from reviewcat.train.commands import TRAIN, train
+from reviewcat.train.commands import train
 
 from conftest import FAST, cli_env
 from helpers import leftovers
@@ -76,8 +75,8 @@ def test_class_counts_read_only_the_rating_and_the_partition(rt, rated_path):
 def test_balance_by_sentiment_keeps_exactly_the_smallest_class_of_each_and_reports_bias(rt, spark, rated_path, tmp_path):
     before = _classes(spark, rated_path)
     out = str(tmp_path / "balanced")
-    result = balance.run(rt, namespace(balance.OPTIONS, input_path=rated_path, output_path=out, label="sentiment",
-                                       seed=3))
+    result = balance.balance(rt, input_path=rated_path, output_path=out, label="sentiment",
+                             seed=3)
     smallest = min(before.values())
     assert result.plan.targets == dict.fromkeys(("negative", "neutral", "positive"), smallest)
     assert _classes(spark, out) == dict.fromkeys(("negative", "neutral", "positive"), smallest)
@@ -91,7 +90,7 @@ def test_balance_by_sentiment_keeps_exactly_the_smallest_class_of_each_and_repor
     assert sum(sum(c.values()) for c in bias_file["after"]["counts"].values()) == 3 * smallest
     # Seeded and exact: the same seed gives the same rows, another seed others.
     again = str(tmp_path / "again")
-    balance.run(rt, namespace(balance.OPTIONS, input_path=rated_path, output_path=again, label="sentiment", seed=3))
+    balance.balance(rt, input_path=rated_path, output_path=again, label="sentiment", seed=3)
     ids = lambda p: sorted(r[0] for r in spark.read.parquet(p).select("review_id").collect())  # noqa: E731
     assert ids(out) == ids(again)
 
@@ -99,8 +98,8 @@ def test_balance_by_sentiment_keeps_exactly_the_smallest_class_of_each_and_repor
 def test_balance_within_category_evens_every_cell(rt, spark, rated_path, tmp_path):
     out = str(tmp_path / "cells")
     # Small categories have tiny 1-3 star cells: a category with a cell under 20 reviews is left out whole.
-    result = balance.run(rt, namespace(balance.OPTIONS, input_path=rated_path, output_path=out, label="sentiment",
-                                       within=sources.CATEGORY, min_class_size=20, seed=5))
+    result = balance.balance(rt, input_path=rated_path, output_path=out, label="sentiment",
+                             within=sources.CATEGORY, min_class_size=20, seed=5)
     before = _classes(spark, rated_path, within=True)
     weak = {k[0] for k, n in before.items() if n < 20}
     kept = {k: n for k, n in before.items() if k[0] not in weak}
@@ -117,9 +116,9 @@ def test_balance_within_category_evens_every_cell(rt, spark, rated_path, tmp_pat
 
 def test_prepare_writes_sentiment_labels_and_carries_the_bias_into_the_manifest(rt, rated_path, tmp_path):
     balanced = str(tmp_path / "balanced")
-    balance.run(rt, namespace(balance.OPTIONS, input_path=rated_path, output_path=balanced, label="sentiment"))
-    result = prepare.run(rt, namespace(prepare.OPTIONS, input_path=balanced, output_path=str(tmp_path / "p"),
-                                       label="sentiment"))
+    balance.balance(rt, input_path=rated_path, output_path=balanced, label="sentiment")
+    result = prepare.prepare(rt, input_path=balanced, output_path=str(tmp_path / "p"),
+                             label="sentiment")
     manifest = result.manifest
     assert manifest["labels"] == {"__label__negative": "negative", "__label__neutral": "neutral",
                                   "__label__positive": "positive"}
@@ -129,7 +128,7 @@ def test_prepare_writes_sentiment_labels_and_carries_the_bias_into_the_manifest(
         labels = {line.split(" ", 1)[0] for line in Path(tmp_path, "p", split, f"{split}.txt").read_text().splitlines()}
         assert labels == set(manifest["labels"]), split
     # Trained on sentiment, the model's report shows the bias before and after balancing.
-    model = train(namespace(TRAIN, data=str(tmp_path / "p"), output_path=str(tmp_path / "m"), **FAST))
+    model = train(data=str(tmp_path / "p"), output_path=str(tmp_path / "m"), **FAST)
     report = (model / "report.md").read_text()
     assert "## Bias of sentiment across product_category" in report and "After balancing:" in report
     assert "| positive |" in report  # per-class metrics name the sentiment classes
@@ -201,10 +200,10 @@ def test_bad_label_and_bias_inputs_are_one_line_and_write_nothing(rt, spark, raw
     ]
     for values, message in balance_cases:
         with pytest.raises(ReviewcatError, match=message):
-            balance.run(rt, namespace(balance.OPTIONS, output_path=out, **values))
+            balance.balance(rt, output_path=out, **values)
         assert not Path(out).exists() and leftovers(out) == []
     with pytest.raises(ReviewcatError, match=r"reviews in .* have a star_rating outside 1-5"):
-        prepare.run(rt, namespace(prepare.OPTIONS, input_path=off_scale, output_path=out, label="sentiment"))
+        prepare.prepare(rt, input_path=off_scale, output_path=out, label="sentiment")
     assert not Path(out).exists() and leftovers(out) == []
     # No neutral review in either category: a class with no rows after --categories.
     neutral_free = _with_ratings(spark, raw_path, tmp_path / "no-neutral",
@@ -218,7 +217,7 @@ def test_bad_label_and_bias_inputs_are_one_line_and_write_nothing(rt, spark, raw
     ]
     for values, message in bias_cases:
         with pytest.raises(ReviewcatError, match=message):
-            bias.run(rt, namespace(bias.OPTIONS, output_path=out, **values))
+            bias.bias(rt, output_path=out, **values)
         assert not Path(out).exists() and leftovers(out) == []
 
 

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import namespace
 from reviewcat.scoring.predict import predict
-from reviewcat.train.commands import TRAIN, train
+from reviewcat.train.commands import train
 from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
 from reviewcat.train.local_search import (_OutOfTime, _fitting_fraction, _run_rung, estimate_seconds,
                                           jobs_for_budget, plan_rungs, refine_configs, refines, sample_configs)
@@ -67,7 +66,7 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
 
 
 def test_search_is_reproducible_by_seed(trained, prepared_dir, tmp_path):
-    again = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "again"), **FAST))
+    again = train(data=prepared_dir, output_path=str(tmp_path / "again"), **FAST)
 
     def scores(folder):
         with (folder / "trials.csv").open() as f:
@@ -77,8 +76,8 @@ def test_search_is_reproducible_by_seed(trained, prepared_dir, tmp_path):
 
 
 def test_random_strategy_trains_every_configuration_in_full(prepared_dir, tmp_path):
-    out = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "random"), strategy="random",
-                          **{**FAST, "max_jobs": 2}))
+    out = train(data=prepared_dir, output_path=str(tmp_path / "random"), strategy="random",
+                **{**FAST, "max_jobs": 2})
     with (out / "trials.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["rung"] for r in rows] == ["0", "0"]
@@ -86,8 +85,8 @@ def test_random_strategy_trains_every_configuration_in_full(prepared_dir, tmp_pa
 
 
 def test_no_refine_ends_the_search_with_its_halving_rungs(prepared_dir, tmp_path):
-    out = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "plain"), no_refine=True,
-                          **{**FAST, "max_jobs": 3}))
+    out = train(data=prepared_dir, output_path=str(tmp_path / "plain"), no_refine=True,
+                **{**FAST, "max_jobs": 3})
     with (out / "trials.csv").open() as f:
         assert {r["rung"] for r in csv.DictReader(f)} == {"0", "1"}
     assert json.loads((out / "search.json").read_text())["refine_rates"] == []
@@ -298,7 +297,7 @@ def test_bad_split_files(prepared_dir, tmp_path):
     ]
     for data, message in cases:
         with pytest.raises(ReviewcatError, match=message):
-            train(namespace(TRAIN, data=data, output_path=str(tmp_path / "out"), **FAST))
+            train(data=data, output_path=str(tmp_path / "out"), **FAST)
         assert not (tmp_path / "out").exists() and not list(tmp_path.glob("out.__*"))
 
 
@@ -457,15 +456,15 @@ def test_a_budget_too_small_for_any_trial_still_ends_with_a_model_and_says_what_
 def test_a_budgeted_search_records_its_trial_count_and_replays_exactly(prepared_dir, tmp_path):
     # --max-jobs 4 within a budget far above it: a loaded machine (CI) cannot push the plan to its deadline.
     options = {**FAST, "static": ["buckets=20000", "subwords=0"]}
-    budgeted = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "budget"), time_budget=60,
-                               **options))
+    budgeted = train(data=prepared_dir, output_path=str(tmp_path / "budget"), time_budget=60,
+                     **options)
     search = json.loads((budgeted / "search.json").read_text())
     assert search["time_budget"] == 60 and search["max_jobs"] == 4 and search["estimated_seconds"] <= 60
     # A plan that fits is searched as planned: two rungs, no configuration cut short.
     assert "epochs_fitted" not in search and "stopped_trials" not in search
     assert {r for _, r, _ in _trial_scores(budgeted)} == {"0", "1", "2"}
-    replay = train(namespace(TRAIN, data=prepared_dir, output_path=str(tmp_path / "replay"),
-                             **{**options, "max_jobs": search["max_jobs"]}))
+    replay = train(data=prepared_dir, output_path=str(tmp_path / "replay"),
+                   **{**options, "max_jobs": search["max_jobs"]})
     assert _trial_scores(replay) == _trial_scores(budgeted)
     assert (replay / "model.bin").read_bytes() == (budgeted / "model.bin").read_bytes()
     assert "time_budget" not in json.loads((replay / "search.json").read_text())

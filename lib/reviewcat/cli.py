@@ -68,13 +68,15 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from reviewcat.train.commands import train
-    train(args)
+    from reviewcat.runtime.options import stage_arguments
+    from reviewcat.train.commands import TRAIN, train
+    train(**stage_arguments(TRAIN, args))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from reviewcat.train.commands import evaluate_command
-    print(f"report: {evaluate_command(args)}")
+    from reviewcat.runtime.options import stage_arguments
+    from reviewcat.train.commands import EVALUATE, evaluate
+    print(f"report: {evaluate(**stage_arguments(EVALUATE, args))}")
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -127,13 +129,11 @@ def _aws(args: argparse.Namespace) -> None:
             return
         if args.no_follow:
             raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
-        from reviewcat.runtime.options import namespace
-        from reviewcat.train.commands import TRAIN, train
+        from reviewcat.train.commands import train
         from reviewcat.train.sagemaker_backend import tuning_job_name
         job = tuning_job_name()
-        train(namespace(TRAIN, data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"),
-                        region=args.region, s3_output=outputs.get("TrainingOutputPath"), wait=True,
-                        output_path=args.output_path, job_name=job))
+        train(data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"), region=args.region,
+              s3_output=outputs.get("TrainingOutputPath"), wait=True, output_path=args.output_path, job_name=job)
         print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices, job)))
 
 
@@ -143,7 +143,7 @@ def _s3_jars(args: argparse.Namespace) -> None:
     from reviewcat.runtime.s3a import install, jar_folder
     folder = install(Path(args.folder) if args.folder else jar_folder())
     print(f"S3A's jars are in {folder}" + ("" if folder == jar_folder() else
-                                          f"; reviewcat uses them with REVIEWCAT_S3A_JARS={folder}"))
+                                           f"; reviewcat uses them with REVIEWCAT_S3A_JARS={folder}"))
 
 
 def _lazy_options(module: str, name: str) -> Callable[[], list[Option]]:

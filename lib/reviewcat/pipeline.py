@@ -26,7 +26,7 @@ from reviewcat.ingest import importer
 from reviewcat.prep import balance, prepare
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import Option, namespace
+from reviewcat.runtime.options import Option
 from reviewcat.runtime.publishing import check_apart, claim
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BALANCE_FILE, IMPORT_FILE, MANIFEST, METRICS_FILE, PIPELINE_FILE as STATE_FILE
@@ -196,8 +196,7 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
             # input no longer holds would stay. Only reviewcat's own, as --overwrite would replace.
             claim(rt.storage, folder, overwrite=True)
             rt.storage.delete(folder)
-            importer.run(rt, namespace(importer.OPTIONS, **import_settings, input_path=args.input_path,
-                                       output_path=folder))
+            importer.import_table(rt, **import_settings, input_path=args.input_path, output_path=folder)
         step("import", import_settings, run_import)
         table_path = f"{root}/{STEP_FOLDERS['import']}"
     source = {"input_path": table_path}
@@ -206,19 +205,18 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
         log.info("crawl -> %s.%s", source["database"], source["table"])
         outcome.table = catalog.crawl(rt, table_path, source["database"], source["table"]).table
     balance_settings = _settings(balance.OPTIONS, args)
-    step("balance", balance_settings, lambda folder: balance.run(rt, namespace(
-        balance.OPTIONS, **balance_settings, **source, output_path=folder, overwrite=True)))
+    step("balance", balance_settings, lambda folder: balance.balance(
+        rt, **balance_settings, **source, output_path=folder, overwrite=True))
     text = "review_body" if args.format or not args.text_column else args.text_column
     prepare_settings = {**_settings(prepare.OPTIONS, args), "text_column": text}
-    step("prepare", prepare_settings, lambda folder: prepare.run(rt, namespace(
-        prepare.OPTIONS, **prepare_settings, input_path=f"{root}/{STEP_FOLDERS['balance']}", output_path=folder,
-        overwrite=True)))
+    step("prepare", prepare_settings, lambda folder: prepare.prepare(
+        rt, **prepare_settings, input_path=f"{root}/{STEP_FOLDERS['balance']}", output_path=folder, overwrite=True))
     if train:
-        from reviewcat.train.commands import TRAIN, train as train_model
+        from reviewcat.train.commands import train as train_model
         train_settings = {**_settings(_train_options(), args), "seed": args.seed, "backend": "local"}
-        step("train", train_settings, lambda folder: train_model(namespace(
-            TRAIN, **train_settings, data=_local(f"{root}/{STEP_FOLDERS['prepare']}"), output_path=_local(folder),
-            overwrite=True)))
+        step("train", train_settings, lambda folder: train_model(
+            **train_settings, data=_local(f"{root}/{STEP_FOLDERS['prepare']}"), output_path=_local(folder),
+            overwrite=True))
     return outcome
 
 

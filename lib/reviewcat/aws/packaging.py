@@ -12,6 +12,7 @@ import ast
 import sys
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -29,11 +30,21 @@ def _file_of(module: str) -> Path | None:
     return file if file.is_file() else None
 
 
+def _run_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:``, which never run."""
+    for node in ast.iter_child_nodes(tree):
+        test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _run_time_nodes(node)
+
+
 def imported_modules(path: Path, module: str) -> set[str]:
-    """The reviewcat modules ``path`` (module ``module``) imports anywhere in its code."""
+    """The reviewcat modules ``path`` (module ``module``) imports anywhere in the code it runs."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _run_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:

@@ -1,7 +1,7 @@
 """``reviewcat crawl``: the local stand-in for a Glue crawler (on AWS the crawler itself runs)."""
 from __future__ import annotations
 
-from typing import Any
+from argparse import Namespace
 
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
@@ -17,7 +17,7 @@ OPTIONS = [
 ]
 
 
-def run(rt: Runtime, args: Any) -> CrawlResult:
+def run(rt: Runtime, args: Namespace) -> CrawlResult:
     missing = [f"--{o.name}" for o in OPTIONS if o.name != "warehouse" and not getattr(args, o.dest)]
     if missing:
         raise ReviewcatError(f"crawl needs {', '.join(missing)}")

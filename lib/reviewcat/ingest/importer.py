@@ -18,7 +18,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from argparse import Namespace
+from typing import Iterator, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
@@ -27,7 +28,7 @@ from reviewcat.ingest import dumps, record_counts
 from reviewcat.ingest.record_counts import FileCounts
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import SOURCE, Option, fraction, name_list, names_of
+from reviewcat.runtime.options import SOURCE, Option, fraction, name_list, names_of, stage_arguments
 from reviewcat.runtime.publishing import Claim, check_apart, claim, current, holding, leave_record
 from reviewcat.runtime.s3a import is_s3
 from reviewcat.runtime.storage import json_text
@@ -78,9 +79,11 @@ class ImportResult:
     table: str | None
 
 
-def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
-    given = {flag: getattr(args, flag.replace("-", "_")) for flag in
-             ("id-column", "text-column", "label-column", "rating-column", "delimiter", "no-label")}
+def _table_spec(fmt: dumps.Format, id_column: str | None, text_column: Sequence[str] | str | None,
+                label_column: str | None, rating_column: str | None, delimiter: str | None,
+                no_label: bool) -> dumps.TableSpec | None:
+    given = {"id-column": id_column, "text-column": text_column, "label-column": label_column,
+             "rating-column": rating_column, "delimiter": delimiter, "no-label": no_label}
     if fmt.name != "table":
         named = [f"--{flag}" for flag, value in given.items() if value]
         if named:
@@ -90,11 +93,11 @@ def _table_spec(args: Any, fmt: dumps.Format) -> dumps.TableSpec | None:
     if missing:
         raise ReviewcatError(f"--format table needs {', '.join(missing)}: name the columns with the id and the text "
                              "(and --label-column for a table to train on)")
-    if args.no_label and args.label_column:
+    if no_label and label_column:
         raise ReviewcatError("--no-label and --label-column contradict each other: give one of them")
-    if not args.label_column and not args.no_label:
+    if not label_column and not no_label:
         log.info("no --label-column: importing a table to score, not to train on (--no-label says so)")
-    return dumps.TableSpec(args.id_column, tuple(names_of(args.text_column)), args.label_column, args.rating_column)
+    return dumps.TableSpec(id_column, tuple(names_of(text_column)), label_column, rating_column)
 
 
 def input_files(rt: Runtime, input_path: str, fmt: dumps.Format, encoding: str | None = None,
@@ -319,45 +322,52 @@ def _building(rt: Runtime, claimed: Claim, existing: dict | None) -> Iterator[st
         raise
 
 
-def _catalog_table(args: Any) -> tuple[str, str] | None:
-    if bool(args.database) != bool(args.table):
+def _catalog_table(database: str | None, table: str | None) -> tuple[str, str] | None:
+    if bool(database) != bool(table):
         raise ReviewcatError("--database and --table go together: give both to register the table, or neither")
-    if not args.database:
+    if not database:
         return None
-    return sources.check_identifier("database", args.database), sources.check_identifier("table", args.table)
+    return sources.check_identifier("database", database), sources.check_identifier("table", table)
 
 
-def run(rt: Runtime, args: Any) -> ImportResult:
-    fmt = dumps.format_named(args.format)
-    if not args.input_path:
+def import_table(rt: Runtime, *, format: str, input_path: str, output_path: str, database: str | None = None,
+                 table: str | None = None, id_column: str | None = None, text_column: Sequence[str] | None = None,
+                 label_column: str | None = None, no_label: bool = False, rating_column: str | None = None,
+                 delimiter: str | None = None, encoding: str | None = None, max_rejected_fraction: float = 0.01,
+                 overwrite: bool = False) -> ImportResult:
+    """Imports review dumps (``format`` amazon-2023, amazon-2018, amazon-tsv) or a table of your own
+    (``format="table"``) into the partitioned review table at ``output_path``, accounting for every
+    record, and registers it as ``database.table`` when given. The keywords are ``reviewcat import``'s flags."""
+    fmt = dumps.format_named(format)
+    if not input_path:
         raise ReviewcatError("--input-path is required: the dump files or table to import")
-    if not args.output_path:
+    if not output_path:
         raise ReviewcatError("--output-path is required: where to write the review table")
-    output = rt.storage.qualify(args.output_path.rstrip("/"))
-    check_apart(output, {"--input-path": rt.storage.qualify(args.input_path.rstrip("/"))})
-    catalog_table = _catalog_table(args)
+    output = rt.storage.qualify(output_path.rstrip("/"))
+    check_apart(output, {"--input-path": rt.storage.qualify(input_path.rstrip("/"))})
+    catalog_table = _catalog_table(database, table)
     if catalog_table:
         check_table_target(rt.spark, *catalog_table, output)
-    spec = _table_spec(args, fmt)
+    spec = _table_spec(fmt, id_column, text_column, label_column, rating_column, delimiter, no_label)
     labelled = spec is None or spec.label is not None
     if catalog_table and not labelled:
         raise ReviewcatError("--database/--table register a table partitioned by its labels, for balance and "
                              "prepare: a table without --label-column is scored from its --input-path instead")
-    encoding = encodings.canonical(rt.spark, args.encoding)
-    if fmt.name != "table" and not encodings.line_based(encoding, rt.spark):
-        raise ReviewcatError(f"--encoding {encoding}: a dump is read a line at a time, and {encoding} lines do not "
-                             f"end at a newline byte: convert the files first, e.g. iconv -f {encoding} -t UTF-8")
-    if not encodings.is_utf8(encoding):
+    charset = encodings.canonical(rt.spark, encoding)
+    if fmt.name != "table" and not encodings.line_based(charset, rt.spark):
+        raise ReviewcatError(f"--encoding {charset}: a dump is read a line at a time, and {charset} lines do not "
+                             f"end at a newline byte: convert the files first, e.g. iconv -f {charset} -t UTF-8")
+    if not encodings.is_utf8(charset):
         encodings.allow_java_charsets(rt.spark)
     if is_s3(output):  # a dead run's half-built output is gone before this run claims the path
         rt.storage.remove_dead_runs(output)
-    existing, claimed = _existing_import(rt, output, args.overwrite, fmt, labelled)
-    inputs = input_files(rt, args.input_path, fmt, encoding, table_files.parse_delimiter(args.delimiter))
+    existing, claimed = _existing_import(rt, output, overwrite, fmt, labelled)
+    inputs = input_files(rt, input_path, fmt, charset, table_files.parse_delimiter(delimiter))
     files = inputs.files
     if fmt.name == "table":
         table_files.check_text(rt.spark, inputs)
     named = {f.category for f in files if f.category}
-    _check_replacements(existing, sorted(named), args.overwrite, output)
+    _check_replacements(existing, sorted(named), overwrite, output)
 
     frame = fmt.to_reviews(rt.spark, inputs, spec)
     if existing:
@@ -365,15 +375,15 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     # The raw record is for _rejected/, which its own pass writes: not carried through this one.
     observed, observation = record_counts.observe(frame.drop(dumps.RECORD), files)
     with _building(rt, claimed, existing) as staging:
-        log.info("importing %s into %s", args.input_path, output)
+        log.info("importing %s into %s", input_path, output)
         _write_table(rt, observed, fmt, files, staging, labelled)
         counts = _counted(rt, fmt, inputs, spec, observation, staging)
-        if args.encoding is None:
+        if encoding is None:
             _check_text(rt, counts, files)
-        _check_rejects(counts, files, args.max_rejected_fraction)
+        _check_rejects(counts, files, max_rejected_fraction)
         _write_rejects(rt, fmt, inputs, counts, spec, f"{staging}/{REJECTED}")
         categories = record_counts.category_rows(counts)
-        replaced = _check_replacements(existing, list(categories), args.overwrite, output)
+        replaced = _check_replacements(existing, list(categories), overwrite, output)
         summary = _summary(fmt, existing, replaced, categories,
                            {f.uri: _file_summary(counts[f.uri]) for f in files}, labelled)
         if existing:
@@ -385,7 +395,9 @@ def run(rt: Runtime, args: Any) -> ImportResult:
     log.info("imported %d records into %s, rejected %d -> %s", summary["rows"],
              f"{len(categories)} categories" if labelled else "a table without labels",
              sum(c.rejected for c in counts.values()), output)
-    table = None
-    if catalog_table:
-        table = crawl(rt, output, *catalog_table).table
-    return ImportResult(output, summary, table)
+    registered = crawl(rt, output, *catalog_table).table if catalog_table else None
+    return ImportResult(output, summary, registered)
+
+
+def run(rt: Runtime, args: Namespace) -> ImportResult:
+    return import_table(rt, **stage_arguments(OPTIONS, args))

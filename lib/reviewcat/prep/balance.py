@@ -9,8 +9,9 @@ across categories is measured before and after (``_bias.json``).
 from __future__ import annotations
 
 import logging
+from argparse import Namespace
 from dataclasses import dataclass
-from typing import Any
+from typing import Sequence
 
 from pyspark.sql import DataFrame
 
@@ -20,7 +21,7 @@ from reviewcat.prep.labels import LabelSpec, label_spec
 from reviewcat.prep.sampling import SamplingPlan, exact_sample, key_name, plan_sample
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, positive_int
+from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, positive_int, stage_arguments
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BALANCE_FILE, BIAS_FILE, LABEL, SAMPLE_ORDER
 from reviewcat.tables import sources
@@ -149,33 +150,40 @@ def _bias(groups: _Groups, written: dict, spec: LabelSpec, source: str, output: 
         return None
 
 
-def run(rt: Runtime, args: Any) -> BalanceResult:
-    source = sources.Source.from_args(args)
-    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the balanced table",
+def balance(rt: Runtime, *, output_path: str, input_path: str | None = None, database: str | None = None,
+            table: str | None = None, output_table: str | None = None, label: str = "category",
+            within: str | None = None, categories: Sequence[str] | None = None, per_class: int | None = None,
+            min_class_size: int | None = None, seed: int = 42, overwrite: bool = False,
+            skip_corrupt_files: bool = False) -> BalanceResult:
+    """Writes an equal (or capped) sample per class of a review table to ``output_path`` as parquet
+    partitioned by category, registers it as ``output_table`` (by default ``<table>_balanced`` beside a
+    catalog input), and returns the plan. The keywords are ``reviewcat balance``'s flags."""
+    source = sources.Source.of(input_path, database, table)
+    claimed = rt.storage.claim_output(output_path, overwrite, "where to write the balanced table",
                                       sources.input_paths(rt, source))
     output = claimed.path
-    table = _output_table(source, args.output_table, rt.on_glue)
-    if table:  # refused now, not after the work: the input table, or another's managed table
-        if source.table and table == f"{source.database}.{source.table}":
-            raise ReviewcatError(f"--output-table {table} is the input table: choose another name")
-        check_replaceable(rt.spark, *table.split(".", 1), output)
-    spec = label_spec(args.label)
+    registered = _output_table(source, output_table, rt.on_glue)
+    if registered:  # refused now, not after the work: the input table, or another's managed table
+        if source.table and registered == f"{source.database}.{source.table}":
+            raise ReviewcatError(f"--output-table {registered} is the input table: choose another name")
+        check_replaceable(rt.spark, *registered.split(".", 1), output)
+    spec = label_spec(label)
 
-    categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)
-    if spec.column == sources.CATEGORY and not args.within:
-        log.info("counting reviews of %d categories in %s from parquet metadata", len(categories), source.describe())
-        groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, categories), {},
+    readable, skipped = sources.readable_categories(rt, source, categories, skip_corrupt_files)
+    if spec.column == sources.CATEGORY and not within:
+        log.info("counting reviews of %d categories in %s from parquet metadata", len(readable), source.describe())
+        groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, readable), {},
                          ("category", "categories"))
         frame = None
     else:
-        frame = sources.read(rt, source, categories)
-        groups = _class_groups(frame, spec, args.within, source.describe())
-    plan = plan_sample(groups.counts, args.per_class, args.min_class_size, groups.noun)
+        frame = sources.read(rt, source, readable)
+        groups = _class_groups(frame, spec, within, source.describe())
+    plan = plan_sample(groups.counts, per_class, min_class_size, groups.noun)
     _log_plan(plan, groups.noun)
 
     # Planned from footers, a category balance reads only the categories it keeps.
     kept = frame if frame is not None else sources.read(rt, source, list(plan.targets))
-    sample = balanced(kept, args.label, within=args.within, seed=args.seed, plan=plan).sample
+    sample = balanced(kept, label, within=within, seed=seed, plan=plan).sample
     with rt.storage.staged(claimed) as staging:
         log.info("sampling and writing %d reviews to %s", sum(plan.targets.values()), output)
         write_balanced(sample, staging, groups.by)
@@ -184,19 +192,22 @@ def run(rt: Runtime, args: Any) -> BalanceResult:
             short = {key_name(c): (written.get(c, 0), plan.targets[c]) for c in plan.targets
                      if written.get(c, 0) != plan.targets[c]}
             raise ReviewcatError(f"sample came out short for {short} (kept, wanted): rerun with another --seed")
-        summary = {"source": source.describe(), "seed": args.seed, "label": spec.to_dict(),
-                   **({"within": args.within} if args.within else {}),
+        summary = {"source": source.describe(), "seed": seed, "label": spec.to_dict(),
+                   **({"within": within} if within else {}),
                    **({"skipped_files": skipped} if skipped else {}), **plan.to_dict()}
         rt.storage.write_text(f"{staging}/{BALANCE_FILE}", json_text(summary))
         if groups.cells:
             bias = _bias(groups, written_cells, spec, source.describe(), output)
             if bias:
                 rt.storage.write_text(f"{staging}/{BIAS_FILE}", json_text(bias))
-    if table:
-        database, name = table.split(".", 1)
-        register_table(rt.spark, database, name, output, replace=True)
+    if registered:
+        register_table(rt.spark, *registered.split(".", 1), output, replace=True)
         log.info("registered %s -> %s", table, output)
-    return BalanceResult(plan, output, table)
+    return BalanceResult(plan, output, registered)
+
+
+def run(rt: Runtime, args: Namespace) -> BalanceResult:
+    return balance(rt, **stage_arguments(OPTIONS, args))
 
 
 def _written(rt: Runtime, staging: str, kept: list, spec: LabelSpec, groups: _Groups) -> tuple[dict, dict]:

@@ -9,7 +9,8 @@ on data where some categories are mostly positive learns the category, not the s
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from argparse import Namespace
+from typing import Any, Mapping, Sequence
 
 from pyspark.sql import DataFrame
 
@@ -17,7 +18,7 @@ from reviewcat.prep.bias_metrics import bias_report, cell_counts, default_positi
 from reviewcat.prep.labels import LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list
+from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, stage_arguments
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BIAS_JSON, BIAS_MD, BIAS_PNG
 from reviewcat.tables import sources
@@ -109,24 +110,30 @@ def chart(reports: Mapping[str, Mapping[str, Any]]) -> bytes:
     return png.getvalue()
 
 
-def run(rt: Runtime, args: Any) -> dict[str, Any]:
-    source = sources.Source.from_args(args)
-    claimed = rt.storage.claim_output(args.output_path, args.overwrite,
+def bias(rt: Runtime, *, output_path: str, input_path: str | None = None, database: str | None = None,
+         table: str | None = None, facet: str = sources.CATEGORY, label: str = "sentiment",
+         positive: str | None = None, categories: Sequence[str] | None = None, overwrite: bool = False,
+         skip_corrupt_files: bool = False) -> dict[str, Any]:
+    """Writes SageMaker Clarify's pre-training bias metrics of ``label`` across ``facet`` to
+    ``output_path`` (``bias.json``, ``bias.md``, ``bias.png``) and returns them. The keywords are
+    ``reviewcat bias``'s flags."""
+    source = sources.Source.of(input_path, database, table)
+    claimed = rt.storage.claim_output(output_path, overwrite,
                                       "the folder for bias.json, bias.md and bias.png", sources.input_paths(rt, source))
     output = claimed.path
-    categories, skipped = sources.readable_categories(rt, source, args.categories, args.skip_corrupt_files)
-    log.info("counting %s per %s in %s", args.label, args.facet, source.describe())
-    report = frame_bias(sources.read(rt, source, categories), args.facet, args.label, args.positive,
+    readable, skipped = sources.readable_categories(rt, source, categories, skip_corrupt_files)
+    log.info("counting %s per %s in %s", label, facet, source.describe())
+    report = frame_bias(sources.read(rt, source, readable), facet, label, positive,
                         source.describe())
     if skipped:
         report["skipped_files"] = skipped
-    table = markdown_table(report)
-    for line in table.splitlines():
+    metrics = markdown_table(report)
+    for line in metrics.splitlines():
         log.info("%s", line)
     with rt.storage.staged(claimed) as staging:
         rt.storage.write_text(f"{staging}/{BIAS_JSON}", json_text(report))
         rt.storage.write_text(f"{staging}/{BIAS_MD}", f"# Bias of {report['label']} across {report['facet']}\n\n"
-                              f"Positive class (DPL): {report['positive']}\n\n{table}\n")
+                              f"Positive class (DPL): {report['positive']}\n\n{metrics}\n")
         try:
             rt.storage.write_bytes(f"{staging}/{BIAS_PNG}", chart({report["label"]: report}))
         except ImportError:  # a Glue job without matplotlib still gets its numbers
@@ -134,3 +141,7 @@ def run(rt: Runtime, args: Any) -> dict[str, Any]:
                         BIAS_PNG)
     log.info("bias report in %s", output)
     return report
+
+
+def run(rt: Runtime, args: Namespace) -> dict[str, Any]:
+    return bias(rt, **stage_arguments(OPTIONS, args))

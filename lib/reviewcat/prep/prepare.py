@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from argparse import Namespace
+from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
@@ -15,7 +16,7 @@ from reviewcat.prep.splits import PART, SHUFFLE_ORDER, assign_split, ordered_par
 from reviewcat.prep.text import label_map, to_lines
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, positive_int
+from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, positive_int, stage_arguments
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BALANCE_FILE, BIAS_FILE, LABEL, MANIFEST, SPLITS
 from reviewcat.tables import code_counts, sources
@@ -81,43 +82,48 @@ def _rows_read(rt: Runtime, read: Observation, source: sources.Source, categorie
     return int(rows) if rows is not None else sum(sources.count_by_category(rt, source, categories).values())
 
 
-def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], args: Any) -> None:
+def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], min_chars: int, split: str) -> None:
     totals = {label: sum(per_split.get(label, 0) for per_split in counts.values()) for label in labels}
     empty = [labels[label] for label, n in totals.items() if n == 0]
     if empty:
-        raise ReviewcatError(f"no reviews left for {', '.join(empty)} after cleaning, --min-chars {args.min_chars} "
+        raise ReviewcatError(f"no reviews left for {', '.join(empty)} after cleaning, --min-chars {min_chars} "
                              "and de-duplication: lower --min-chars or leave the category out")
-    for split in SPLITS:
-        if not counts[split]:
-            raise ReviewcatError(f"split {split} is empty: the input is too small for --split {args.split}")
-        missing = [labels[label] for label in labels if label not in counts[split]]
+    for name in SPLITS:
+        if not counts[name]:
+            raise ReviewcatError(f"split {name} is empty: the input is too small for --split {split}")
+        missing = [labels[label] for label in labels if label not in counts[name]]
         if missing:
-            log.warning("split %s has no reviews of %s", split, ", ".join(missing))
+            log.warning("split %s has no reviews of %s", name, ", ".join(missing))
 
 
-def run(rt: Runtime, args: Any) -> PrepareResult:
-    source = sources.Source.from_args(args)
-    fractions = parse_split(args.split)
-    claimed = rt.storage.claim_output(args.output_path, args.overwrite,
+def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, database: str | None = None,
+            table: str | None = None, label: str = "category", text_column: str = "review_body",
+            min_chars: int = 20, split: str = "0.6,0.2,0.2", seed: int = 42, overwrite: bool = False,
+            skip_corrupt_files: bool = False) -> PrepareResult:
+    """Writes shuffled fastText/BlazingText ``train``, ``validation`` and ``test`` files, one per split,
+    and ``manifest.json`` under ``output_path``. The keywords are ``reviewcat prepare``'s flags."""
+    source = sources.Source.of(input_path, database, table)
+    fractions = parse_split(split)
+    claimed = rt.storage.claim_output(output_path, overwrite,
                                       "where to write the train/validation/test files", sources.input_paths(rt, source))
     output = claimed.path
 
-    categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=args.skip_corrupt_files)
+    categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=skip_corrupt_files)
     frame = sources.read(rt, source, categories)
-    spec = label_spec(args.label)
+    spec = label_spec(label)
     require_label_column(frame, spec, source.describe())
-    sources.require_columns(frame, ["review_id", args.text_column], source)
+    sources.require_columns(frame, ["review_id", text_column], source)
     frame = frame.withColumn(LABEL, spec.expression())
-    labels = label_names(frame, args.label, categories)
+    labels = label_names(frame, label, categories)
     log.info("preparing the reviews of %d labels (%s) from %s", len(labels), spec.name, source.describe())
 
     read = Observation("rows read")
     observed = frame.observe(read, F.count(F.lit(1)).alias("rows"),
                              F.count(F.when(F.col(LABEL).isNull(), 1)).alias("unlabelled"))
-    tokenized = fasttext_lines(observed, args.label, args.text_column, args.min_chars, labels)
+    tokenized = fasttext_lines(observed, label, text_column, min_chars, labels)
     # A bucket of each split per core: every core orders an equal share of each split.
     parts_per_split = rt.spark.sparkContext.defaultParallelism
-    lines = ordered_parts(assign_split(tokenized, fractions, args.seed), args.seed, parts_per_split)
+    lines = ordered_parts(assign_split(tokenized, fractions, seed), seed, parts_per_split)
     lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
     with rt.storage.staged(claimed) as staging:
         # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
@@ -127,18 +133,18 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
         counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
         rows_in = _rows_read(rt, read, source, categories)
         refuse_unlabelled(frame, spec, int(code_counts.metrics(read).get("unlabelled") or 0), source.describe())
-        _check_counts(counts, labels, args)
+        _check_counts(counts, labels, min_chars, split)
         files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
                          "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
                  for split in SPLITS}
         manifest = {
             "created_by": f"reviewcat {__version__}",
             "source": source.describe(),
-            "seed": args.seed,
+            "seed": seed,
             "label_column": spec.column,
             "label": spec.to_dict(),
-            "text_column": args.text_column,
-            "min_chars": args.min_chars,
+            "text_column": text_column,
+            "min_chars": min_chars,
             "split": fractions,
             "rows_in": rows_in,
             "rows_out": sum(f["rows"] for f in files.values()),
@@ -152,3 +158,7 @@ def run(rt: Runtime, args: Any) -> PrepareResult:
     log.info("prepared %d of %d reviews: train %d, validation %d, test %d -> %s", manifest["rows_out"], rows_in,
              files["train"]["rows"], files["validation"]["rows"], files["test"]["rows"], output)
     return PrepareResult(output, manifest)
+
+
+def run(rt: Runtime, args: Namespace) -> PrepareResult:
+    return prepare(rt, **stage_arguments(OPTIONS, args))

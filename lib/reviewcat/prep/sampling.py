@@ -81,7 +81,7 @@ def plan_sample(counts: Mapping[Hashable, int], per_class: int | None = None, mi
     empty = [key_name(c) for c, n in counts.items() if n == 0]
     if empty and not min_class_size:
         raise ReviewcatError(f"{many} with no reviews: {', '.join(empty)}: leave them out of "
-                             "--categories or pass --min-class-size")
+                             "the categories or pass min_class_size (--min-class-size)")
     floor = min_class_size or 1
     # A cell below the floor takes its whole category with it: keeping the category's other cells
     # would leave it with some classes only, the imbalance balancing by cell exists to remove.
@@ -91,10 +91,10 @@ def plan_sample(counts: Mapping[Hashable, int], per_class: int | None = None, mi
     if not kept:
         largest = max(counts, key=counts.get)
         raise ReviewcatError(f"no {one} has at least {floor} reviews (largest: {key_name(largest)} with "
-                             f"{counts[largest]}): lower --min-class-size")
+                             f"{counts[largest]}): lower min_class_size (--min-class-size)")
     if dropped:
         what = "categories with a cell" if any(isinstance(c, tuple) for c in dropped) else many
-        log.warning("dropping %d %s below --min-class-size %d: %s", len(weak), what, floor,
+        log.warning("dropping %d %s below min_class_size %d: %s", len(weak), what, floor,
                     ", ".join(f"{key_name(c)} ({n})" for c, n in dropped.items()))
     target = per_class if per_class else min(kept.values())
     return SamplingPlan(counts=counts, targets={c: min(n, target) for c, n in kept.items()}, dropped=dropped)
@@ -161,12 +161,12 @@ def exact_sample(frame: DataFrame, plan: SamplingPlan, seed: int, by: Sequence[s
     write in; a filtered one keeps the order it was read in.
 
     When a good share of the rows is kept, each group's cut-off key comes from a narrow pass (its
-    group and key only), and full rows are filtered where they are read: moving 587k kept rows of
-    1M to rank them cost 2.8 s of a 4.8 s balance at 10 categories, slower than a plain
-    ``sample()``. Otherwise a cheap key filter shrinks each group to a little over its target
-    and a window ranks the rows: each group lands in one task, so in one file, instead of a small
-    file per input file. Targets and cut-offs are literal maps: a broadcast join of a plan table
-    cost a Spark job of its own (0.23 s of a 3.9 s balance of 1M reviews).
+    group and key only), and full rows are filtered where they are read: moving most of the rows
+    to rank them made balance slower than a plain ``sample()``. Otherwise a cheap key filter
+    shrinks each group to a little over its target and a window ranks the rows: each group lands
+    in one task, so in one file, instead of a small file per input file. Targets and cut-offs are
+    literal maps: a broadcast join of a plan table cost a Spark job of its own on every run
+    (timings in docs/performance.md).
     """
     if ID_COLUMN not in frame.columns:
         raise ReviewcatError(f"the input has no {ID_COLUMN} column, needed to sample reproducibly")

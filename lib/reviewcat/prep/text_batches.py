@@ -1,8 +1,9 @@
 """The Arrow UDF that turns review texts into tokens, a pandas batch at a time.
 
-It lives apart from ``text`` because pandas costs half a second to import: ``reviewcat predict``
-cleans and tokenizes one text with ``text`` and never needs it (a cold prediction took 0.94-1.11 s
-with it, 0.42 s without). This module is imported where a job plans the UDF, and in the workers.
+It lives apart from ``text`` because pandas is slow to import: ``reviewcat predict`` cleans and
+tokenizes one text with ``text`` and never needs it, and importing pandas took longer than the
+rest of a cold prediction (docs/performance.md, Cold start). This module is imported where a job
+plans the UDF, and in the workers.
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Only Python workers (and ``reviewcat predict``) tokenize, so this is the one module that imports
 NLTK, and it imports only the word tokenizer's own module (``_word_tokenizer``): the ``nltk``
-package itself loads scipy and most of NLTK, about a second (2.5 s on a busy machine) before a
-worker's first batch or ``reviewcat predict``'s answer, against 0.13 s for the tokenizer alone.
+package itself loads scipy and most of NLTK before a worker's first batch or ``reviewcat
+predict``'s answer, many times what the tokenizer alone needs (docs/performance.md, Cold start).
 """
 from __future__ import annotations
 
@@ -58,9 +58,9 @@ class _StdlibRegexTokenizer(NLTKWordTokenizer):
 
     NLTK 3.10 routes every rule through the third-party ``regex`` engine under a per-call timeout,
     a guard against caller-supplied patterns. These rules are NLTK's own fixed ones, written for
-    ``re`` (backtracking is bounded by a possessive quantifier), and ``re`` runs them 2.4x faster:
-    tokenizing is most of the prepare job's time. The rules and their order are NLTK's, untouched;
-    tests compare the output with the stock tokenizer's.
+    ``re`` (backtracking is bounded by a possessive quantifier), and ``re`` runs them without the
+    timeout's overhead: tokenizing is most of the prepare job's time. The rules and their order are
+    NLTK's, untouched; tests compare the output with the stock tokenizer's.
     """
 
 
@@ -117,8 +117,8 @@ def _literal_first(rule: _BatchRule) -> _BatchRule:
     r"""The same rule written so that ``re`` can find its literal with a fast substring search.
 
     ``re`` only skips ahead to a literal a pattern starts with, and not under IGNORECASE: NLTK's
-    case-insensitive, boundary-first contraction rules were tried at every position of a batch,
-    a third of its tokenizing time. The boundary check moves behind the literal (``(?<!\wcan)``)
+    case-insensitive, boundary-first contraction rules were tried at every position of a batch
+    (see docs/performance.md). The boundary check moves behind the literal (``(?<!\wcan)``)
     and IGNORECASE goes, which is exact on lowercased text without the ``_FOLDS_TO_ASCII``
     characters. Rules of another shape come back unchanged.
     """
@@ -137,10 +137,10 @@ def _literal_first(rule: _BatchRule) -> _BatchRule:
 
 # NLTKWordTokenizer.tokenize's steps in its order; the text is padded with a space between the two.
 _BEFORE_PADDING = [_line_rule(p, r) for p, r in [*_TOKENIZER.STARTING_QUOTES, *_TOKENIZER.PUNCTUATION,
-                                                  _TOKENIZER.PARENS_BRACKETS, _TOKENIZER.DOUBLE_DASHES]]
+                                                 _TOKENIZER.PARENS_BRACKETS, _TOKENIZER.DOUBLE_DASHES]]
 _AFTER_PADDING = [_line_rule(p, r) for p, r in [*_TOKENIZER.ENDING_QUOTES,
-                                                 *((c, r" \1 \2 ") for c in _TOKENIZER.CONTRACTIONS2),
-                                                 *((c, r" \1 \2 ") for c in _TOKENIZER.CONTRACTIONS3)]]
+                                                *((c, r" \1 \2 ") for c in _TOKENIZER.CONTRACTIONS2),
+                                                *((c, r" \1 \2 ") for c in _TOKENIZER.CONTRACTIONS3)]]
 # The same steps for batches free of _FOLDS_TO_ASCII characters (nearly all of them).
 _FAST_BEFORE_PADDING = [_literal_first(rule) for rule in _BEFORE_PADDING]
 _FAST_AFTER_PADDING = [_literal_first(rule) for rule in _AFTER_PADDING]
@@ -166,8 +166,9 @@ def tokenize_batch(texts: Sequence[str]) -> list[str]:
 
     NLTK runs its ~30 rules one sentence at a time, and on review-length sentences the cost of each
     call outweighs the matching. Here every rule runs once over all the batch's sentences joined by
-    newlines, which cleaned text never contains: 2.7x faster, and the reason the prepare job
-    outruns a row-at-a-time tokenizer. Tests check the result equals NLTK's stock tokenizer's.
+    newlines, which cleaned text never contains, so each call's cost is paid once per rule and
+    batch: the reason the prepare job outruns a row-at-a-time tokenizer (docs/performance.md).
+    Tests check the result equals NLTK's stock tokenizer's.
     """
     owners: list[int] = []
     sentences: list[str] = []

@@ -1,14 +1,14 @@
-"""A class-data-sharing archive of Spark's classes, so a cold job's JVM starts in half the time.
+"""A class-data-sharing archive of Spark's classes, so a cold job's JVM maps them instead of loading them.
 
-Before its first row, a Spark driver loads, parses and verifies some 15,000 classes from its jars:
-on this machine a session took 2.6 s to start and a 10-row job 3.4 s more. Java 17 can instead map
-the classes a previous run loaded from an archive (dynamic AppCDS, ``-XX:ArchiveClassesAtExit``):
-with one the same two steps took 1.5 + 1.7 s, a cold ``reviewcat prepare`` of 1,000 reviews about
-3 s less. There is no cost in throughput (the compiled code is the same).
+Before its first row, a Spark driver loads, parses and verifies some 15,000 classes from its jars,
+much of a cold session's start and of its first job. Java 17 can instead map the classes a
+previous run loaded from an archive (dynamic AppCDS, ``-XX:ArchiveClassesAtExit``) and skip that
+work (timings in docs/performance.md, Cold start). There is no cost in throughput (the compiled
+code is the same).
 
-The first run of a Java and Spark installation writes the archive when its JVM exits (about 125 MB
-in the user's cache; that run starts about 1.5 s slower), and later runs map it. The JVM checks the
-archive against its own build and class path and ignores one that does not match, silently
+The first run of a Java and Spark installation writes the archive into the user's cache when its
+JVM exits (that run starts slower for it), and later runs map it. The JVM checks the archive
+against its own build and class path and ignores one that does not match, silently
 (``-Xlog:cds*=off``): a stale or damaged archive costs speed, never a run. Only a JVM this process
 launches gets it: under spark-submit or on Glue the JVM is already running.
 """
@@ -81,7 +81,7 @@ def _finish_written(folder: Path, key: str) -> bool:
 
 
 def _keep_newest(folder: Path) -> None:
-    """Archives of earlier Java or Spark installations go: each is some 125 MB, and none is used again."""
+    """Archives of earlier Java or Spark installations go: each holds every class a run loaded, none is used again."""
     archives = sorted(folder.glob("*.jsa"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in archives[KEPT_ARCHIVES:]:
         old.unlink(missing_ok=True)

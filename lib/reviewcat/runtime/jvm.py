@@ -21,7 +21,7 @@ def end_processes(grace: float = 60) -> None:
     A failed or interrupted command ends when they have, so nothing it started still runs once
     the shell has its prompt back: a task of the failed job still writing, or holding files open
     on the output's disk, or a Python worker. (A finished one leaves its JVM to exit on its own:
-    0.6-1 s of shutdown that no output depends on.) The JVM's Python daemon and workers are noted
+    no output depends on its shutdown.) The JVM's Python daemon and workers are noted
     first: once the JVM is gone they no longer descend from it. What has not ended within
     ``grace`` seconds is killed.
     """

@@ -126,6 +126,15 @@ def from_resolved(options: Iterable[Option], resolved: Mapping[str, str]) -> arg
     return argparse.Namespace(**values)
 
 
+# Options that choose the session a job runs in (``runtime.jobs``), not what the job does.
+RUNTIME_ONLY = frozenset({"warehouse"})
+
+
+def stage_arguments(options: Iterable[Option], args: argparse.Namespace) -> dict[str, Any]:
+    """A parsed command line as its stage function's keyword arguments (each option's ``dest``)."""
+    return {opt.dest: getattr(args, opt.dest) for opt in options if opt.dest not in RUNTIME_ONLY}
+
+
 def namespace(options: Iterable[Option], **values: Any) -> argparse.Namespace:
     """Arguments as a parsed command line would give them: for notebooks, tests and the demo."""
     args = {opt.dest: (False if opt.switch else opt.default) for opt in options}

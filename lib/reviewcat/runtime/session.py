@@ -75,17 +75,17 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
         if master.startswith("local"):
             # A local run talks only to itself: keep Spark's ports on the loopback interface.
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            # Spark lists more than 32 partition folders with a job of one task per folder (0.8 s
-            # for 43 local folders, against milliseconds in the driver); the web UI starts a
-            # server that a command-line run never shows (REVIEWCAT_SPARK_UI=1 keeps it).
+            # Spark lists more than 32 partition folders with a job of one task per folder, where
+            # the driver lists local folders far faster itself; the web UI starts a server that a
+            # command-line run never shows (REVIEWCAT_SPARK_UI=1 keeps it).
             settings["spark.sql.sources.parallelPartitionDiscovery.threshold"] = "100000"
             settings["spark.ui.enabled"] = "true" if os.environ.get("REVIEWCAT_SPARK_UI") == "1" else "false"
         settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if master.startswith("local") and os.environ["PYSPARK_PYTHON"] == sys.executable and _stdlib_distutils():
             # PySpark 3.5's Arrow type mapping imports distutils, which setuptools' shim serves by
-            # importing all of setuptools: 0.25-0.45 s of every Python worker's start. The local
-            # workers are this interpreter, whose own distutils does the same job.
+            # importing all of setuptools at every Python worker's start. The local workers are
+            # this interpreter, whose own distutils does the same job.
             os.environ.setdefault("SETUPTOOLS_USE_DISTUTILS", "stdlib")
         s3_settings = s3a.settings(s3a.found_jars())
         if s3_settings:

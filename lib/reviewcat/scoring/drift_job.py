@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Any
+from argparse import Namespace
+from typing import Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
 
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import Option
+from reviewcat.runtime.options import Option, stage_arguments
 from reviewcat.schema import DRIFT_REFERENCE
 from reviewcat.scoring import drift, model_location, score_input
 from reviewcat.scoring.predictions import LABELS, PROBABILITIES, TOKENS, UNSEEN
@@ -63,27 +64,39 @@ def summed(scored: DataFrame, tokens: Observation | None = None) -> drift.Observ
     return dataclasses.replace(observed, tokens=int(seen["tokens"]), unseen_tokens=int(seen["unseen"] or 0))
 
 
-def run(rt: Runtime, args: Any) -> dict:
-    source = sources.Source.from_args(args)
-    if not args.model:
+def measure_drift(rt: Runtime, *, model: str, input_path: str | None = None, database: str | None = None,
+                  table: str | None = None, text_column: Sequence[str] | str = "review_body",
+                  labels: str | None = None, drift_reference: str | None = None, encoding: str | None = None,
+                  delimiter: str | None = None, skip_corrupt_files: bool = False) -> dict:
+    """Whether a table has drifted from what ``model`` was trained on: its predicted category mix, unseen
+    words and confidence against the reference training left beside the model. The keywords are
+    ``reviewcat drift``'s flags, but ``--json``, which only chooses how ``run`` prints the result."""
+    source = sources.Source.of(input_path, database, table)
+    if not model:
         raise ReviewcatError("--model is required: the model.bin or model.tar.gz whose training data new data is "
                              "compared with")
     score_input.locations(rt, source)
-    reference = model_location.drift_reference(rt, args.model, args.drift_reference)
+    reference = model_location.drift_reference(rt, model, drift_reference)
     if reference is None:
-        raise ReviewcatError(f"no {DRIFT_REFERENCE} beside {args.model}: train or evaluate the model with this "
+        raise ReviewcatError(f"no {DRIFT_REFERENCE} beside {model}: train or evaluate the model with this "
                              "reviewcat to write one, or pass --drift-reference")
-    rows = score_input.open_input(rt, source, text_columns=args.text_column, keep_columns=[],
-                                  encoding=args.encoding, delimiter=args.delimiter,
-                                  skip_corrupt_files=args.skip_corrupt_files)
-    names = model_location.categories(rt, args.model, args.labels, reference)
-    log.info("comparing %s with the training data of %s", source.describe(), args.model)
-    scored = model_location.scored(rt, rows.frame, args.model, 1, score_input.TEXT, names, count_tokens=True)
+    rows = score_input.open_input(rt, source, text_columns=text_column, keep_columns=[],
+                                  encoding=encoding, delimiter=delimiter,
+                                  skip_corrupt_files=skip_corrupt_files)
+    names = model_location.categories(rt, model, labels, reference)
+    log.info("comparing %s with the training data of %s", source.describe(), model)
+    scored = model_location.scored(rt, rows.frame, model, 1, score_input.TEXT, names, count_tokens=True)
     summary = drift.compare(reference, summed(scored))
     malformed = rows.malformed_rows()
     if malformed:
         summary["malformed_rows"] = malformed
         log.warning("left out %d records the reader could not parse (malformed CSV or JSON)", malformed)
-    summary = {"source": source.describe(), "model": args.model, **summary}
-    print(json.dumps(summary, ensure_ascii=False) if args.json else "\n".join(drift.lines(summary)))
+    return {"source": source.describe(), "model": model, **summary}
+
+
+def run(rt: Runtime, args: Namespace) -> dict:
+    values = stage_arguments(OPTIONS, args)
+    as_json = values.pop("json")
+    summary = measure_drift(rt, **values)
+    print(json.dumps(summary, ensure_ascii=False) if as_json else "\n".join(drift.lines(summary)))
     return summary

@@ -54,7 +54,8 @@ def predict(model: str | None, endpoint: str | None, texts: Iterable[str], k: in
 
 
 def predictor(model: str | None, endpoint: str | None, k: int, labels: str | None = None, client: object = None,
-              threshold: float = 0.0, region: str | None = None) -> Callable[[list[str]], list[list[tuple[str, float]]]]:
+              threshold: float = 0.0,
+              region: str | None = None) -> Callable[[list[str]], list[list[tuple[str, float]]]]:
     """A function from raw texts to their top-k (category, probability): the model is loaded (or the
     endpoint's client made) once, for every batch of a stream."""
     if bool(model) == bool(endpoint):

@@ -12,9 +12,10 @@ Transform job on SageMaker (``batch_transform``) into the same output.
 from __future__ import annotations
 
 import logging
+from argparse import Namespace
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from pyspark.sql import DataFrame, functions as F
 from pyspark.sql.types import StructType
@@ -22,7 +23,7 @@ from pyspark.sql.types import StructType
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.object_store import split_uri
-from reviewcat.runtime.options import OUTPUT, Option, positive_int
+from reviewcat.runtime.options import OUTPUT, Option, positive_int, stage_arguments
 from reviewcat.runtime.publishing import check_apart
 from reviewcat.runtime.storage import json_text, plain_path
 from reviewcat.schema import DRIFT_REFERENCE, PREDICT_FILE as SUMMARY
@@ -74,8 +75,9 @@ def _s3_problems(what: str) -> Iterator[None]:
         raise ReviewcatError(f"{what}: {str(exc).splitlines()[0]}") from None
 
 
-def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: dict, names: dict[str, str],
-                 work: str, clients: tuple[Any, Any]) -> tuple[DataFrame, str | None]:
+def _transformed(rt: Runtime, rows: score_input.ScoreInput, model: dict, names: dict[str, str], work: str,
+                 clients: tuple[Any, Any], top_k: int, s3_output: str | None, instance_type: str,
+                 instance_count: int) -> tuple[DataFrame, str | None]:
     """The rows scored by a Batch Transform job, and the job's name; its requests and answers pass
     through ``work``.
 
@@ -84,7 +86,7 @@ def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: di
     """
     sagemaker, s3 = clients
     name = batch_transform.job_name()
-    batch_transform.requests(rows.frame, args.top_k, score_input.TEXT, rows.id_column,
+    batch_transform.requests(rows.frame, top_k, score_input.TEXT, rows.id_column,
                              rows.keep).write.text(f"{work}/requests")
     # The transform job reads every object under its prefix: only the non-empty part files stay
     # (no _SUCCESS marker, no empty part of an empty partition).
@@ -98,14 +100,14 @@ def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: di
     if not parts:  # no rows: no transform job, an empty output as local scoring writes
         return rt.spark.createDataFrame([], schema), None
     remote = work.startswith("s3")
-    prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{args.s3_output.rstrip('/')}/{name}"
+    prefix = f"s3://{work.split('://', 1)[1]}" if remote else f"{s3_output.rstrip('/')}/{name}"
     if not remote:
         bucket, key = split_uri(prefix)
         with _s3_problems(f"cannot upload the requests to {prefix}/requests/"):
             for part in parts:
                 s3.upload_file(plain_path(part.path), bucket, f"{key}/requests/{part.name}")
     batch_transform.start(sagemaker, model, name, f"{prefix}/requests/", f"{prefix}/answers/",
-                          args.instance_type, args.instance_count)
+                          instance_type, instance_count)
     batch_transform.follow(sagemaker, name)
     if not remote:
         bucket, key = split_uri(f"{prefix}/answers")
@@ -123,62 +125,74 @@ def _transformed(rt: Runtime, args: Any, rows: score_input.ScoreInput, model: di
     return answered, name
 
 
-def run(rt: Runtime, args: Any) -> dict:
-    source = sources.Source.from_args(args)
-    if bool(args.model) == bool(args.sagemaker_job):
+def predict_table(rt: Runtime, *, output_path: str, model: str | None = None, sagemaker_job: str | None = None,
+                  input_path: str | None = None, database: str | None = None,
+                  table: str | None = None, text_column: Sequence[str] | str = "review_body",
+                  id_column: str | None = None, keep_columns: Sequence[str] | None = None, labels: str | None = None,
+                  top_k: int = 3, partition_by_prediction: bool = False, encoding: str | None = None,
+                  delimiter: str | None = None, drift_reference: str | None = None, s3_output: str | None = None,
+                  instance_type: str = "ml.m5.large", instance_count: int = 1, region: str | None = None,
+                  overwrite: bool = False, skip_corrupt_files: bool = False) -> dict:
+    """Scores every row of a table (files or a catalog table) with ``model`` in Spark, or with a SageMaker
+    job's model by Batch Transform, writes each row's id, kept columns and top-k categories with their
+    probabilities as parquet to ``output_path``, and returns the summary (with drift). The keywords are
+    ``reviewcat predict-table``'s flags."""
+    source = sources.Source.of(input_path, database, table)
+    if bool(model) == bool(sagemaker_job):
         raise ReviewcatError("give --model (a model.bin or model.tar.gz to score with) or --sagemaker-job "
                              "(a SageMaker tuning or training job), one of them")
-    inputs = {**score_input.locations(rt, source), "--model": args.model, "--labels": args.labels}
-    claimed = rt.storage.claim_output(args.output_path, args.overwrite, "where to write the scored rows", inputs)
+    inputs = {**score_input.locations(rt, source), "--model": model, "--labels": labels}
+    claimed = rt.storage.claim_output(output_path, overwrite, "where to write the scored rows", inputs)
     output = claimed.path
-    if args.sagemaker_job and args.s3_output:  # the transform job's requests and answers go there
-        check_apart(args.s3_output.rstrip("/"), {k: rt.storage.qualify(v) for k, v in inputs.items() if v},
+    if sagemaker_job and s3_output:  # the transform job's requests and answers go there
+        check_apart(s3_output.rstrip("/"), {k: rt.storage.qualify(v) for k, v in inputs.items() if v},
                     "--s3-output")
-    if args.sagemaker_job and not output.startswith(("s3", "file:")):
+    if sagemaker_job and not output.startswith(("s3", "file:")):
         raise ReviewcatError("--sagemaker-job writes to an s3:// or local --output-path")
-    if args.sagemaker_job and not output.startswith("s3") and not (args.s3_output or "").startswith("s3://"):
+    if sagemaker_job and not output.startswith("s3") and not (s3_output or "").startswith("s3://"):
         raise ReviewcatError("--sagemaker-job with a local --output-path needs --s3-output s3://bucket/prefix "
                              "for the transform job's requests and answers")
-    rows = score_input.open_input(rt, source, text_columns=args.text_column, id_column=args.id_column,
-                                  keep_columns=args.keep_columns, encoding=args.encoding, delimiter=args.delimiter,
-                                  skip_corrupt_files=args.skip_corrupt_files)
-    if args.sagemaker_job:
+    rows = score_input.open_input(rt, source, text_columns=text_column, id_column=id_column,
+                                  keep_columns=keep_columns, encoding=encoding, delimiter=delimiter,
+                                  skip_corrupt_files=skip_corrupt_files)
+    if sagemaker_job:
         batch_transform.check_round_trip([rows.frame.schema[c] for c in [rows.id_column, *rows.keep]])
-    clients = _sagemaker(args.region) if args.sagemaker_job else None
-    model = batch_transform.model_of(clients[0], args.sagemaker_job) if clients else None
-    reference = model_location.drift_reference(rt, args.model, args.drift_reference)
-    names = model_location.categories(rt, args.model, args.labels, reference)
-    scoring_with = args.model or f"{model['name']}'s model {model['model_data']}"
-    log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, args.top_k, output)
+    clients = _sagemaker(region) if sagemaker_job else None
+    job_model = batch_transform.model_of(clients[0], sagemaker_job) if clients else None
+    reference = model_location.drift_reference(rt, model, drift_reference)
+    names = model_location.categories(rt, model, labels, reference)
+    scoring_with = model or f"{job_model['name']}'s model {job_model['model_data']}"
+    log.info("scoring %s with %s, top %d -> %s", source.describe(), scoring_with, top_k, output)
     job, tokens = {}, None
     with rt.storage.staged(claimed) as staging:
-        if model:
+        if job_model:
             work = f"{staging}/_transform"  # deleted once the scored rows are written
-            scored, transform_job = _transformed(rt, args, rows, model, names, work, clients)
+            scored, transform_job = _transformed(rt, rows, job_model, names, work, clients, top_k, s3_output,
+                                                 instance_type, instance_count)
             job = {"transform_job": transform_job} if transform_job else {}
         else:
-            scored = model_location.scored(rt, rows.frame, args.model, args.top_k, score_input.TEXT, names,
+            scored = model_location.scored(rt, rows.frame, model, top_k, score_input.TEXT, names,
                                            count_tokens=reference is not None)
             if reference is not None:
                 scored, tokens = drift_job.observe_tokens(scored)
         scored = scored.select(*[quoted(c) for c in [rows.id_column, *rows.keep]], LABELS, PROBABILITIES)
-        if args.partition_by_prediction:
+        if partition_by_prediction:
             scored = scored.withColumn(PREDICTION, F.get(LABELS, 0))
         # append: the staging folder is this run's own, and already holds the transform's work folder
         writer = scored.write.mode("append")
-        (writer.partitionBy(PREDICTION) if args.partition_by_prediction else writer).parquet(staging)
-        if model:
+        (writer.partitionBy(PREDICTION) if partition_by_prediction else writer).parquet(staging)
+        if job_model:
             rt.storage.delete(work)
         # read with the schema written: a partitioned write of no rows leaves no file to infer it from
         observed = drift_job.summed(rt.spark.read.schema(scored.schema).parquet(staging), tokens)
-        if not observed.rows and args.partition_by_prediction:  # one empty file that names the columns
+        if not observed.rows and partition_by_prediction:  # one empty file that names the columns
             scored.limit(0).coalesce(1).write.mode("append").parquet(staging)
         rows_written = observed.rows
         malformed = rows.malformed_rows()
         found = drift.compare(reference, observed) if reference is not None else None
-        summary = {"source": source.describe(), "model": scoring_with, "top_k": args.top_k, "rows": rows_written,
+        summary = {"source": source.describe(), "model": scoring_with, "top_k": top_k, "rows": rows_written,
                    "id_column": rows.id_column, "text_columns": rows.text_columns, "kept_columns": rows.keep,
-                   "partitioned_by": PREDICTION if args.partition_by_prediction else None, **job,
+                   "partitioned_by": PREDICTION if partition_by_prediction else None, **job,
                    **({"malformed_rows": malformed} if malformed else {}),
                    **({"skipped_files": rows.skipped} if rows.skipped else {}), "drift": found}
         rt.storage.write_text(f"{staging}/{SUMMARY}", json_text(summary))
@@ -188,3 +202,7 @@ def run(rt: Runtime, args: Any) -> dict:
     for line in drift.lines(found) if found else []:
         (log.warning if found["retrain"] and line.startswith("retraining") else log.info)("%s", line)
     return summary
+
+
+def run(rt: Runtime, args: Namespace) -> dict:
+    return predict_table(rt, **stage_arguments(OPTIONS, args))

@@ -1,10 +1,10 @@
 """Exact counts per integer code, taken while an action runs instead of in a second job.
 
 Prepare counts its lines per split and label, import its records per input file and reason, both
-during the write they do anyway: reading the output back for the counts was a second Spark job
-(6% of the prepare job at 200k reviews). One ``histogram_numeric`` over a code per combination
-costs nothing measurable, where observing one ``count`` per combination (90 of them) cost more
-than the job it replaced.
+during the write they do anyway: reading the output back for the counts was a second Spark job,
+with its own scheduling and read (see docs/performance.md). One ``histogram_numeric`` over a code
+per combination costs nothing measurable, where observing one ``count`` per combination (90 of
+them) cost more than the job it replaced.
 
 ``histogram_numeric`` is exact only while it never runs out of bins: then it merges the two
 closest ones. Each task's partial histogram holds a bin per code it saw, and merging partials

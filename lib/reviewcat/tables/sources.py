@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from pyspark.sql import DataFrame
@@ -38,8 +38,9 @@ class Source:
     path: str | None = None
 
     @classmethod
-    def from_args(cls, args: Any) -> "Source":
-        database, table, path = args.database, args.table, args.input_path
+    def of(cls, input_path: str | None = None, database: str | None = None, table: str | None = None) -> "Source":
+        """The input a job was given: a path, or a catalog table, checked."""
+        path = input_path
         if path and (database or table):
             raise ReviewcatError("give either --input-path or --database/--table, not both")
         if path:
@@ -182,16 +183,16 @@ def local_footer_counts(files: Sequence[str], folders: Mapping[str, str]) -> dic
     """Rows per category summed from the footers of local parquet files, read in this process.
 
     ``files`` are the URIs Spark would read (``DataFrame.inputFiles``), ``folders`` each category's
-    partition folder. A Spark job for the same numbers took 0.8-1.6 s in a warm session at 1M and
-    10M reviews, this 0.3-0.45 s with Spark's listing of the files (pyarrow reads 88 footers in
-    0.03 s); in a cold run the first job's start-up moves to the next one. None when a file is not on the
-    local disk, not in one of the folders, or has no readable footer: the query then counts, and
+    partition folder. Reading the footers here is quicker than a Spark job for the same numbers in a
+    warm session: what it costs is mostly Spark's listing of the files (docs/performance.md, Cold
+    start); in a cold run the first job's start-up moves to the next one. None when a file is not on
+    the local disk, not in one of the folders, or has no readable footer: the query then counts, and
     fails on the file or skips it (``--skip-corrupt-files``) as Spark does.
     """
     parsed = [urlsplit(uri) for uri in files]
     if any(uri.scheme != "file" for uri in parsed):
         return None
-    import pyarrow.parquet as pq  # only here: 0.2 s to import, and the query needs none of it
+    import pyarrow.parquet as pq  # only here: slow to import, and the query needs none of it
 
     prefixes = {urlsplit(folder).path.rstrip("/") + "/": category for category, folder in folders.items()}
     counts = dict.fromkeys(folders, 0)

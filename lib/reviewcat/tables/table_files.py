@@ -51,9 +51,9 @@ class InputFile:
 class FileSet:
     """Input files, the folder they were all found in (if one), and how their text is written.
 
-    Given more than 32 files one by one, Spark lists them in a job of its own (0.3 s for 43 local
-    files, and one request per file on S3); a folder read with a filter on the files' names is
-    listed in one call (0.02 s). The filter names every file, so the same files are read. A table
+    Given more than 32 files one by one, Spark lists them in a job of its own (and one request per
+    file on S3); a folder read with a filter on the files' names is listed in one call, far quicker
+    (see docs/performance.md). The filter names every file, so the same files are read. A table
     names its files one by one and discovers partition folders below the folder.
     """
     files: tuple[InputFile, ...]

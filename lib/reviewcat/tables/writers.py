@@ -48,7 +48,7 @@ def write_split_files(storage: Storage, lines: DataFrame, part_column: str, part
 
 
 # Files of a review table: large enough to read efficiently, small enough that a big category is
-# several files, which Spark reads in parallel (500k reviews are about 100-200 MB of parquet).
+# several files, which Spark reads in parallel (the size of such a file: docs/performance.md).
 ROWS_PER_FILE = 500_000
 
 
@@ -63,8 +63,8 @@ def write_balanced(sample: DataFrame, path: str, by: Sequence[str] = (CATEGORY,)
     Rows are written where they are. A ranked sample arrives partitioned by its groups (one task,
     so one file, per group) and is sorted by group and rank: a second shuffle to spread big groups
     over tasks cost more than it saved. A filtered sample (no ``sample_order``) is written in the
-    order it was read: sorting its 587k rows of 10 categories by key as well cost 0.6 s of a 2.8 s
-    write. The sampling's label column (``LABEL``) is dropped.
+    order it was read: sorting its rows by key as well was a sizeable part of the write
+    (docs/performance.md). The sampling's label column (``LABEL``) is dropped.
     """
     if SAMPLE_ORDER in sample.columns:
         sample = sample.sortWithinPartitions(CATEGORY, *(c for c in by if c != CATEGORY), SAMPLE_ORDER)

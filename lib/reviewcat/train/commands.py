@@ -1,11 +1,11 @@
 """``reviewcat train`` and ``evaluate``: the training side's command-line edges."""
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.object_store import S3Files, fetch_prepared, split_uri, staged_output
@@ -15,7 +15,7 @@ from reviewcat.runtime.s3a import is_s3
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from reviewcat.train.data import Prepared, beside_json, open_prepared, parse_json, read_labeled
-from reviewcat.train.evaluate import evaluate, write_drift_reference, write_report
+from reviewcat.train import evaluate as evaluation
 from reviewcat.train.local_search import run_search
 from reviewcat.train.model_file import describe
 from reviewcat.train.sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
@@ -72,24 +72,32 @@ EVALUATE = [
     Option("overwrite", "replace --output-path if it exists", switch=True),
 ]
 
-def train(args: argparse.Namespace) -> Path | str:
-    """Search on the chosen backend, keep the best model, evaluate it on the test split, write the report."""
-    if not args.data:
+def train(*, data: str, output_path: str = "model", backend: str = "auto", strategy: str = "halving",
+          no_refine: bool = False, seed: int = 42, max_jobs: int | None = None, time_budget: float | None = None,
+          max_parallel: int | None = None, range: Sequence[str] | None = None, static: Sequence[str] | None = None,
+          search_config: str | None = None, role: str | None = None, region: str | None = None,
+          s3_output: str | None = None, instance_type: str = "ml.c5.4xlarge", job_name: str | None = None,
+          wait: bool = False, deploy: bool = False, endpoint_name: str | None = None,
+          overwrite: bool = False) -> Path | str:
+    """Searches hyperparameters on the chosen backend (local fastText, or SageMaker BlazingText tuning),
+    keeps the best model, evaluates it on the test split and writes the report into ``output_path``,
+    which it returns. ``data`` is ``prepare``'s output; the keywords are ``reviewcat train``'s flags."""
+    if not data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
-    data = str(args.data)
-    if args.deploy and not args.wait:
+    data = str(data)
+    if deploy and not wait:
         raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
-    target = AwsTarget.detect(args.region, args.role, args.s3_output)
-    backend, reason = choose_backend(args.backend, target)
-    if backend == "sagemaker" and target.output:  # the tuning job writes its models there
+    target = AwsTarget.detect(region, role, s3_output)
+    chosen, reason = choose_backend(backend, target)
+    if chosen == "sagemaker" and target.output:  # the tuning job writes its models there
         check_apart(target.output, {"--data": data}, "--s3-output")
-    log.info("backend: %s (%s)", backend, reason)
-    output = _final(args.output_path)
-    if backend == "sagemaker" and args.time_budget:
+    log.info("backend: %s (%s)", chosen, reason)
+    output = _final(output_path)
+    if chosen == "sagemaker" and time_budget:
         raise ReviewcatError("--time-budget is for the local search: SageMaker's budget is --max-jobs")
-    with staged_output(str(output), args.overwrite, {"--data": data, "--s3-output": args.s3_output}) as staging, \
+    with staged_output(str(output), overwrite, {"--data": data, "--s3-output": s3_output}) as staging, \
             tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
-        if is_s3(data) and backend == "local":  # fastText reads local files
+        if is_s3(data) and chosen == "local":  # fastText reads local files
             prepared = open_prepared(str(fetch_prepared(data, Path(scratch))))
         elif is_s3(data):  # SageMaker reads the channels where they are
             check_finished(S3Files(), data.rstrip("/"))
@@ -97,18 +105,19 @@ def train(args: argparse.Namespace) -> Path | str:
         else:
             prepared = open_prepared(data)
         stats = _data_stats(data, prepared, target)
-        space = build_space(args.search_config, args.range or (), args.static or (), args.max_jobs,
-                            args.max_parallel, stats)
+        space = build_space(search_config, range or (), static or (), max_jobs, max_parallel, stats)
         if space.derived_from:
             log.info("search space from the data: %s", space.derived_from["reason"])
-        jobs_given = bool(args.max_jobs or (args.search_config and load_space_file(args.search_config).get("max_jobs")))
-        budget = args.time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
-        if backend == "local":
-            result = run_search(prepared, space, staging, args.seed, args.strategy, budget,
-                                budget_caps_jobs=jobs_given or not args.time_budget, refine=not args.no_refine)
+        jobs_given = bool(max_jobs or (search_config and load_space_file(search_config).get("max_jobs")))
+        budget = time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
+        if chosen == "local":
+            result = run_search(prepared, space, staging, seed, strategy, budget,
+                                budget_caps_jobs=jobs_given or not time_budget, refine=not no_refine)
             _evaluate_into(staging, result.model_path, prepared, output)
         else:
-            _train_on_sagemaker(args, data, prepared, space, target, staging)
+            _train_on_sagemaker(data, prepared, space, target, staging, job_name=job_name,
+                                instance_type=instance_type, wait=wait, deploy=deploy,
+                                endpoint_name=endpoint_name, output_path=output_path)
     log.info("results in %s", output)
     return output
 
@@ -138,24 +147,26 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
 def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path | str) -> None:
     """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
     search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
-    metrics = evaluate(str(model), prepared.file("test"), folder, prepared.categories, search, f"{output}/{model.name}")
-    write_drift_reference(str(model), prepared, folder, prepared.categories)
-    write_report(folder, metrics, prepared.categories, prepared.manifest, search)
+    metrics = evaluation.evaluate(str(model), prepared.file("test"), folder, prepared.categories, search,
+                                  f"{output}/{model.name}")
+    evaluation.write_drift_reference(str(model), prepared, folder, prepared.categories)
+    evaluation.write_report(folder, metrics, prepared.categories, prepared.manifest, search)
 
 
-def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared | None, space, target: AwsTarget,
-                        staging: Path) -> None:
+def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: AwsTarget, staging: Path, *,
+                        job_name: str | None, instance_type: str, wait: bool, deploy: bool,
+                        endpoint_name: str | None, output_path: str) -> None:
     import boto3
     from reviewcat.train import sagemaker_backend as sm
     s3 = boto3.client("s3", region_name=target.region)
     client = boto3.client("sagemaker", region_name=target.region)
-    job = args.job_name or sm.tuning_job_name()
+    job = job_name or sm.tuning_job_name()
     channels = sm.stage_channels(data, target.output, s3)
-    sm.start_tuning(space, target, channels, args.instance_type, job)
+    sm.start_tuning(space, target, channels, instance_type, job)
     search = {"backend": "sagemaker", "tuning_job": job, "region": target.region, "channels": channels,
-              "instance_type": args.instance_type, "space": space.to_dict()}
+              "instance_type": instance_type, "space": space.to_dict()}
     (staging / SEARCH_FILE).write_text(json_text(search))
-    if not args.wait:
+    if not wait:
         log.info("tuning job %s started; follow it in the SageMaker console or rerun with --wait", job)
         return
     best = sm.best_job(client, sm.follow(client, job))
@@ -175,24 +186,27 @@ def _train_on_sagemaker(args: argparse.Namespace, data: str, prepared: Prepared 
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))
-    _evaluate_into(staging, model, prepared, _final(args.output_path))
-    if args.deploy:
-        endpoint = sm.deploy(client, best, args.endpoint_name or job)
+    _evaluate_into(staging, model, prepared, _final(output_path))
+    if deploy:
+        endpoint = sm.deploy(client, best, endpoint_name or job)
         search["endpoint"] = endpoint
         (staging / SEARCH_FILE).write_text(json_text(search))
         log.info("endpoint %s is in service: reviewcat predict --endpoint %s \"some review\"", endpoint, endpoint)
 
 
-def evaluate_command(args: argparse.Namespace) -> str:
-    if not args.model or not args.data:
+def evaluate(*, model: str, data: str, output_path: str = "evaluation", overwrite: bool = False) -> str:
+    """Scores ``model`` (a ``model.bin`` or BlazingText ``model.tar.gz``) on the test split of ``data``
+    (``prepare``'s output) and writes the metrics, the confusion matrix and the report into
+    ``output_path``; returns the report's path. The keywords are ``reviewcat evaluate``'s flags."""
+    if not model or not data:
         raise ReviewcatError("evaluate needs --model and --data")
-    output = _final(args.output_path)
+    output = _final(output_path)
     with tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
-        with staged_output(str(output), args.overwrite, {"--model": args.model, "--data": args.data}) as staging:
-            prepared = open_prepared(str(fetch_prepared(args.data, Path(scratch))) if is_s3(args.data) else args.data)
-            categories = prepared.categories or (beside_json(args.model, LABELS_FILE) or {})
-            search = beside_json(args.model, SEARCH_FILE)
-            metrics = evaluate(args.model, prepared.file("test"), staging, categories, search)
-            write_drift_reference(args.model, prepared, staging, categories)
-            write_report(staging, metrics, categories, prepared.manifest, search)
+        with staged_output(str(output), overwrite, {"--model": model, "--data": data}) as staging:
+            prepared = open_prepared(str(fetch_prepared(data, Path(scratch))) if is_s3(data) else data)
+            categories = prepared.categories or (beside_json(model, LABELS_FILE) or {})
+            search = beside_json(model, SEARCH_FILE)
+            metrics = evaluation.evaluate(model, prepared.file("test"), staging, categories, search)
+            evaluation.write_drift_reference(model, prepared, staging, categories)
+            evaluation.write_report(staging, metrics, categories, prepared.manifest, search)
     return f"{output}/{REPORT_FILE}"

@@ -3,7 +3,8 @@
 Successive halving: sample more configurations than the budget could train in full (a Latin
 hypercube, so every range is covered evenly), train all of them with half their epochs, keep the
 best third and train those in full. For the compute of ``max_jobs`` full trainings it tries about
-1.2x as many configurations as random search. ``strategy="random"`` trains ``max_jobs``
+1.2x as many configurations as random search (each costs half a training, and a third of them a
+full one more: 5/6 of a training apiece). ``strategy="random"`` trains ``max_jobs``
 configurations in full instead (one rung), for comparison.
 
 Why half: the first rung must rank configurations as their full trainings would. Measured as the
@@ -68,7 +69,7 @@ TRIALS_FILE = "trials.csv"
 # A budget without --max-jobs searches at most this many full-training equivalents.
 MAX_BUDGET_JOBS = 200
 CALIBRATION_LINES = 20_000
-LONG_EPOCHS = 8  # more than the short calibration run: 1.6 s on 20k lines, well above the timing noise
+LONG_EPOCHS = 8  # more than the short calibration run: enough for the difference to stand above the timing noise
 POLL_SECONDS = 0.02
 BUDGET_MARGIN = 0.85
 
@@ -135,7 +136,7 @@ def epochs_for(params: dict[str, Any], fixed: dict[str, Any], fraction: float) -
 
 
 def train_trial(train: str, validation: str, arguments: dict[str, Any], seed: int,
-                 save_to: str | None, save_from: float = 0.0) -> tuple[float, float, str]:
+                save_to: str | None, save_from: float = 0.0) -> tuple[float, float, str]:
     """One fastText training in a worker process: (validation accuracy, seconds, failure or "").
 
     The model is saved to ``save_to`` only when it scores at least ``save_from`` (the best accuracy
@@ -165,13 +166,14 @@ def calibrate(pool: Any, train: Path, lines: int, validation_lines: int, space: 
     workers (side by side, as the trials will run).
 
     A trial costs a fixed part (allocating the n-gram bucket table, and saving it when the trial may
-    be the best: 2M buckets x 100 dimensions is 0.8 GB, 0.7 s to fill and 3 s to write here), the
-    reading of the training lines and the testing of the validation lines, and epochs x dim x the
-    per-token work; character n-grams multiply that work by 1.5x (docstrings) to 6x (reviews), so the
-    factor is measured too when the space searches them. Epochs are timed on a slice of ``train``,
-    1 against 9 of them; the timed runs save nothing, since writing a 0.8 GB file varied by seconds,
-    more than the eight epochs of 20k lines (1.6 s) the difference measures. An epoch costs the same
-    per line on 20k, 200k and 1.2M lines of reviews (0.0094, 0.0108 and 0.0106 s per 1,000).
+    be the best: 2M buckets x 100 dimensions is 0.8 GB), the reading of the training lines and the
+    testing of the validation lines, and epochs x dim x the per-token work; character n-grams
+    multiply that work by a factor that grows with the length of the lines, so the factor is
+    measured too when the space searches them. Epochs are timed on a slice of ``train``, 1 against 9
+    of them; the timed runs save nothing, since the time to write a 0.8 GB file varied by more than
+    the eight epochs the difference measures. An epoch costs about the same per line on small and
+    large files of reviews, so the slice's rate scales to the whole file (timings in
+    docs/performance.md, Training).
     """
     sample, tiny, head = scratch / "calibration.txt", scratch / "calibration-tiny.txt", []
     with train.open(encoding="utf-8") as source, sample.open("w", encoding="utf-8") as target:
@@ -190,7 +192,7 @@ def calibrate(pool: Any, train: Path, lines: int, validation_lines: int, space: 
             "short": (sample, 1, 0, True, False), "long": (sample, 1 + LONG_EPOCHS, 0, True, False)}
     if "subwords" in space.ranges:
         runs["subwords"] = (sample, 3, 1, True, False)
-    # Each timing twice, averaged: single runs of the same training varied by up to 2x here.
+    # Each timing twice, averaged: single runs of the same training varied too much to trust one.
     jobs = {(name, repeat): pool.apply_async(train_trial, (
                 str(path), str(sample) if tested else "",
                 fasttext_arguments({**fixed, "epochs": epochs, "subwords": subwords}, {}), 1,
@@ -245,8 +247,9 @@ def jobs_for_budget(space: SearchSpace, budget: float, strategy: str, seed: int,
     Every count is priced: each samples its own hypercube, so a larger count can be cheaper than a
     smaller one whose sample holds a dear configuration. The refine rung comes first while halving
     still fits beside it (it gained more than 40 extra configurations did on generated reviews);
-    where it does not, halving without it: on docstrings at 30 s, 2 configurations with the refine
-    rung scored 0.631 on the test split, 18 trainings without it 0.644.
+    where it does not, halving without it: on docstrings, a budget that fit 2 configurations and the
+    refine rung scored 0.631 on the test split, the same budget spent on 18 trainings without it
+    0.644 (docs/performance.md, Training).
     """
     def most(refine: bool) -> int:
         return max((jobs for jobs in range(1, cap + 1)
@@ -419,8 +422,8 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
             def submit(i: int, epochs: int, rung: int = rung) -> Any:
                 arguments = {**fasttext_arguments(configs[i], fixed), "epoch": epochs}
                 return pool.apply_async(train_trial, (str(train), str(validation), arguments, seed + i,
-                                                       str(scratch / f"{i}-{rung}.bin"),
-                                                       kept[0].accuracy if kept else 0.0))
+                                                      str(scratch / f"{i}-{rung}.bin"),
+                                                      kept[0].accuracy if kept else 0.0))
 
             def done(i: int, epochs: int, result: tuple[float, float, str], rung: int = rung) -> None:
                 accuracy, seconds, failure = result

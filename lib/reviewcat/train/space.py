@@ -117,10 +117,11 @@ DERIVED_RANGES = {
     "vector_dim": ((50, 150), (100, 200), False),
 }
 # Character n-grams: +0.024 validation accuracy on docstrings (identifiers share pieces), but their
-# cost grows with each line's characters: 1.5x the training time on docstrings (10 tokens a line),
-# 6.4x on reviews (38). On 18.5k generated reviews every configuration with them lost to those
-# without at the first rung (0.54-0.79 against 0.79-0.83), and leaving them out gave the same test
-# accuracy (0.8315) in 40 s instead of 64. So they are searched for short lines in small sets only.
+# cost grows with each line's characters: a modest surcharge on docstrings (10 tokens a line), a
+# multiple of the training time on reviews (38). On 18.5k generated reviews every configuration with
+# them lost to those without at the first rung (0.54-0.79 against 0.79-0.83), and leaving them out
+# gave the same test accuracy (0.8315) in less time (timings in docs/performance.md, Training). So
+# they are searched for short lines in small sets only.
 SUBWORDS_BELOW = 3_000  # lines a class
 SUBWORDS_MAX_TOKENS = 20  # a line, on average: man pages have 7, docstrings 10, reviews 38
 

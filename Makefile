@@ -59,7 +59,7 @@ test:
 	$(MAKE) --no-print-directory -j3 $(VENV)/.installed-test $(SPARK4_VENV)/.installed $(TOOLS_VENV)/.installed
 	@$(SPARK4_VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(SPARK4_TESTS) \
 		>$(SPARK4_VENV)/pytest.log 2>&1 & spark4=$$!; \
-	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest $(PYTEST_ARGS) tests benchmarks/tests; main=$$?; \
+	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest --durations=25 $(PYTEST_ARGS) tests benchmarks/tests; main=$$?; \
 	wait $$spark4; other=$$?; \
 	echo "== the job tests on Spark $(SPARK4) ($(SPARK4_VENV))"; cat $(SPARK4_VENV)/pytest.log; \
 	test $$main -eq 0 && test $$other -eq 0

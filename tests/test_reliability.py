@@ -205,7 +205,7 @@ def test_sigterm_removes_the_staging_folder_and_kill_9_leftovers_go_on_the_next_
 
 HOLD = """
 import sys, time
-from reviewcat import warehouse_lock
+from reviewcat.runtime import warehouse_lock
 warehouse_lock.hold(sys.argv[1], "reviewcat balance")
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
@@ -241,7 +241,7 @@ def test_a_normal_run_prints_only_reviewcats_own_lines_and_its_progress(raw_path
     assert proc.returncode == 0 and lines, proc.stderr
     strangers = [line for line in lines if not re.match(r"\d\d:\d\d:\d\d (INFO|WARNING) reviewcat\.", line)]
     assert not strangers, strangers
-    assert any(re.search(r"INFO reviewcat\.progress: stages? [\d, ]+: \d+/\d+ tasks.* \(\d+ s\)$", line)
+    assert any(re.search(r"INFO reviewcat\.runtime\.progress: stages? [\d, ]+: \d+/\d+ tasks.* \(\d+ s\)$", line)
                for line in lines), lines
 
 

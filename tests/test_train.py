@@ -243,7 +243,8 @@ def test_predict_answers_each_line_as_it_arrives_and_stops_quietly_when_the_read
 
 
 def test_predict_asks_an_endpoint_in_the_region_given(monkeypatch):
-    from reviewcat.train import commands, model as model_module
+    from reviewcat.scoring import predict as predicting
+    from reviewcat.train import model as model_module
     made = []
 
     class Runtime:
@@ -254,7 +255,7 @@ def test_predict_asks_an_endpoint_in_the_region_given(monkeypatch):
             return {"Body": io.BytesIO(json.dumps([{"label": ["__label__books", "__label__camera"], "prob": [0.9, 0.1]}
                                                    for _ in texts]).encode())}
 
-    monkeypatch.setattr(commands, "sagemaker_runtime", lambda region: made.append(region) or Runtime())
+    monkeypatch.setattr(predicting, "sagemaker_runtime", lambda region: made.append(region) or Runtime())
     answers = predict(None, "reviewcat", ["A <b>great</b> novel", "more"], 2, region="eu-west-1", threshold=0.5)
     assert made[0] == "eu-west-1" and made[1] == ("reviewcat", ["a great novel", "more"])
     assert answers == [[("books", 0.9)], [("books", 0.9)]]

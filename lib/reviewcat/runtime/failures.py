@@ -164,7 +164,7 @@ def _s3(text: str) -> str | None:
 def _worker_refusal(text: str) -> str | None:
     """A ``ReviewcatError`` raised in a Python worker (a model that fails its check on an executor):
     its own one line, which the task's failure carries inside the Java trace."""
-    return _first(r"reviewcat\.errors\.ReviewcatError: ([^\n]+)", text)
+    return _first(r"reviewcat\.runtime\.errors\.ReviewcatError: ([^\n]+)", text)
 
 
 def _unknown(text: str) -> str:

@@ -1,11 +1,13 @@
 """The package's shape: every module in its layer's folder, no import cycle, a Glue zip of what jobs import."""
 import ast
+import json
 import subprocess
 import sys
 import zipfile
 
+import reviewcat
 from conftest import ROOT
-from reviewcat.aws.packaging import JOB_MODULES, PACKAGE, build_zip, imported_modules
+from reviewcat.aws.packaging import JOB_MODULES, NOTEBOOK_MODULES, PACKAGE, build_zip, imported_modules
 
 TOP = {"__init__", "cli", "pipeline", "demo", "schema"}
 # Bottom up: a layer imports only the ones before it (and schema, and the package's __version__).
@@ -65,22 +67,37 @@ def test_no_module_imports_itself_through_others():
         visit(name)
 
 
-def test_the_glue_zip_holds_what_the_jobs_import_and_nothing_of_the_cli(tmp_path):
+def _reviewcat_imports(code: str) -> set[str]:
+    """The reviewcat modules a piece of code imports (``from reviewcat.x import y``: y when it is a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reviewcat"):
+            found.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in _modules()
+                         else node.module for alias in node.names)
+    return found
+
+
+def test_the_glue_zip_holds_what_the_jobs_and_notebooks_import_and_nothing_of_the_cli(tmp_path):
     started = set()
     for script in (ROOT / "glue_jobs").glob("*.py"):
-        for node in ast.walk(ast.parse(script.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module.startswith("reviewcat"):
-                started.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in _modules()
-                               else node.module for alias in node.names)
+        started |= _reviewcat_imports(script.read_text())
     assert started == set(JOB_MODULES)
+    # A Glue interactive session imports the notebooks' modules and reviewcat's functions from the zip.
+    notebook_code = "\n".join("".join(cell["source"]) for path in (ROOT / "notebooks").glob("*.ipynb")
+                              for cell in json.loads(path.read_text())["cells"] if cell["cell_type"] == "code")
+    used = _reviewcat_imports("\n".join(line for line in notebook_code.splitlines() if not line.startswith("%")))
+    used |= {module for module, _ in reviewcat._API.values()}
+    assert used - {"reviewcat"} <= set(NOTEBOOK_MODULES) | set(JOB_MODULES)
     archive = build_zip(tmp_path / "reviewcat.zip")
     names = set(zipfile.ZipFile(archive).namelist())
     assert {"reviewcat/prep/prepare.py", "reviewcat/runtime/jobs.py", "reviewcat/data/log4j2.properties"} <= names
-    assert not {n for n in names if n.startswith(("reviewcat/synthetic/", "reviewcat/aws/", "reviewcat/shipped/"))
+    assert not {n for n in names if n.startswith(("reviewcat/aws/", "reviewcat/shipped/"))
                 or n in ("reviewcat/cli.py", "reviewcat/demo.py", "reviewcat/pipeline.py")}
-    # The zip alone (no installed reviewcat on the path) imports every job.
-    code = "import sys; sys.path.insert(0, sys.argv[1]); " + "; ".join(f"import {m}" for m in JOB_MODULES) + \
-        "; import reviewcat; assert reviewcat.__file__.startswith(sys.argv[1]), reviewcat.__file__"
+    # The zip alone (no installed reviewcat on the path) imports every job and every function.
+    code = "import sys; sys.path.insert(0, sys.argv[1]); " + \
+        "; ".join(f"import {m}" for m in JOB_MODULES + NOTEBOOK_MODULES) + \
+        "; import reviewcat; assert reviewcat.__file__.startswith(sys.argv[1]), reviewcat.__file__; " + \
+        "[getattr(reviewcat, name) for name in reviewcat.__all__]"
     proc = subprocess.run([sys.executable, "-S", "-c", code, str(archive)], capture_output=True, text=True,
                           env={"PYTHONPATH": ":".join(p for p in sys.path if "site-packages" in p)})
     assert proc.returncode == 0, proc.stderr

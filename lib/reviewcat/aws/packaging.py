@@ -2,9 +2,10 @@
 
 Executors import ``reviewcat`` from this zip (its pandas UDFs are pickled by reference), so it
 must hold every module a job imports, at the path it has when installed, with the data files.
-It holds only those: the modules the job scripts in ``glue_jobs/`` start from and everything they
-import, wherever the import sits (a function's own import runs on an executor too). The CLI, the
-deploy code and the data generators stay out, as do the deploy files a wheel carries.
+It holds only those: the modules the job scripts in ``glue_jobs/`` and the notebooks (in a Glue
+interactive session) start from, and everything they import, wherever the import sits (a
+function's own import runs on an executor too). The CLI, the pipeline, the demo and the deploy
+code stay out, as do the deploy files a wheel carries.
 """
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ PACKAGE = Path(__file__).resolve().parents[1]
 # What the job scripts import (``glue_jobs/*.py``; a test checks the list against them).
 JOB_MODULES = ("reviewcat.runtime.jobs", "reviewcat.ingest.importer", "reviewcat.prep.balance",
                "reviewcat.prep.prepare", "reviewcat.prep.bias", "reviewcat.scoring.predict_table")
+# What a Glue interactive session imports from the same zip: the functions ``reviewcat`` exports
+# and what the notebooks use besides (a test checks both).
+NOTEBOOK_MODULES = ("reviewcat.runtime.context", "reviewcat.runtime.session", "reviewcat.tables.sources",
+                    "reviewcat.prep.splits", "reviewcat.prep.bias_metrics", "reviewcat.scoring.predictions",
+                    "reviewcat.scoring.drift_job", "reviewcat.scoring.predict", "reviewcat.train.commands",
+                    "reviewcat.synthetic.sample_data")
 
 
 def _file_of(module: str) -> Path | None:
@@ -59,7 +66,7 @@ def imported_modules(path: Path, module: str) -> set[str]:
     return found
 
 
-def job_files(roots: tuple[str, ...] = JOB_MODULES) -> list[Path]:
+def job_files(roots: tuple[str, ...] = JOB_MODULES + NOTEBOOK_MODULES) -> list[Path]:
     """The files of ``roots``, of every reviewcat module they import in turn, and of their packages."""
     seen: set[str] = set()
     todo = list(roots)

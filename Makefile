@@ -12,7 +12,7 @@ SPARK ?= 3.5
 SPARK4 ?= 4.1.1
 SPARK4_VENV ?= .venv-spark4
 SPARK4_TESTS ?= tests/test_balance.py tests/test_prepare.py tests/test_import.py tests/test_entry_points.py \
-	tests/test_cluster.py tests/test_user_mistakes.py tests/test_readme_recipes.py::test_your_tickets_csv
+	tests/test_cluster.py tests/test_user_mistakes.py
 # checkov and cfn-lint at their current releases, in a virtualenv of their own: current checkov pins
 # packages (packaging, boto3) that clash with pytest 9 and sagemaker 3. Beside them the fastText the
 # predict-table Glue job installs (fasttext-predict: its module is also named fasttext).

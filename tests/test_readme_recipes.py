@@ -84,6 +84,9 @@ def test_sentiment_and_bias(folder):
     before = json.loads((folder / "lake/bias-raw/bias.json").read_text())
     after = json.loads((folder / "lake/bias-balanced/bias.json").read_text())
     assert before["facet"] == after["facet"] == "product_category"
+    for name in ("bias-raw", "bias-balanced"):
+        assert "| Books |" in (folder / "lake" / name / "bias.md").read_text()
+        assert (folder / "lake" / name / "bias.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((folder / "lake/model/metrics.json").read_text())
     assert metrics["accuracy"] > 0.6
     assert done.stdout.strip().splitlines()[-1].startswith("negative ")

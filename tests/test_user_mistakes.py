@@ -416,12 +416,12 @@ def _group(pgid: int) -> list[str]:
     """The live processes of a process group (zombies have ended)."""
     found = []
     for entry in os.listdir("/proc"):
-        try:
+        try:  # a process may end between the listing and the reads
             stat = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            if entry.isdigit() and int(stat[2]) == pgid and stat[0] != b"Z":
+                found.append(Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
         except (OSError, ValueError):
             continue
-        if entry.isdigit() and int(stat[2]) == pgid and stat[0] != b"Z":
-            found.append(Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
     return found
 
 

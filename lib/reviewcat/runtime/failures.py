@@ -301,6 +301,19 @@ def interruption(exc: BaseException) -> str | None:
     return f"interrupted{f' by {signal_name}' if signal_name else ''}: {outcome_of_stop()}"
 
 
+# The modules that come with an extra of reviewcat's: a command that needs a missing one says which
+# install brings it, instead of an "unexpected" error.
+EXTRA_MODULES = {"boto3": "aws", "botocore": "aws", "sagemaker": "aws", "fasttext": "train", "matplotlib": "train",
+                 "yaml": "train", "tqdm": "train", "psutil": "bench", "moto": "bench"}
+
+
+def missing_extra(exc: BaseException) -> str | None:
+    """The one line for a module of an extra that is not installed, else None."""
+    name = (getattr(exc, "name", None) or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+    extra = EXTRA_MODULES.get(name)
+    return f"{name} is not installed: pip install 'reviewcat[{extra}]'" if extra else None
+
+
 def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: bool = False,
            partner: Callable[[str, str], str | None] | None = None) -> int:
     """Print the one line for ``exc`` and return the exit code: 130 when interrupted, else 2.
@@ -322,6 +335,9 @@ def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: boo
         text = java_text(exc)
         write_trace(log_file, exc, text)
         message = f"{_explain_text(text, skip_corrupt_flag, partner or (lambda file, column: None))} (details: {log_file})"
+    elif missing_extra(exc):
+        write_trace(log_file, exc)
+        message = missing_extra(exc)
     elif isinstance(exc, OSError) and os_problem(exc):
         write_trace(log_file, exc)
         message = os_problem(exc)

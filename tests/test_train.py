@@ -312,12 +312,13 @@ def test_train_command_bad_range_is_one_line(prepared_dir, tmp_path):
 
 def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "evaluate", "--model", str(trained / "model.bin"),
-                           "--data", prepared_dir, "--output-path", str(tmp_path / "eval")],
+                           "--data", prepared_dir, "--output-path", str(tmp_path / "eval"), "-k", "2"],
                           capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"report: {tmp_path / 'eval' / 'report.md'}"
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["accuracy"] == json.loads((trained / "metrics.json").read_text())["accuracy"]
+    assert metrics["top_k"]["k"] == 2 and "- top-2 accuracy: **" in (tmp_path / "eval" / "report.md").read_text()
     assert "## Model" in (tmp_path / "eval" / "report.md").read_text()  # search.json beside the model is used
 
 

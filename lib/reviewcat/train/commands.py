@@ -69,6 +69,8 @@ EVALUATE = [
     Option("model", "model.bin or a BlazingText model.tar.gz"),
     Option("data", "the --output-path of `reviewcat prepare` (its test split is scored)"),
     Option("output-path", "folder for metrics.json, confusion_matrix.png/.csv and report.md", default="evaluation"),
+    Option("top-k", "the top-k accuracy counts the true category among the model's k best guesses", positive_int,
+           evaluation.TOP_K, short="-k"),
     Option("overwrite", "replace --output-path if it exists", switch=True),
 ]
 
@@ -194,7 +196,8 @@ def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: Aws
         log.info("endpoint %s is in service: reviewcat predict --endpoint %s \"some review\"", endpoint, endpoint)
 
 
-def evaluate(*, model: str, data: str, output_path: str = "evaluation", overwrite: bool = False) -> str:
+def evaluate(*, model: str, data: str, output_path: str = "evaluation", top_k: int = evaluation.TOP_K,
+             overwrite: bool = False) -> str:
     """Scores ``model`` (a ``model.bin`` or BlazingText ``model.tar.gz``) on the test split of ``data``
     (``prepare``'s output) and writes the metrics, the confusion matrix and the report into
     ``output_path``; returns the report's path. The keywords are ``reviewcat evaluate``'s flags."""
@@ -206,7 +209,7 @@ def evaluate(*, model: str, data: str, output_path: str = "evaluation", overwrit
             prepared = open_prepared(str(fetch_prepared(data, Path(scratch))) if is_s3(data) else data)
             categories = prepared.categories or (beside_json(model, LABELS_FILE) or {})
             search = beside_json(model, SEARCH_FILE)
-            metrics = evaluation.evaluate(model, prepared.file("test"), staging, categories, search)
+            metrics = evaluation.evaluate(model, prepared.file("test"), staging, categories, search, k=top_k)
             evaluation.write_drift_reference(model, prepared, staging, categories)
             evaluation.write_report(staging, metrics, categories, prepared.manifest, search)
     return f"{output}/{REPORT_FILE}"

@@ -104,11 +104,12 @@ def _plot(matrix: np.ndarray, names: list[str], accuracy: float, path: Path) -> 
 
 
 def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[str, str],
-             search: dict | None = None, recorded_as: str | None = None) -> dict[str, Any]:
+             search: dict | None = None, recorded_as: str | None = None, k: int = TOP_K) -> dict[str, Any]:
     """Score the model on the test split and write metrics.json and the confusion matrix (CSV, PNG).
 
     ``search`` is training's ``search.json`` of the model, whose record of the file it must match;
-    ``recorded_as`` is where the model stays, when ``model_path`` is a copy or a staging folder's.
+    ``recorded_as`` is where the model stays, when ``model_path`` is a copy or a staging folder's;
+    ``k``: how many of the model's best guesses the top-k accuracy looks at.
     """
     name = Path(model_path).name
     record = recorded(search, name)
@@ -120,9 +121,9 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     if unseen:
         log.warning("%d test lines have labels never seen in training (%s): counted as errors", len(unseen),
                     ", ".join(sorted(set(unseen))))
-    ranked = [[label for label, _ in pairs] for pairs in top_k(model, data.texts, TOP_K)]
+    ranked = [[label for label, _ in pairs] for pairs in top_k(model, data.texts, k)]
     metrics, labels, matrix = classification_metrics(data.labels, [r[0] if r else "" for r in ranked])
-    metrics["top_k"] = top_k_accuracy(data.labels, ranked, TOP_K)
+    metrics["top_k"] = top_k_accuracy(data.labels, ranked, k)
     metrics["unseen_label_examples"] = len(unseen)
     metrics["model"] = recorded_as or str(model_path)
     metrics["model_file"] = file_record
@@ -138,7 +139,7 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     (output / METRICS_FILE).write_text(json_text(metrics))
     low, high = metrics["accuracy_ci95"]
     log.info("test accuracy %.4f (95%% CI %.4f-%.4f), top-%d %.4f, macro F1 %.4f on %d examples",
-             metrics["accuracy"], low, high, TOP_K, metrics["top_k"]["accuracy"], metrics["macro_f1"],
+             metrics["accuracy"], low, high, k, metrics["top_k"]["accuracy"], metrics["macro_f1"],
              metrics["examples"])
     return metrics
 

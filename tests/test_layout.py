@@ -1,5 +1,4 @@
 """The package's shape: every module in its layer's folder, no import cycle, a Glue zip of what jobs import."""
-import ast
 import json
 import subprocess
 import sys
@@ -7,7 +6,8 @@ import zipfile
 
 import reviewcat
 from conftest import ROOT
-from reviewcat.aws.packaging import JOB_MODULES, NOTEBOOK_MODULES, PACKAGE, build_zip, imported_modules
+from reviewcat.aws.packaging import (JOB_MODULES, NOTEBOOK_MODULES, PACKAGE, build_zip, imported_modules,
+                                     modules_imported)
 
 TOP = {"__init__", "cli", "pipeline", "demo", "schema"}
 # Bottom up: a layer imports only the ones before it (and schema, and the package's __version__).
@@ -68,13 +68,9 @@ def test_no_module_imports_itself_through_others():
 
 
 def _reviewcat_imports(code: str) -> set[str]:
-    """The reviewcat modules a piece of code imports (``from reviewcat.x import y``: y when it is a module)."""
-    found = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reviewcat"):
-            found.update(f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in _modules()
-                         else node.module for alias in node.names)
-    return found
+    """The reviewcat modules a piece of code imports, without the packages they sit in."""
+    modules = _modules()
+    return {name for name in modules_imported(code) if modules[name].name != "__init__.py"}
 
 
 def test_the_glue_zip_holds_what_the_jobs_and_notebooks_import_and_nothing_of_the_cli(tmp_path):

@@ -50,8 +50,13 @@ def _run_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
 def imported_modules(path: Path, module: str) -> set[str]:
     """The reviewcat modules ``path`` (module ``module``) imports anywhere in the code it runs."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    return modules_imported(path.read_text(encoding="utf-8"), package)
+
+
+def modules_imported(source: str, package: str = "") -> set[str]:
+    """The reviewcat modules and packages that ``source``, code in ``package``, imports where it runs."""
     found = set()
-    for node in _run_time_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _run_time_nodes(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:

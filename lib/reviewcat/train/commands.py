@@ -149,10 +149,7 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
 def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path | str) -> None:
     """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
     search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
-    metrics = evaluation.evaluate(str(model), prepared.file("test"), folder, prepared.categories, search,
-                                  f"{output}/{model.name}")
-    evaluation.write_drift_reference(str(model), prepared, folder, prepared.categories)
-    evaluation.write_report(folder, metrics, prepared.categories, prepared.manifest, search)
+    evaluation.write_evaluation(str(model), prepared, folder, prepared.categories, search, f"{output}/{model.name}")
 
 
 def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: AwsTarget, staging: Path, *,
@@ -209,7 +206,5 @@ def evaluate(*, model: str, data: str, output_path: str = "evaluation", top_k: i
             prepared = open_prepared(str(fetch_prepared(data, Path(scratch))) if is_s3(data) else data)
             categories = prepared.categories or (beside_json(model, LABELS_FILE) or {})
             search = beside_json(model, SEARCH_FILE)
-            metrics = evaluation.evaluate(model, prepared.file("test"), staging, categories, search, k=top_k)
-            evaluation.write_drift_reference(model, prepared, staging, categories)
-            evaluation.write_report(staging, metrics, categories, prepared.manifest, search)
+            evaluation.write_evaluation(model, prepared, staging, categories, search, k=top_k)
     return f"{output}/{REPORT_FILE}"

@@ -144,6 +144,16 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     return metrics
 
 
+def write_evaluation(model_path: str, prepared: Prepared, output: Path, categories: dict[str, str],
+                     search: dict | None, recorded_as: str | None = None, k: int = TOP_K) -> dict[str, Any]:
+    """Everything an evaluation writes into ``output``: the test metrics and confusion matrix
+    (``evaluate``), the drift reference and the report; training and ``reviewcat evaluate`` both end so."""
+    metrics = evaluate(model_path, prepared.file("test"), output, categories, search, recorded_as, k)
+    write_drift_reference(model_path, prepared, output, categories)
+    write_report(output, metrics, categories, prepared.manifest, search)
+    return metrics
+
+
 def write_drift_reference(model_path: str, prepared: Prepared, output: Path, categories: dict[str, str]) -> dict | None:
     """``drift.REFERENCE_FILE`` in ``output``: what new data is compared with (``reviewcat drift``,
     predict-table's summary), from the validation split and the category mix training sampled from.

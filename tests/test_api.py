@@ -84,3 +84,11 @@ def test_each_stage_takes_its_commands_flags_with_the_same_defaults(function, op
 
 def test_every_exported_name_is_what_reviewcat_exports():
     assert set(reviewcat.__all__) == {"__version__", *reviewcat._API}
+
+
+def test_categories_may_come_as_a_list_or_as_the_text_a_notebook_writes():
+    from reviewcat.tables.sources import select_categories
+    available = ["Books", "Camera", "Watches"]
+    assert select_categories(available, ["Watches", "Books"]) == select_categories(available, "Watches, Books") \
+        == ["Books", "Watches"]
+    assert select_categories(available, None) == select_categories(available, "") == available

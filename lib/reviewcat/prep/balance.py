@@ -21,7 +21,7 @@ from reviewcat.prep.labels import LabelSpec, label_spec
 from reviewcat.prep.sampling import SamplingPlan, exact_sample, key_name, plan_sample
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, names_of, positive_int, stage_arguments
+from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, positive_int, stage_arguments
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BALANCE_FILE, BIAS_FILE, LABEL, SAMPLE_ORDER
 from reviewcat.tables import sources
@@ -169,8 +169,7 @@ def balance(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
         check_replaceable(rt.spark, *registered.split(".", 1), output)
     spec = label_spec(label)
 
-    wanted = None if categories is None else names_of(categories)  # a notebook may give "A,B"
-    readable, skipped = sources.readable_categories(rt, source, wanted, skip_corrupt_files)
+    readable, skipped = sources.readable_categories(rt, source, categories, skip_corrupt_files)
     if spec.column == sources.CATEGORY and not within:
         log.info("counting reviews of %d categories in %s from parquet metadata", len(readable), source.describe())
         groups = _Groups([sources.CATEGORY], sources.count_by_category(rt, source, readable), {},

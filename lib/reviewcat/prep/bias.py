@@ -18,7 +18,7 @@ from reviewcat.prep.bias_metrics import bias_report, cell_counts, default_positi
 from reviewcat.prep.labels import LabelSpec, label_spec, refuse_unlabelled, require_label_column
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, names_of, stage_arguments
+from reviewcat.runtime.options import OUTPUT, READING, SOURCE, Option, name_list, stage_arguments
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import BIAS_JSON, BIAS_MD, BIAS_PNG
 from reviewcat.tables import sources
@@ -121,8 +121,7 @@ def bias(rt: Runtime, *, output_path: str, input_path: str | None = None, databa
     claimed = rt.storage.claim_output(output_path, overwrite,
                                       "the folder for bias.json, bias.md and bias.png", sources.input_paths(rt, source))
     output = claimed.path
-    wanted = None if categories is None else names_of(categories)  # a notebook may give "A,B"
-    readable, skipped = sources.readable_categories(rt, source, wanted, skip_corrupt_files)
+    readable, skipped = sources.readable_categories(rt, source, categories, skip_corrupt_files)
     log.info("counting %s per %s in %s", label, facet, source.describe())
     report = frame_bias(sources.read(rt, source, readable), facet, label, positive,
                         source.describe())

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.runtime.options import names_of
 from reviewcat.runtime.storage import plain_path
 from reviewcat.schema import CATEGORY
 from reviewcat.tables import schemas
@@ -122,8 +123,10 @@ def list_categories(rt: Runtime, source: Source) -> list[str]:
     return sorted(categories)
 
 
-def select_categories(available: Sequence[str], wanted: Sequence[str] | None) -> list[str]:
-    """The user's ``--categories`` checked against the input, or all of them."""
+def select_categories(available: Sequence[str], wanted: Sequence[str] | str | None) -> list[str]:
+    """The user's ``--categories`` (parsed, or as a notebook gives them: "A,B") checked against the
+    input, or all of them."""
+    wanted = names_of(wanted)
     if not wanted:
         return list(available)
     unknown = [c for c in wanted if c not in set(available)]
@@ -133,7 +136,7 @@ def select_categories(available: Sequence[str], wanted: Sequence[str] | None) ->
     return sorted(set(wanted))
 
 
-def readable_categories(rt: Runtime, source: Source, wanted: Sequence[str] | None = None,
+def readable_categories(rt: Runtime, source: Source, wanted: Sequence[str] | str | None = None,
                         skip_corrupt_files: bool = False) -> tuple[list[str], list[dict[str, str]]]:
     """The categories a job reads (``--categories`` checked, else all) and, with
     ``--skip-corrupt-files``, the unreadable files left out of them."""

@@ -8,7 +8,7 @@ from typing import Callable
 from reviewcat import __version__
 from reviewcat.runtime import failures, interrupts, publishing
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import Option, add_options, name_list, positive_int
+from reviewcat.runtime.options import Option, name_list, parse_args, positive_int
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
@@ -221,11 +221,7 @@ def run_tool(prog: str, description: str, options: list[Option], body: Callable[
     from reviewcat.runtime.jobs import configure_logging
     from reviewcat.runtime.jvm import end_processes, jvm_running
     from reviewcat.runtime.session import default_warehouse
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    add_options(parser, options)
-    if extra:
-        extra(parser)
-    args = parser.parse_args(argv)
+    args = parse_args(options, argv, prog, description, extra)
     configure_logging()
     publishing.start_run(prog)
     own_jvm = not jvm_running()  # the demo starts one; a notebook's or a test's stays

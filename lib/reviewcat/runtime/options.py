@@ -98,9 +98,13 @@ def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> N
                                 metavar=None if opt.choices else opt.dest.upper())
 
 
-def parse_args(options: Iterable[Option], argv: list[str], prog: str, description: str) -> argparse.Namespace:
+def parse_args(options: Iterable[Option], argv: list[str], prog: str, description: str,
+               extra: Callable[[argparse.ArgumentParser], object] | None = None) -> argparse.Namespace:
+    """``argv`` parsed by ``options``; ``extra`` adds what is not an option (a command's positional words)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     add_options(parser, options)
+    if extra:
+        extra(parser)
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reviewcat.cli import run_tool
-from reviewcat.runtime.options import Option, name_list, positive_int
+from reviewcat.runtime.options import Command, Option, name_list, positive_int
 
 OPTIONS = [
     Option("workdir", "folder for results.json, results.md and the generated data (data/)", default="bench"),
@@ -28,5 +28,5 @@ def bench(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_tool("benchmarks", "measure every stage against its plain alternative; writes results.json and "
-                      "results.md", OPTIONS, bench, sys.argv[1:]))
+    sys.exit(run_tool("benchmarks", Command("measure every stage against its plain alternative; writes "
+                                            "results.json and results.md", OPTIONS, bench), sys.argv[1:]))

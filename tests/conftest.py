@@ -1,12 +1,14 @@
 """Shared fixtures: one local SparkSession for the whole run and small generated review tables."""
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import boto3
@@ -109,6 +111,8 @@ def tiny_disk(tmp_path):
 
 REGION = "us-east-1"
 BUCKET = "reviewcat-test"
+ROLE = "arn:aws:iam::123456789012:role/ReviewcatSageMaker"
+BLAZINGTEXT = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +142,45 @@ def aws_env(moto_endpoint, monkeypatch):
     if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=BUCKET)
     return moto_endpoint
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path, capsys):
+    """``reviewcat ARGS`` run in this process with its own warehouse (for its logs): (exit code,
+    stdout, stderr)."""
+    from reviewcat import cli as command_line
+    monkeypatch.setenv("REVIEWCAT_WAREHOUSE", str(tmp_path / "cli-warehouse"))
+
+    def run(*argv) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = command_line.main([str(word) for word in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def _blazingtext_archive(trained) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(trained / "model.bin", arcname="model.bin")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def best_job(aws_env, trained):
+    """moto finishes tuning jobs at once and names a fixed best job: make that job, with a real model."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    names = [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]]
+    if "FakeTrainingJobName" not in names:
+        client.create_training_job(
+            TrainingJobName="FakeTrainingJobName", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/best"},
+            ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600})
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=BUCKET, Key="best/FakeTrainingJobName/output/model.tar.gz", Body=_blazingtext_archive(trained))
+    return "FakeTrainingJobName"
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:

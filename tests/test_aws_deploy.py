@@ -4,9 +4,12 @@ moto's CloudFormation builds the bucket and IAM roles of the real template but n
 so the workflow run is exercised on a stack whose outputs name a workflow made through moto's Glue
 API; the end of a run (which moto never reaches) is checked with stubbed responses.
 """
+import json
 import logging
+import re
 import subprocess
 import sys
+import time
 import zipfile
 
 import boto3
@@ -17,7 +20,7 @@ from reviewcat.aws import deploy as aws
 from reviewcat.runtime.errors import ReviewcatError
 
 from conftest import REGION, cli_env
-from helpers import outputs_stack
+from helpers import moto_workflow_runs_end, outputs_stack
 
 # moto's CloudFormation skips what it cannot build (Glue, bucket policies) with a warning each: expected.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
@@ -77,10 +80,106 @@ def test_following_a_run_reports_progress_and_failures(caplog):
         with caplog.at_level(logging.INFO):
             assert aws.follow_workflow(glue, "wf", "r1", sleep=lambda _: None)["Status"] == "COMPLETED"
     assert "workflow wf run r1: RUNNING, 1/4 actions done, 1 running, 0 failed" in caplog.text
-    with Stubber(glue) as stub:
-        stub.add_response("get_workflow_run", answer("COMPLETED", 2, 0, failed=1))
-        with pytest.raises(ReviewcatError, match="workflow wf run r1 ended COMPLETED with failures"):
-            aws.follow_workflow(glue, "wf", "r1", sleep=lambda _: None)
+
+
+
+def test_a_failed_run_names_the_job_its_error_and_its_logs(aws_env, monkeypatch, cli):
+    """GetWorkflowRun's graph names the failed job run; GetJobRun its error and log group; CloudWatch
+    holds its log lines in streams named after the run."""
+    boto3.client("cloudformation").create_stack(StackName="rc-fail", TemplateBody=outputs_stack(
+        {"WorkflowName": "rc-fail-flow"}))
+    glue = boto3.client("glue")
+    glue.create_workflow(Name="rc-fail-flow")
+    glue.create_job(Name="rc-balance", Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://x/balance_reviews.py"})
+    said = "reviewcat balance: error: no category has 100 reviews: lower --min-class-size"
+    moto_workflow_runs_end(monkeypatch, failed_job="rc-balance", message=said)
+    code, out, err = cli("aws", "run", "--stack", "rc-fail", "--poll-seconds", "1")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    job_run = re.search(r"run (jr_\w+) FAILED", err).group(1)
+    run_id = re.search(r"run (wr_\w+) ended", err).group(1)
+    assert err == (f"reviewcat aws run: error: workflow rc-fail-flow run {run_id} ended COMPLETED with failures: "
+                   f"job rc-balance run {job_run} FAILED: {said} (CloudWatch logs: group /aws-glue/jobs*, stream "
+                   f"{job_run}*); their logs: reviewcat aws logs --run-id {run_id}\n")
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName="/aws-glue/jobs/error")
+    logs.create_log_stream(logGroupName="/aws-glue/jobs/error", logStreamName=f"{job_run}-driver")
+    logs.put_log_events(logGroupName="/aws-glue/jobs/error", logStreamName=f"{job_run}-driver", logEvents=[
+        {"timestamp": int(time.time() * 1000) + i, "message": f"line {i}"} for i in range(5)])
+    code, out, err = cli("aws", "logs", "--stack", "rc-fail", "--lines", "2")
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"workflow rc-fail-flow run {run_id}: COMPLETED, 1 failed",
+        f"job rc-balance run {job_run} FAILED: {said} (CloudWatch logs: group /aws-glue/jobs*, stream {job_run}*)",
+        f"  /aws-glue/jobs/error {job_run}-driver: line 3", f"  /aws-glue/jobs/error {job_run}-driver: line 4"]
+
+
+def test_destroy_asks_then_empties_the_buckets_and_deletes_the_stack(aws_env, cli):
+    cloudformation, s3 = boto3.client("cloudformation"), boto3.client("s3")
+    template = "Resources:\n  Data:\n    Type: AWS::S3::Bucket\n    DeletionPolicy: Retain\n" \
+               "    Properties: {BucketName: rc-destroy-data}\n"
+    cloudformation.create_stack(StackName="rc-destroy", TemplateBody=template)
+    # As the template's buckets are (moto's CloudFormation leaves VersioningConfiguration out).
+    s3.put_bucket_versioning(Bucket="rc-destroy-data", VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"one", b"two"):  # two versions of a key, and a delete marker after them
+        s3.put_object(Bucket="rc-destroy-data", Key="prepared/train/train.txt", Body=body)
+    s3.delete_object(Bucket="rc-destroy-data", Key="prepared/train/train.txt")
+    code, out, err = cli("aws", "destroy", "--stack", "rc-destroy")
+    assert (code, err) == (2, "reviewcat aws destroy: error: aws destroy deletes stack rc-destroy and everything in "
+                              "its buckets: s3://rc-destroy-data (3 object versions); this cannot be undone: run "
+                              "again with --yes\n")
+    assert cloudformation.describe_stacks(StackName="rc-destroy")["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    code, out, err = cli("aws", "destroy", "--stack", "rc-destroy", "--yes")
+    assert code == 0, err
+    assert out.splitlines()[:3] == ["emptied s3://rc-destroy-data: 3 object versions deleted",
+                                    "deleted stack rc-destroy", "deleted bucket rc-destroy-data"]
+    assert "rc-destroy-data" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    code, out, err = cli("aws", "destroy", "--stack", "rc-destroy", "--yes")
+    assert (code, err) == (2, "reviewcat aws destroy: error: stack rc-destroy does not exist: nothing to destroy "
+                              "(check --stack and --region)\n")
+
+
+def test_aws_refusals_are_one_line_with_the_services_message(aws_env, monkeypatch, cli):
+    """Each error code the moto server gives, through a real command: access denied and unknown keys
+    (moto enforcing IAM), a missing bucket on upload; throttling, which moto never answers, stubbed."""
+    from moto import settings
+    from moto.core.responses import ActionAuthenticatorMixin
+    iam = boto3.client("iam")
+    iam.create_user(UserName="rc-viewer")
+    iam.put_user_policy(UserName="rc-viewer", PolicyName="list-only", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="rc-viewer")["AccessKey"]
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    code, out, err = cli("aws", "status", "--stack", "rc-any")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err == ("reviewcat aws status: error: AWS refused DescribeStacks (AccessDenied: User: "
+                   "arn:aws:iam::123456789012:user/rc-viewer is not authorized to perform: "
+                   "cloudformation:DescribeStacks): check the credentials (AWS_PROFILE, aws configure) and "
+                   "that their IAM policy allows this\n")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTKNOWN")
+    code, out, err = cli("endpoint", "list")
+    assert code == 2 and "AWS refused ListEndpoints (" in err and "check the credentials" in err
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", float("inf"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    code, out, err = cli("aws", "destroy", "--stack", "rc-nope")
+    assert code == 2 and "stack rc-nope does not exist" in err
+
+    from reviewcat.runtime import failures
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_client_error("list_endpoints", "ThrottlingException", "Rate exceeded")
+        with pytest.raises(Exception) as raised:
+            client.list_endpoints()
+    assert failures.aws_problem(raised.value) == ("AWS refused ListEndpoints (ThrottlingException: Rate exceeded): AWS "
+                                                  "is throttling these requests: wait a minute and run again")
+    with Stubber(client) as stub:  # SageMaker's answer for a name in use, which moto does not give
+        stub.add_client_error("create_model", "ValidationException", 'Cannot create already existing model "arn:m".')
+        with pytest.raises(Exception) as raised:
+            client.create_model(ModelName="m")
+    assert failures.aws_problem(raised.value).endswith("choose another name, or delete the existing one first")
 
 
 def test_missing_stack_and_bad_parameters_are_one_line_errors(aws_env, tmp_path):
@@ -94,5 +193,5 @@ def test_missing_stack_and_bad_parameters_are_one_line_errors(aws_env, tmp_path)
                                "AWS_EC2_METADATA_DISABLED": "true", "AWS_REGION": REGION},
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "reviewcat aws: error: no AWS credentials: configure them " \
-                                  "(aws configure, AWS_PROFILE or the environment)"
+    assert proc.stderr.strip() == ("reviewcat aws status: error: no AWS credentials: configure them "
+                                   "(aws configure, AWS_PROFILE or the environment)")

@@ -124,5 +124,5 @@ def test_a_bad_price_on_the_command_line_is_a_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "reviewcat.cli", "aws", "status", "--price", "ml.c5.xlarge"],
                           env=cli_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "reviewcat aws: error: --price 'ml.c5.xlarge': write name=USD per hour, " \
-                                  "e.g. glue-dpu-hour=0.44 or ml.c5.4xlarge=0.816"
+    assert proc.stderr.strip() == "reviewcat aws status: error: --price 'ml.c5.xlarge': write name=USD per hour, " \
+                                         "e.g. glue-dpu-hour=0.44 or ml.c5.4xlarge=0.816"

@@ -55,7 +55,7 @@ def test_job_script_bad_input_is_one_line_and_exit_2(raw_path, tmp_path, args, m
 
 def test_cli_errors_before_and_without_spark(tmp_path):
     assert_one_line_error(run(REVIEWCAT + ["sample-data", "--rows", "10"], tmp_path),
-                          "reviewcat sample-data", "--output-path is required")
+                          "reviewcat sample-data", "the following arguments are required: --output-path")
     assert_one_line_error(run(REVIEWCAT + ["sample-data", "--rows", "10", "--output-path", "x"], tmp_path),
                           "reviewcat sample-data", "too few for 43 categories")
     assert_one_line_error(run(REVIEWCAT + ["sample-data", "--output-path", "x", "--categories", "Books",
@@ -115,3 +115,65 @@ def test_the_jobs_import_nothing_python_3_13_removed():
                 imported.setdefault(name.split(".")[0], []).append(path.name)
     assert "json" in imported and "pyspark" in imported  # the walk sees the imports
     assert {m: imported[m] for m in REMOVED_IN_3_13 & imported.keys()} == {}
+
+
+def _commands():
+    """(command line, options) of every command and subcommand."""
+    import importlib
+
+    from reviewcat import cli
+    for name, (module, _) in cli.JOBS.items():
+        yield [name], importlib.import_module(module).OPTIONS
+    for name, command in cli.TOOLS.items():
+        yield [name], command.flags()
+    for name, (_, module, attribute) in cli.GROUPS.items():
+        for sub, command in getattr(importlib.import_module(module), attribute).items():
+            yield [name, sub], command.flags()
+
+
+def test_every_help_shows_each_default_and_each_required_flag(capsys):
+    from reviewcat import cli
+    seen = 0
+    for words, options in _commands():
+        with pytest.raises(SystemExit) as done:
+            cli.main([*words, "--help"])
+        assert done.value.code == 0, words
+        shown = " ".join(capsys.readouterr().out.split())
+        for option in options:
+            if option.required:
+                usage = shown.split("options:")[0]
+                assert f" --{option.name} " in usage and f"[--{option.name} " not in usage, (words, option.name)
+                assert "(required)" in shown, (words, option.name)
+            elif option.default is not None and not option.switch:
+                assert f"(default: {option.default})" in shown, (words, option.name)
+            seen += 1
+    assert seen > 150
+
+
+def test_a_required_flag_is_refused_before_anything_starts(tmp_path):
+    proc = run(REVIEWCAT + ["balance", "--input-path", tmp_path], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == \
+        "reviewcat balance: error: the following arguments are required: --output-path"
+    assert not (tmp_path / "cli-warehouse").exists()  # no run log: the command stopped at its flags
+    proc = run(REVIEWCAT + ["aws"], tmp_path)
+    assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == \
+        "reviewcat aws: error: give one of: deploy, run, status, logs, destroy"
+
+
+def test_an_earlier_flag_name_still_works_and_says_what_it_is_now(capsys):
+    from reviewcat import pipeline
+    from reviewcat.runtime.options import parse_args
+    args = parse_args(pipeline.OPTIONS, ["--input-path", "a", "--output-path", "b", "--overwrite"],
+                      "reviewcat pipeline", "")
+    assert args.rerun is True
+    assert capsys.readouterr().err == ("reviewcat pipeline: warning: --overwrite is now --rerun; the old name goes in "
+                                       "the next release\n")
+
+
+def test_on_glue_a_missing_required_flag_is_one_line():
+    """Glue hands over only what the job run was given: a required flag left out is named there too."""
+    from reviewcat.prep import balance
+    from reviewcat.runtime.errors import ReviewcatError
+    from reviewcat.runtime.options import from_resolved
+    with pytest.raises(ReviewcatError, match="^--output-path is required: where to write the result"):
+        from_resolved(balance.OPTIONS, {"input_path": "s3://b/raw"})

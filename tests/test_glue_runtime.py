@@ -55,13 +55,14 @@ def test_errors_on_glue_are_raised_for_the_job_run_to_report(glue, raw_table, tm
 
 
 def test_resolved_glue_arguments_are_typed_with_defaults():
-    args = from_resolved(balance.OPTIONS, {"input_path": "s3://b/raw", "per_category": "10", "overwrite": "false"})
+    args = from_resolved(balance.OPTIONS, {"input_path": "s3://b/raw", "output_path": "s3://b/balanced",
+                                           "per_category": "10", "overwrite": "false"})
     assert (args.input_path, args.per_class, args.overwrite, args.seed, args.categories) == \
         ("s3://b/raw", 10, False, 42, None)
     with pytest.raises(ReviewcatError, match="--per-category: expected a whole number, got 'ten'"):
-        from_resolved(balance.OPTIONS, {"per_category": "ten"})
+        from_resolved(balance.OPTIONS, {"output_path": "s3://b/balanced", "per_category": "ten"})
     with pytest.raises(ReviewcatError, match="--overwrite: expected true or false"):
-        from_resolved(balance.OPTIONS, {"overwrite": "maybe"})
+        from_resolved(balance.OPTIONS, {"output_path": "s3://b/balanced", "overwrite": "maybe"})
 
 
 def test_plain_runs_are_not_mistaken_for_glue():

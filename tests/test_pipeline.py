@@ -14,6 +14,7 @@ from reviewcat.runtime.options import namespace
 from reviewcat.synthetic.sample_data import write_sample_data
 
 from conftest import FAST, cli_env
+from helpers import recorded_paths
 
 # The 2023 dump's own categories (an amazon-2023 dump is generated with them).
 DUMP_CATEGORIES = ["Books", "Electronics", "Home_and_Kitchen", "Pet_Supplies", "Clothing_Shoes_and_Jewelry"]
@@ -76,9 +77,9 @@ def test_a_rerun_skips_what_is_up_to_date_and_redoes_what_changed(rt, dump, tmp_
     assert run(rt, input_path=dump, output_path=str(out), format="amazon-2023", no_train=True,
                min_chars=60).skipped == ["import", "balance"]
 
-    # --overwrite runs everything.
+    # --rerun runs everything.
     assert run(rt, input_path=dump, output_path=str(out), format="amazon-2023", no_train=True, min_chars=60,
-               overwrite=True).skipped == []
+               rerun=True).skipped == []
 
 
 def test_a_changed_input_imports_again_and_the_catalog_is_balanced_through(rt, dump, copy_of, tmp_path):
@@ -103,6 +104,12 @@ def test_training_is_the_last_step(rt, prepared_dir, tmp_path):
     search = {k: v for k, v in FAST.items() if k != "backend"}  # the pipeline trains locally
     result = run(rt, input_path=balanced, output_path=str(out), **search)
     assert (out / "model" / "model.bin").exists() and result.results["train"]["accuracy"] > 0.5
+    # Every path an output file records is where that thing is now, not a staging folder gone since.
+    recorded = recorded_paths(out, tmp_path.parent)
+    assert {"model/metrics.json", "prepared/manifest.json", "balanced/_balance.json"} <= \
+        set(recorded), recorded
+    for file, paths in recorded.items():
+        assert all(Path(path).exists() and "__tmp" not in path for path in paths), (file, paths)
     # A training setting changes: the data steps are up to date.
     assert run(rt, input_path=balanced, output_path=str(out), **{**search, "max_jobs": 3}).skipped == \
         ["balance", "prepare"]

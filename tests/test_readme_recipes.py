@@ -6,13 +6,15 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
 from conftest import ROOT, TOOLS_BIN, cli_env
-from helpers import moto_builds_glue_jobs_and_workflows
+from helpers import (moto_builds_glue_jobs_and_workflows, moto_lists_a_tuning_jobs_training_jobs,
+                     moto_workflow_runs_end, moto_workflow_runs_prepare)
 
 # moto's CloudFormation skips what it cannot build (Glue, bucket policies) with a warning each: expected.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.*not supported by moto:UserWarning")
@@ -103,16 +105,31 @@ def test_scoring_new_data(folder):
     assert "drift over 20,000 rows:" in done.stdout
 
 
-def test_aws_glue_and_sagemaker(aws_env, tmp_path, monkeypatch):
+def test_aws_glue_and_sagemaker(aws_env, best_job, prepared_dir, trained, tmp_path, monkeypatch):
+    """From deploy to destroy on the moto server: the workflow writes what the prepare job would, and
+    the tuning job's best training job has a real model (moto runs neither)."""
     moto_builds_glue_jobs_and_workflows(monkeypatch)
+    moto_workflow_runs_prepare(monkeypatch, prepared_dir)
+    moto_workflow_runs_end(monkeypatch)
+    moto_lists_a_tuning_jobs_training_jobs(monkeypatch)
+    answer = [{"label": ["__label__camera", "__label__books"], "prob": [0.8, 0.1]}]
+    canned = json.dumps({"results": [{"Body": json.dumps(answer), "ContentType": "application/json"}]}).encode()
+    urllib.request.urlopen(urllib.request.Request(  # moto's documented way to set InvokeEndpoint's reply
+        f"{aws_env}/moto-api/static/sagemaker/endpoint-results", data=canned,
+        headers={"Content-Type": "application/json"}, method="POST"), timeout=10).close()
     done = run(RECIPES["AWS Glue and SageMaker"], tmp_path, AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
                AWS_CONFIG_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true")
-    stacks = boto3.client("cloudformation").describe_stacks(StackName="reviewcat")["Stacks"]
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0]["Outputs"]}
-    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=outputs["BucketName"])["Contents"]}
-    assert "artifacts/reviewcat.zip" in keys and sum(k.endswith(".jsonl.gz") for k in keys) == 34
-    glue = boto3.client("glue")
-    assert glue.get_job_runs(JobName="acme-import-reviews")["JobRuns"]
-    run_id = re.search(r"^workflow run (\S+);", done.stdout, re.M).group(1)
-    assert glue.get_workflow_run(Name="acme-pipeline", RunId=run_id)["Run"]["Status"] == "RUNNING"
-    assert "stack reviewcat: CREATE_COMPLETE" in done.stdout
+    sagemaker = boto3.client("sagemaker")
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="acme-tuning-1")
+    assert tuning["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 10
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text())["examples"] > 0
+    lines = done.stdout.splitlines()
+    assert "stack reviewcat: CREATE_COMPLETE" in lines and "Camera 0.800  Books 0.100" in lines
+    assert "deleted endpoint acme" in lines and "acme" not in [
+        e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    emptied = {line.split(":", 2)[1].removeprefix("//"): int(line.split(": ")[1].split()[0])
+               for line in lines if line.startswith("emptied s3://")}
+    assert len(emptied) == 2 and max(emptied.values()) > 34, emptied  # the 34 dumps, the library, the splits
+    assert "deleted stack reviewcat" in lines
+    with pytest.raises(Exception, match="does not exist"):
+        boto3.client("cloudformation").describe_stacks(StackName="reviewcat")

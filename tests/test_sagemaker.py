@@ -1,8 +1,6 @@
 """The SageMaker backend against a local moto server: real boto3 and SDK HTTP on 127.0.0.1."""
-import io
 import json
 import logging
-import tarfile
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -18,10 +16,7 @@ from reviewcat.train.commands import train
 from reviewcat.train.data import read_labeled
 from reviewcat.train.space import build_space
 
-from conftest import BUCKET, REGION
-
-ROLE = "arn:aws:iam::123456789012:role/ReviewcatSageMaker"
-BLAZINGTEXT = "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"
+from conftest import BLAZINGTEXT, BUCKET, REGION, ROLE
 
 
 def test_tuning_request_is_exactly_the_search_space(aws_env):
@@ -85,30 +80,6 @@ def test_the_tuner_gets_the_space_derived_from_the_data(aws_env, prepared_dir):
     assert _sent_ranges(config)["learning_rate"][2] == _sent_ranges(config)["epochs"][2] == "Logarithmic"
     static = captured[0]["TrainingJobDefinition"]["StaticHyperParameters"]
     assert static == {"mode": "supervised", "min_count": "1", "buckets": "100000"}
-
-
-def _blazingtext_archive(trained) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(trained / "model.bin", arcname="model.bin")
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def best_job(aws_env, trained):
-    """moto finishes tuning jobs at once and names a fixed best job: make that job, with a real model."""
-    client = boto3.client("sagemaker", region_name=REGION)
-    names = [j["TrainingJobName"] for j in client.list_training_jobs()["TrainingJobSummaries"]]
-    if "FakeTrainingJobName" not in names:
-        client.create_training_job(
-            TrainingJobName="FakeTrainingJobName", RoleArn=ROLE,
-            AlgorithmSpecification={"TrainingImage": BLAZINGTEXT, "TrainingInputMode": "File"},
-            OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/best"},
-            ResourceConfig={"InstanceType": "ml.c5.4xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
-            StoppingCondition={"MaxRuntimeInSeconds": 3600})
-    boto3.client("s3", region_name=REGION).put_object(
-        Bucket=BUCKET, Key="best/FakeTrainingJobName/output/model.tar.gz", Body=_blazingtext_archive(trained))
-    return "FakeTrainingJobName"
 
 
 def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained, tmp_path, caplog):
@@ -234,3 +205,97 @@ def test_an_s3_prepare_output_is_used_as_is(aws_env, best_job, prepared_dir, tmp
     derived = json.loads((out / "search.json").read_text())["space"]["derived_from"]
     assert (derived["lines"], derived["labels"]) == (local.lines, local.labels)
     assert _sent_ranges(job["HyperParameterTuningJobConfig"]) == _expected_ranges(build_space(stats=local))
+
+
+def test_attach_picks_up_a_tuning_job_started_without_wait(aws_env, best_job, prepared_dir, tmp_path):
+    started = tmp_path / "started"
+    train(data=prepared_dir, output_path=str(started), backend="sagemaker", role=ROLE, region=REGION,
+          s3_output=f"s3://{BUCKET}/attach", job_name="rc-attach-1", static=["min_count=3"])
+    assert "best" not in json.loads((started / "search.json").read_text())
+    attached = tmp_path / "attached"
+    assert train(data=prepared_dir, output_path=str(attached), attach="rc-attach-1") == attached
+    search = json.loads((attached / "search.json").read_text())
+    assert search["attached"] and search["tuning_job"] == "rc-attach-1" and search["best"]["name"] == best_job
+    assert search["best"]["hyperparameters"]["min_count"] == "3"  # as the tuning job stored it
+    assert search["channels"]["train"] == f"s3://{BUCKET}/attach/data/prepared/train/"
+    metrics = json.loads((attached / "metrics.json").read_text())
+    assert metrics["model"] == str(attached / "model.tar.gz") and metrics["examples"] > 0
+    with pytest.raises(ReviewcatError, match="tuning job rc-nope does not exist in us-east-1: check the name"):
+        train(data=prepared_dir, output_path=str(tmp_path / "none"), attach="rc-nope")
+    assert not (tmp_path / "none").exists()
+
+
+
+def test_an_endpoint_is_deployed_listed_and_deleted(aws_env, best_job, prepared_dir, tmp_path, cli):
+    client = boto3.client("sagemaker", region_name=REGION)
+    code, out, err = cli("endpoint", "deploy", "--training-job", best_job, "--name", "rc-ep-1")
+    assert code == 0, err
+    assert out.startswith("endpoint rc-ep-1 is in service; it bills by the hour until `reviewcat endpoint delete")
+    assert client.describe_model(ModelName="rc-ep-1")["PrimaryContainer"]["ModelDataUrl"] == \
+        f"s3://{BUCKET}/best/{best_job}/output/model.tar.gz"
+    code, out, err = cli("endpoint", "deploy", "--training-job", best_job, "--name", "rc-ep-1")
+    assert (code, err) == (2, "reviewcat endpoint deploy: error: endpoint rc-ep-1 already exists: choose another "
+                              "--name, or delete it first (reviewcat endpoint delete --name rc-ep-1)\n")
+    tunings = client.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    with pytest.raises(ReviewcatError, match="endpoint rc-ep-1 already exists: choose another --endpoint-name"):
+        train(data=prepared_dir, output_path=str(tmp_path / "m"), backend="sagemaker", role=ROLE, region=REGION,
+              s3_output=f"s3://{BUCKET}/taken", wait=True, deploy=True, endpoint_name="rc-ep-1")
+    assert client.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == tunings  # none started
+    code, out, err = cli("endpoint", "list")
+    assert code == 0 and any(line.startswith("rc-ep-1: InService, 1 x ml.m5.large, $0.115/hour, created ")
+                             for line in out.splitlines()), out
+    code, out, err = cli("endpoint", "delete", "--name", "rc-ep-1")
+    assert code == 0, err
+    assert out.splitlines() == ["deleted endpoint rc-ep-1", "deleted endpoint configuration rc-ep-1",
+                                "deleted model rc-ep-1"]
+    assert "rc-ep-1" not in [e["EndpointName"] for e in client.list_endpoints()["Endpoints"]]
+    assert "rc-ep-1" not in [m["ModelName"] for m in client.list_models()["Models"]]
+    code, out, err = cli("endpoint", "delete", "--name", "rc-ep-1")
+    assert (code, err) == (2, "reviewcat endpoint delete: error: endpoint rc-ep-1 does not exist: `reviewcat "
+                              "endpoint list` shows those that do (check --region)\n")
+    code, out, err = cli("endpoint", "deploy", "--tuning-job", "rc-nope")
+    assert code == 2 and err.startswith(
+        "reviewcat endpoint deploy: error: AWS refused DescribeHyperParameterTuningJob (ResourceNotFound: Could not "
+        "find hyper parameter tuning job 'rc-nope'.): check the name and the region (--region)")
+    code, out, err = cli("endpoint", "deploy", "--training-job", best_job, "--name", "rc-ep-2",
+                         "--instance-type", "ml.bogus")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "AWS refused CreateEndpointConfig (ValidationException: Value 'ml.bogus' at 'instanceType'" in err
+    assert err.rstrip().endswith("...): check the value the message names")
+    assert "rc-ep-2" not in [m["ModelName"] for m in client.list_models()["Models"]]  # the model made first is gone
+
+
+def test_aws_run_train_passes_the_search_flags_on(aws_env, best_job, prepared_dir, monkeypatch, tmp_path, cli):
+    from helpers import moto_lists_a_tuning_jobs_training_jobs, moto_workflow_runs_end, outputs_stack
+    boto3.client("cloudformation").create_stack(StackName="rc-train", TemplateBody=outputs_stack({
+        "WorkflowName": "rc-train-flow", "PreparedPath": f"s3://{BUCKET}/glue2/prepared/",
+        "TrainingOutputPath": f"s3://{BUCKET}/train2/", "SageMakerRoleArn": ROLE}))
+    boto3.client("glue").create_workflow(Name="rc-train-flow")
+    for name in ["train/train.txt", "validation/validation.txt", "test/test.txt", "manifest.json"]:
+        boto3.client("s3").upload_file(str(Path(prepared_dir) / name), BUCKET, f"glue2/prepared/{name}")
+    moto_workflow_runs_end(monkeypatch)
+    moto_lists_a_tuning_jobs_training_jobs(monkeypatch)
+    code, out, err = cli("aws", "run", "--stack", "rc-train", "--max-jobs", "3")
+    assert (code, err) == (2, "reviewcat aws run: error: --max-jobs go with --train: add it, or leave them out\n")
+    model = tmp_path / "model"
+    code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(model),
+                         "--max-jobs", "3", "--max-parallel", "1", "--range", "learning_rate=0.02:0.04",
+                         "--static", "min_count=3", "--job-name", "rc-run-train-1", "--poll-seconds", "1")
+    assert code == 0, err
+    job = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="rc-run-train-1")
+    config = job["HyperParameterTuningJobConfig"]
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1}
+    assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
+        {"Name": "learning_rate", "MinValue": "0.02", "MaxValue": "0.04", "ScalingType": "Linear"}]
+    assert job["TrainingJobDefinition"]["StaticHyperParameters"]["min_count"] == "3"
+    assert (model / "metrics.json").is_file() and "and tuning job rc-run-train-1:" in out
+
+
+def test_a_refused_upload_is_one_line_and_leaves_nothing(aws_env, prepared_dir, cli, tmp_path):
+    out = tmp_path / "model"
+    code, _, err = cli("train", "--backend", "sagemaker", "--data", prepared_dir, "--output-path", out, "--role", ROLE,
+                       "--s3-output", "s3://rc-no-such-bucket/run")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("reviewcat train: error: AWS refused PutObject on s3://rc-no-such-bucket/run/data/prepared/")
+    assert "(NoSuchBucket: The specified bucket does not exist): check the name and the region (--region)" in err
+    assert not out.exists() and not list(tmp_path.glob("model*"))

@@ -22,6 +22,7 @@ from reviewcat.train.model import load_model, top_k
 from reviewcat.train.space import DEFAULT_SPACE, DataStats, build_space, derive_space
 
 from conftest import FAST, cli_env
+from helpers import recorded_paths
 
 def majority_share(prepared_dir: str) -> float:
     files = json.loads(Path(prepared_dir, "manifest.json").read_text())["files"]
@@ -320,6 +321,11 @@ def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir
     assert metrics["accuracy"] == json.loads((trained / "metrics.json").read_text())["accuracy"]
     assert metrics["top_k"]["k"] == 2 and "- top-2 accuracy: **" in (tmp_path / "eval" / "report.md").read_text()
     assert "## Model" in (tmp_path / "eval" / "report.md").read_text()  # search.json beside the model is used
+    recorded = recorded_paths(tmp_path / "eval", tmp_path.parent)
+    assert recorded["metrics.json"] == [str(trained / "model.bin"), f"{prepared_dir}/test/test.txt"], recorded
+    assert all(Path(path).exists() for paths in recorded.values() for path in paths), recorded
+    again = subprocess.run(proc.args, capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
+    assert again.returncode == 2 and "--overwrite" in again.stderr  # an earlier evaluation is not replaced silently
 
 
 SMALL = DataStats(lines=8_000, tokens=80_000, labels=49)  # the docstring corpus's shape

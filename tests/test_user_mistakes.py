@@ -520,4 +520,4 @@ def test_a_missing_extra_names_the_install_that_brings_it(tmp_path):
                           env=cli_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == \
-        "reviewcat aws: error: boto3 is not installed: pip install 'reviewcat[aws]'"
+        "reviewcat aws status: error: boto3 is not installed: pip install 'reviewcat[aws]'"

@@ -8,7 +8,7 @@ from typing import Callable
 from reviewcat import __version__
 from reviewcat.runtime import failures, interrupts, publishing
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.runtime.options import Option, name_list, parse_args, positive_int
+from reviewcat.runtime.options import Command, Option, name_list, parse_args, positive_int
 
 # Jobs take the same flags here as their glue_jobs/ scripts; they are parsed by runtime.run_job.
 JOBS: dict[str, tuple[str, str]] = {
@@ -29,7 +29,7 @@ JOBS: dict[str, tuple[str, str]] = {
 SAMPLE_DATA = [
     Option("rows", "how many reviews (or tickets) to generate", positive_int, 200_000),
     Option("output-path", "local folder to write into: product_category=<name>/*.parquet, one dump file per "
-           "category (--format amazon-*), or tickets.csv (--format tickets)"),
+           "category (--format amazon-*), or tickets.csv (--format tickets)", required=True),
     Option("seed", "random seed", int, 42),
     Option("categories", "comma-separated subset of the categories (default: all): the retired table's 43, or the "
            "2023 dataset's 33 and Unknown with --format amazon-2023", name_list),
@@ -45,8 +45,6 @@ SAMPLE_DATA = [
 
 def _sample_data(args: argparse.Namespace) -> None:
     from reviewcat.synthetic.sample_data import numbered_categories, release_of, write_sample_data
-    if not args.output_path:
-        raise ReviewcatError("--output-path is required: the folder to write the sample table to")
     if args.format == "tickets":
         from reviewcat.synthetic.sample_tickets import write_sample_tickets
         if args.categories or args.category_count:
@@ -84,59 +82,6 @@ def _predict(args: argparse.Namespace) -> None:
     predict_command(args)
 
 
-AWS = [
-    Option("stack", "CloudFormation stack name", default="reviewcat"),
-    Option("region", "AWS region (default: the AWS configuration's)"),
-    Option("template", "deploy: the CloudFormation template (default: infra/reviewcat.yaml of this checkout, or "
-           "the copy an installed wheel carries)"),
-    Option("parameter", "deploy: a stack parameter, Name=value (repeatable)", repeat=True),
-    Option("glue-version", "deploy: the jobs' Glue runtime, 5.0 (Spark 3.5) or 6.0 (Spark 4.1); "
-           "default 5.0", choices=("5.0", "6.0")),
-    Option("no-follow", "run: return once the workflow has started", switch=True),
-    Option("poll-seconds", "run: seconds between progress checks", positive_int, 30),
-    Option("train", "run: then tune BlazingText on SageMaker with the prepared data", switch=True),
-    Option("output-path", "run --train: local folder for the model, metrics and report", default="model"),
-    Option("price", "status, run: a price in USD per hour, name=value: glue-dpu-hour or a SageMaker "
-           "instance type (default: us-east-1 on-demand list prices; repeatable)", repeat=True),
-    Option("tuning-job", "status: the tuning job to price with the last workflow run (default: the newest "
-           "reviewcat-* tuning job started after it)"),
-]
-
-
-def _aws(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
-    from reviewcat.aws import deploy as aws, costs
-    if args.action == "deploy":
-        template = Path(args.template) if args.template else aws.TEMPLATE
-        parameters = aws.parse_parameters(args.parameter)
-        if args.glue_version:
-            parameters["GlueVersion"] = args.glue_version
-        outputs = aws.deploy(args.stack, args.region, parameters, template)
-        print("\n".join(f"{key}: {value}" for key, value in sorted(outputs.items())))
-    elif args.action == "status":
-        print("\n".join(aws.status(args.stack, args.region, costs.parse_prices(args.price), args.tuning_job)))
-    else:
-        prices = costs.parse_prices(args.price)
-        run_id, outputs = aws.run(args.stack, args.region, follow=not args.no_follow,
-                                  poll_seconds=args.poll_seconds)
-        prepared = outputs.get("PreparedPath")
-        if not args.train:
-            print(f"workflow run {run_id}; train with:\n  reviewcat train --backend sagemaker --data {prepared} "
-                  f"--s3-output {outputs.get('TrainingOutputPath')} --role {outputs.get('SageMakerRoleArn')} --wait")
-            if not args.no_follow:
-                print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices)))
-            return
-        if args.no_follow:
-            raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
-        from reviewcat.train.commands import train
-        from reviewcat.train.sagemaker_backend import tuning_job_name
-        job = tuning_job_name()
-        train(data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"), region=args.region,
-              s3_output=outputs.get("TrainingOutputPath"), wait=True, output_path=args.output_path, job_name=job)
-        print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices, job)))
-
-
 def _s3_jars(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -155,23 +100,34 @@ def _lazy_options(module: str, name: str) -> Callable[[], list[Option]]:
     return load
 
 
-TOOLS: dict[str, tuple[str, list[Option] | Callable[[], list[Option]], Callable[[argparse.Namespace], None]]] = {
-    "sample-data": ("generate realistic Amazon reviews: the retired parquet table or a dump to import",
-                    SAMPLE_DATA, _sample_data),
-    "demo": ("the whole pipeline on generated data, locally",
-             [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
-              Option("rows", "reviews to generate", positive_int, 200_000),
-              Option("seed", "random seed", int, 42)], _demo),
-    "train": ("search hyperparameters, keep the best model, evaluate it",
-              _lazy_options("reviewcat.train.commands", "TRAIN"), _train),
-    "evaluate": ("score a model on the test split: metrics, confusion matrix, report",
-                 _lazy_options("reviewcat.train.commands", "EVALUATE"), _evaluate),
-    "predict": ("top-k categories for texts given as arguments or lines on stdin",
-                _lazy_options("reviewcat.scoring.predict", "PREDICT"), _predict),
-    "aws": ("deploy the AWS stack, run the Glue workflow, show status", AWS, _aws),
-    "s3-jars": ("download S3A's jars (hadoop-aws, the AWS SDK bundle) so s3:// paths work where reviewcat "
-                "starts Spark 3.5", [Option("folder", "where to keep them (default: $REVIEWCAT_S3A_JARS, else "
-                                            "share/reviewcat/s3a-jars of this Python's environment)")], _s3_jars),
+TOOLS: dict[str, Command] = {
+    "sample-data": Command("generate realistic Amazon reviews: the retired parquet table or a dump to import",
+                           SAMPLE_DATA, _sample_data),
+    "demo": Command("the whole pipeline on generated data, locally",
+                    [Option("workdir", "folder for the demo's data, catalog and outputs", default="demo-output"),
+                     Option("rows", "reviews to generate", positive_int, 200_000),
+                     Option("seed", "random seed", int, 42)], _demo),
+    "train": Command("search hyperparameters, keep the best model, evaluate it",
+                     _lazy_options("reviewcat.train.commands", "TRAIN"), _train),
+    "evaluate": Command("score a model on the test split: metrics, confusion matrix, report",
+                        _lazy_options("reviewcat.train.commands", "EVALUATE"), _evaluate),
+    "predict": Command("top-k categories for texts given as arguments or lines on stdin",
+                       _lazy_options("reviewcat.scoring.predict", "PREDICT"), _predict,
+                       lambda parser: parser.add_argument("texts", nargs="*",
+                                                          help="review texts (default: one per line on stdin)")),
+    "s3-jars": Command("download S3A's jars (hadoop-aws, the AWS SDK bundle) so s3:// paths work where reviewcat "
+                       "starts Spark 3.5", [Option("folder", "where to keep them (default: $REVIEWCAT_S3A_JARS, "
+                                                   "else share/reviewcat/s3a-jars of this Python's environment)")],
+                       _s3_jars),
+}
+
+
+# Commands made of subcommands: (what they are for, the module whose ``name`` maps each to a Command).
+GROUPS: dict[str, tuple[str, str, str]] = {
+    "aws": ("the AWS stack: deploy, run the Glue workflow, status and cost, logs, destroy",
+            "reviewcat.aws.commands", "AWS"),
+    "endpoint": ("SageMaker endpoints that serve a model: deploy, delete, list", "reviewcat.aws.commands",
+                 "ENDPOINT"),
 }
 
 
@@ -185,48 +141,62 @@ def main(argv: list[str] | None = None) -> int:
             return 130
 
 
+def _menu(prog: str, entries: dict[str, str], argv: list[str]) -> int | None:
+    """None when ``argv`` starts with one of ``entries``; else their list (on --help, or as the
+    error's context) and the exit code."""
+    if argv and argv[0] in entries:
+        return None
+    if argv and argv[0] == "--version":
+        print(f"reviewcat {__version__}")
+        return 0
+    asked = argv[0] in ("-h", "--help") if argv else prog == "reviewcat"
+    width = max(map(len, entries)) + 1
+    lines = [f"  {name:<{width}} {text}" for name, text in entries.items()]
+    print(f"usage: {prog} COMMAND [options]   ({prog} COMMAND --help for its options)\n\ncommands:\n"
+          + "\n".join(lines), file=sys.stdout if asked else sys.stderr)
+    if asked:
+        return 0
+    print(f"{prog}: error: " + (f"unknown command {argv[0]!r}" if argv else f"give one of: {', '.join(entries)}"),
+          file=sys.stderr)
+    return 2
+
+
 def _main(argv: list[str]) -> int:
     # Imported here, not at the top: Spark's Python side takes a second to import, and an
     # interrupt during it is still the command's to report.
+    import importlib
     from reviewcat.runtime.jobs import run_job
-    commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v[0] for k, v in TOOLS.items()}}
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in commands:
-        if argv and argv[0] == "--version":
-            print(f"reviewcat {__version__}")
-            return 0
-        width = max(map(len, commands)) + 1
-        lines = [f"  {name:<{width}} {text}" for name, text in commands.items()]
-        print("usage: reviewcat COMMAND [options]   (reviewcat COMMAND --help for its options)\n\ncommands:\n"
-              + "\n".join(lines), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
-        if argv and argv[0] not in ("-h", "--help"):
-            print(f"reviewcat: error: unknown command {argv[0]!r}", file=sys.stderr)
-            return 2
-        return 0
+    commands = {**{k: v[1] for k, v in JOBS.items()}, **{k: v.description for k, v in TOOLS.items()},
+                **{k: v[0] for k, v in GROUPS.items()}}
+    code = _menu("reviewcat", commands, argv)
+    if code is not None:
+        return code
     command, rest = argv[0], argv[1:]
     prog = f"reviewcat {command}"
     if command in JOBS:
-        import importlib
         module = importlib.import_module(JOBS[command][0])
         return run_job([prog] + rest, module.OPTIONS, prog, JOBS[command][1], module.run)
-    description, options, body = TOOLS[command]
-    extra = {"predict": lambda parser: parser.add_argument(
-                 "texts", nargs="*", help="review texts (default: one per line on stdin)"),
-             "aws": lambda parser: parser.add_argument("action", choices=("deploy", "run", "status"))}.get(command)
-    return run_tool(prog, description, options() if callable(options) else options, body, rest, extra)
+    if command in GROUPS:
+        _, module, name = GROUPS[command]
+        subcommands = getattr(importlib.import_module(module), name)
+        code = _menu(prog, {k: v.description for k, v in subcommands.items()}, rest)
+        if code is not None:
+            return code
+        return run_tool(f"{prog} {rest[0]}", subcommands[rest[0]], rest[1:])
+    return run_tool(prog, TOOLS[command], rest)
 
 
-def run_tool(prog: str, description: str, options: list[Option], body: Callable[[argparse.Namespace], None],
-             argv: list[str], extra: Callable[[argparse.ArgumentParser], object] | None = None) -> int:
+def run_tool(prog: str, command: Command, argv: list[str]) -> int:
     """A command that is not a Spark job (it may start one): its flags parsed, its failures one line."""
     from reviewcat.runtime.jobs import configure_logging
     from reviewcat.runtime.jvm import end_processes, jvm_running
     from reviewcat.runtime.session import default_warehouse
-    args = parse_args(options, argv, prog, description, extra)
+    args = parse_args(command.flags(), argv, prog, command.description, command.positionals)
     configure_logging()
     publishing.start_run(prog)
     own_jvm = not jvm_running()  # the demo starts one; a notebook's or a test's stays
     try:
-        body(args)
+        command.body(args)
     except BaseException as exc:
         with interrupts.deferred(raise_after=False):
             code = failures.report(prog, exc, failures.fallback_log(prog, default_warehouse()))

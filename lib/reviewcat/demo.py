@@ -44,7 +44,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         rt.spark.sql(f"DROP DATABASE IF EXISTS `{DATABASE}` CASCADE")
     # The defaults, as a user starts; the catalog as on Glue.
     result = pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=dump, output_path=workdir,
-                                        database=DATABASE, seed=seed, overwrite=fresh,
+                                        database=DATABASE, seed=seed, rerun=fresh,
                                         min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
     rt.spark.stop()
     imported, plan = result.results["import"], result.results["balance"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from reviewcat.ingest import importer
@@ -39,7 +39,7 @@ STEP_FOLDERS = {"import": "imported", "balance": "balanced", "prepare": "prepare
 # The file that says a step finished, inside its folder; its hash stands for the step's result.
 RESULT_FILES = {"import": IMPORT_FILE, "balance": BALANCE_FILE, "prepare": MANIFEST, "train": METRICS_FILE}
 # Flags whose meaning is the pipeline's own: where things are, and whether to start over.
-_OWN = {"input_path", "output_path", "overwrite", "warehouse", "database", "table", "output_table", "data"}
+_OWN = {"input_path", "output_path", "overwrite", "rerun", "warehouse", "database", "table", "output_table", "data"}
 
 
 # The local search's flags: the pipeline trains with fastText here, as the Glue workflow's
@@ -55,9 +55,11 @@ def _train_options() -> list[Option]:
 def options() -> list[Option]:
     """The pipeline's flags: its own, then every step's, each name once (a shared name means the same)."""
     own = [
-        Option("input-path", "a dump (with --format) or a parquet table with product_category=<name> folders"),
-        Option("output-path", "folder for the steps' outputs: imported/, balanced/, prepared/, model/"),
-        Option("overwrite", "run every step again, even those whose outputs are up to date", switch=True),
+        Option("input-path", "a dump (with --format) or a parquet table with product_category=<name> folders",
+               required=True),
+        Option("output-path", "folder for the steps' outputs: imported/, balanced/, prepared/, model/", required=True),
+        Option("rerun", "run every step again, even those whose outputs are up to date, and replace step folders "
+               "that another run wrote (was --overwrite)", switch=True, aliases=("overwrite",)),
         Option("no-train", "stop after prepare", switch=True),
         Option("database", "register the imported (or input) table in this catalog database and balance through it"),
         Option("table", f"the catalog table's name (with --database; default {DEFAULT_TABLE})"),
@@ -72,7 +74,7 @@ def options() -> list[Option]:
     listed = [*importer.OPTIONS, *balance.OPTIONS, *prepare.OPTIONS]
     for option in listed:
         if option.dest not in _OWN and option.dest not in taken and option.name != "label":
-            own.append(option)
+            own.append(replace(option, required=False))  # import's --format: the pipeline may read a table
             taken.add(option.dest)
     own.append(next(o for o in balance.OPTIONS if o.name == "label"))
     own += [o for o in _train_options() if o.dest not in taken]
@@ -134,14 +136,14 @@ class _State:
         self.rt.storage.write_text(self.path, json_text({"steps": self.steps}))
 
 
-def _check_output(rt: Runtime, root: str, overwrite: bool) -> None:
+def _check_output(rt: Runtime, root: str, rerun: bool) -> None:
     """Refuses to replace step folders that another hand wrote; other files in the folder stay untouched."""
-    if overwrite or rt.storage.exists(f"{root}/{STATE_FILE}") or not rt.storage.exists(root):
+    if rerun or rt.storage.exists(f"{root}/{STATE_FILE}") or not rt.storage.exists(root):
         return
     found = [f for f in STEP_FOLDERS.values() if rt.storage.exists(f"{root}/{f}")]
     if found:
         raise ReviewcatError(f"output path {root} holds {', '.join(found)} but is not a pipeline's output: choose "
-                             "another --output-path or pass --overwrite")
+                             "another --output-path or pass --rerun to replace them")
 
 
 def run(rt: Runtime, args: Any) -> PipelineResult:
@@ -161,9 +163,9 @@ def run(rt: Runtime, args: Any) -> PipelineResult:
     written = [step for step in STEP_FOLDERS if (step != "import" or args.format) and (step != "train" or train)]
     for step in written:  # the root may hold the input beside them: the demo's dump, an earlier run's import
         check_apart(f"{root}/{STEP_FOLDERS[step]}", {"--input-path": table_path})
-    _check_output(rt, root, args.overwrite)
+    _check_output(rt, root, args.rerun)
     rt.storage.mkdirs(root)
-    state = _State(rt, root, args.overwrite)
+    state = _State(rt, root, args.rerun)
     outcome = PipelineResult(root)
     upstream = _digest(_listing(rt, args.input_path))
 

@@ -1,10 +1,10 @@
-"""``reviewcat aws deploy | run | status``: the AWS side of the pipeline, driven with boto3.
+"""``reviewcat aws deploy | run | status | logs``: the AWS side of the pipeline, driven with boto3.
 
 deploy: create or update the CloudFormation stack in ``infra/``, then upload the library zip and
 the two job scripts where the Glue jobs look for them. run: start the Glue workflow (crawl raw ->
 balance -> crawl balanced -> prepare), follow it, and optionally hand the prepared S3 prefix to
 ``reviewcat train --backend sagemaker``. status: the stack, its outputs, the last workflow run and
-what it cost (``costs``).
+what it cost (``costs``). logs: what the failed jobs of a workflow run said, from CloudWatch.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from reviewcat.aws import costs
+from reviewcat.aws import costs, glue_runs
 from reviewcat.aws.packaging import build_zip
 from reviewcat.runtime.errors import ReviewcatError
 
@@ -38,7 +38,7 @@ STACK_FAILED = ("CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE
                 "UPDATE_ROLLBACK_FAILED", "DELETE_COMPLETE")
 
 
-def _session(region: str | None) -> Any:
+def session_of(region: str | None) -> Any:
     import boto3
     session = boto3.Session(region_name=region) if region else boto3.Session()
     if session.region_name is None:
@@ -49,7 +49,7 @@ def _session(region: str | None) -> Any:
 
 
 def _clients(region: str | None) -> tuple[Any, Any, Any]:
-    session = _session(region)
+    session = session_of(region)
     return session.client("cloudformation"), session.client("s3"), session.client("glue")
 
 
@@ -63,7 +63,7 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
 
 
-def _failure_reason(cloudformation: Any, stack: str) -> str:
+def failure_reason(cloudformation: Any, stack: str) -> str:
     for event in cloudformation.describe_stack_events(StackName=stack)["StackEvents"]:
         if event.get("ResourceStatus", "").endswith("FAILED") and event.get("ResourceStatusReason"):
             return f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
@@ -108,7 +108,7 @@ def deploy(stack: str, region: str | None, parameters: dict[str, str], template:
             raise ReviewcatError(f"stack {stack} was refused: {str(exc).splitlines()[0]}") from None
         log.info("stack %s is up to date", stack)
     except Exception as exc:  # a waiter gives up when the stack fails
-        raise ReviewcatError(f"stack {stack} failed: {_failure_reason(cloudformation, stack)} ({exc})") from None
+        raise ReviewcatError(f"stack {stack} failed: {failure_reason(cloudformation, stack)} ({exc})") from None
     outputs = stack_outputs(cloudformation, stack)
     bucket = outputs.get("BucketName")
     if not bucket:
@@ -137,8 +137,10 @@ def follow_workflow(glue: Any, workflow: str, run_id: str, poll_seconds: float =
             shown = line
         if status in ("ERROR", "STOPPED") or (status == "COMPLETED" and (
                 stats.get("FailedActions", 0) or stats.get("TimeoutActions", 0) or stats.get("StoppedActions", 0))):
-            reason = run.get("ErrorMessage") or "see the Glue console for the failed job or crawler"
-            raise ReviewcatError(f"workflow {workflow} run {run_id} ended {status} with failures: {reason}")
+            failed = [failure.line() for failure in glue_runs.failures(glue, workflow, run_id)]
+            reason = "; ".join(failed) or run.get("ErrorMessage") or "Glue names no failed job or crawler"
+            raise ReviewcatError(f"workflow {workflow} run {run_id} ended {status} with failures: {reason}; their "
+                                 f"logs: reviewcat aws logs --run-id {run_id}")
         if status == "COMPLETED":
             return run
         sleep(poll_seconds)
@@ -148,9 +150,7 @@ def run(stack: str, region: str | None, follow: bool = True, poll_seconds: float
     """Start the workflow (and follow it); returns the run id and the stack outputs."""
     cloudformation, _, glue = _clients(region)
     outputs = stack_outputs(cloudformation, stack)
-    workflow = outputs.get("WorkflowName")
-    if not workflow:
-        raise ReviewcatError(f"stack {stack} has no WorkflowName output: redeploy with `reviewcat aws deploy`")
+    workflow = _workflow(cloudformation, stack)
     run_id = glue.start_workflow_run(Name=workflow)["RunId"]
     log.info("started workflow %s, run %s", workflow, run_id)
     if follow:
@@ -163,7 +163,7 @@ def run_cost(region: str | None, workflow: str, run_id: str, prices: dict[str, f
              tuning_job: str | None = None) -> list[str]:
     """What a workflow run cost: its Glue job runs, and the tuning job that trained on its output
     (``tuning_job``, else the newest reviewcat-* tuning job started after the run)."""
-    session = _session(region)
+    session = session_of(region)
     glue = session.client("glue")
     run = glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"]
     charges = costs.workflow_charges(glue, run)
@@ -193,4 +193,35 @@ def status(stack: str, region: str | None, prices: dict[str, float] | None = Non
             lines += run_cost(region, workflow, runs[0]["WorkflowRunId"], prices or costs.PRICES, tuning_job)
         else:
             lines.append(f"workflow {workflow} has not run yet: reviewcat aws run")
+    return lines
+
+
+def _workflow(cloudformation: Any, stack: str) -> str:
+    workflow = stack_outputs(cloudformation, stack).get("WorkflowName")
+    if not workflow:
+        raise ReviewcatError(f"stack {stack} has no WorkflowName output: redeploy with `reviewcat aws deploy`")
+    return workflow
+
+
+def logs(stack: str, region: str | None, run_id: str | None = None, limit: int = 30) -> list[str]:
+    """The failed jobs and crawls of a workflow run (default: the last), each with its error message,
+    CloudWatch log group and stream, and the last ``limit`` lines of its logs."""
+    session = session_of(region)
+    glue = session.client("glue")
+    workflow = _workflow(session.client("cloudformation"), stack)
+    if not run_id:
+        runs = glue.get_workflow_runs(Name=workflow, MaxResults=1).get("Runs", [])
+        if not runs:
+            raise ReviewcatError(f"workflow {workflow} has not run yet: reviewcat aws run")
+        run_id = runs[0]["WorkflowRunId"]
+    status = glue.get_workflow_run(Name=workflow, RunId=run_id)["Run"]["Status"]
+    failed = glue_runs.failures(glue, workflow, run_id)
+    if not failed:
+        return [f"workflow {workflow} run {run_id}: {status}, no failed job or crawler"]
+    cloudwatch = session.client("logs")
+    lines = [f"workflow {workflow} run {run_id}: {status}, {len(failed)} failed"]
+    for failure in failed:
+        lines.append(failure.line())
+        shown = glue_runs.log_lines(cloudwatch, failure, limit)
+        lines += [f"  {line}" for line in shown] or ["  (no log lines found)"]
     return lines

@@ -10,7 +10,7 @@ from reviewcat.tables.catalog import CrawlResult, crawl
 
 OPTIONS = [
     Option("input-path", "the parquet folder to register: product_category=<name>/*.parquet (local, hdfs:// or "
-           "s3://)"),
+           "s3://)", required=True),
     Option("database", "catalog database to register it in (created when missing)"),
     Option("table", "catalog table to create, or to refresh with the folder's partitions now"),
     *[o for o in SOURCE if o.name == "warehouse"],

@@ -48,9 +48,10 @@ BYTES_PER_WRITER = 256 * 1024 * 1024
 _COMPRESSED = re.compile(r"\.(gz|bz2|deflate|zst|lz4|snappy)$")
 
 OPTIONS = [
-    Option("format", "the input's format", choices=tuple(dumps.FORMATS)),
-    Option("input-path", "a folder or glob of dump files or of a table's files (local, hdfs:// or s3://)"),
-    Option("output-path", "the review table to write or add to: product_category=<name>/*.parquet"),
+    Option("format", "the input's format", choices=tuple(dumps.FORMATS), required=True),
+    Option("input-path", "a folder or glob of dump files or of a table's files (local, hdfs:// or s3://)",
+           required=True),
+    Option("output-path", "the review table to write or add to: product_category=<name>/*.parquet", required=True),
     Option("overwrite", "replace the categories of the output that this input holds again "
            "(or an output folder that is not an import)", switch=True),
     Option("database", "catalog database to register the table in (with --table)"),

@@ -36,11 +36,13 @@ OPTIONS = SOURCE + READING + OUTPUT + [
            "(default: <table>_balanced beside a catalog input; a path input is not registered)"),
     Option("label", "what to balance: category, sentiment (star_rating 1-2, 3, 4-5), stars or a column name",
            default="category"),
-    Option("within", "balance every (value of this column, class) cell instead, e.g. product_category"),
+    Option("within", "balance every (value of this column, class) cell instead, e.g. product_category (default: "
+           "the classes alone)"),
     Option("categories", "comma-separated categories to keep (default: all)", name_list),
-    Option("per-class", "keep at most N reviews per class (or cell) instead of cutting all to the smallest",
+    Option("per-class", "keep at most N reviews per class (or cell) (default: as many as the smallest has)",
            positive_int, aliases=("per-category",)),
-    Option("min-class-size", "leave out classes (or cells) with fewer than M reviews before balancing",
+    Option("min-class-size", "leave out classes (or cells) with fewer than M reviews before balancing (default: "
+           "keep them all)",
            positive_int, aliases=("min-category-size",)),
 ]
 

@@ -314,6 +314,69 @@ def missing_extra(exc: BaseException) -> str | None:
     return f"{name} is not installed: pip install 'reviewcat[{extra}]'" if extra else None
 
 
+# What to do about an AWS service's refusal, by its error code (botocore's ClientError).
+_AWS_ADVICE = [
+    (("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError",
+      "InvalidAccessKeyId", "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+      "ExpiredToken", "ExpiredTokenException", "403"),
+     "check the credentials (AWS_PROFILE, aws configure) and that their IAM policy allows this"),
+    (("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
+      "ProvisionedThroughputExceededException"),
+     "AWS is throttling these requests: wait a minute and run again"),
+    (("ResourceLimitExceeded", "LimitExceededException", "ServiceQuotaExceededException"),
+     "a service quota is reached: free what uses it (reviewcat endpoint list) or ask AWS for a higher quota"),
+    (("ResourceInUse", "ResourceInUseException", "AlreadyExistsException", "EntityAlreadyExists",
+      "EntityAlreadyExistsException", "BucketAlreadyExists", "BucketAlreadyOwnedByYou", "ConflictException"),
+     "choose another name, or delete the existing one first"),
+    (("ResourceNotFound", "ResourceNotFoundException", "EntityNotFoundException", "NoSuchBucket", "NoSuchKey",
+      "NotFound", "404", "NoSuchEntity"),
+     "check the name and the region (--region)"),
+]
+# SageMaker answers ValidationException both for bad values and for names that exist or do not.
+_AWS_MESSAGE_ADVICE = [("already exist", "ResourceInUse"), ("Could not find", "ResourceNotFound"),
+                       ("does not exist", "ResourceNotFound"), ("not found", "ResourceNotFound")]
+
+
+def aws_problem(exc: BaseException) -> str | None:
+    """One line for an AWS service's refusal (or an unreachable endpoint): the service's own message,
+    the operation and the resource it names, and what to do; None for anything else."""
+    try:
+        from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError,
+                                         NoRegionError)
+    except ImportError:
+        return None
+    if isinstance(exc, NoCredentialsError):
+        return "no AWS credentials: configure them (aws configure, AWS_PROFILE or the environment)"
+    if isinstance(exc, NoRegionError):
+        return "no AWS region: pass --region or set AWS_REGION"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach AWS ({exc}): check the network, the region and AWS_ENDPOINT_URL"
+    if isinstance(exc, BotoCoreError):
+        return f"the AWS client failed: {exc}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, said, operation = str(error.get("Code", "unknown")), (error.get("Message") or "").strip(), \
+            exc.operation_name
+        said = _first(r"<Message>(.*?)</Message>", said) or said  # an XML error body left whole in Message
+        said = said if len(said) <= 300 else f"{said[:300]}..."  # a validation error may list every allowed value
+        resource = next((f"{name} {error[key]}" for key, name in (("BucketName", "bucket"), ("Key", "key"),
+                                                                  ("ResourceName", "resource"), ("StackName", "stack"))
+                         if error.get(key)), None)
+    else:  # boto3's transfers wrap the ClientError in their own text (S3UploadFailedError)
+        found = re.search(r"(?:to|from) (\S+?): An error occurred \((\w+)\) when calling the (\w+) operation[^:]*: "
+                          r"(.*)", str(exc)) if type(exc).__module__.startswith("boto3") else None
+        if not found:
+            return None
+        resource, code, operation, said = f"s3://{found.group(1)}", found.group(2), found.group(3), found.group(4)
+    kind = next((alias for words, alias in _AWS_MESSAGE_ADVICE if words.lower() in said.lower()), code) \
+        if code in ("ValidationException", "ValidationError") else code
+    bad_value = code in ("ValidationException", "ValidationError", "InvalidParameterValue", "InvalidRequest")
+    advice = next((what for codes, what in _AWS_ADVICE if kind in codes), None) or (
+        "check the value the message names" if bad_value else
+        "see the message, or run again if AWS reports a temporary failure")
+    return f"AWS refused {operation}{f' on {resource}' if resource else ''} ({code}: {said or 'no message'}): {advice}"
+
+
 def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: bool = False,
            partner: Callable[[str, str], str | None] | None = None) -> int:
     """Print the one line for ``exc`` and return the exit code: 130 when interrupted, else 2.
@@ -338,6 +401,9 @@ def report(prog: str, exc: BaseException, log_file: Path, skip_corrupt_flag: boo
     elif missing_extra(exc):
         write_trace(log_file, exc)
         message = missing_extra(exc)
+    elif aws_problem(exc):
+        write_trace(log_file, exc)
+        message = aws_problem(exc)
     elif isinstance(exc, OSError) and os_problem(exc):
         write_trace(log_file, exc)
         message = os_problem(exc)

@@ -7,10 +7,14 @@ into a ``getResolvedOptions`` call (only names present in argv) plus our own def
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from reviewcat.runtime.errors import ReviewcatError
+
+log = logging.getLogger(__name__)
 
 
 def positive_int(text: str) -> int:
@@ -75,7 +79,8 @@ class Option:
     repeat: bool = False  # may be given several times; the values arrive as a list
     short: str | None = None
     choices: tuple[str, ...] | None = None
-    aliases: tuple[str, ...] = ()  # earlier names that still work
+    aliases: tuple[str, ...] = ()  # earlier names that still work, for one release, with a warning
+    required: bool = False  # argparse refuses a command line without it, before anything starts
 
     @property
     def dest(self) -> str:
@@ -86,16 +91,36 @@ class Option:
         return (self.name, *self.aliases)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A command that is not a Spark job (it may start one): what it is for, its flags (or a function
+    giving them, so that a heavy module is imported only when the command runs), and what it runs."""
+    description: str
+    options: list[Option] | Callable[[], list[Option]]
+    body: Callable[[argparse.Namespace], None]
+    positionals: Callable[[argparse.ArgumentParser], object] | None = None  # e.g. predict's texts
+
+    def flags(self) -> list[Option]:
+        return self.options() if callable(self.options) else self.options
+
+
 def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
     for opt in options:
         flags = [f"--{name}" for name in opt.names] + ([opt.short] if opt.short else [])
         if opt.switch:
             parser.add_argument(*flags, dest=opt.dest, action="store_true", help=opt.help)
         else:
-            shown = f" (default: {opt.default})" if opt.default is not None else ""
+            shown = f" (default: {opt.default})" if opt.default is not None else " (required)" if opt.required else ""
             parser.add_argument(*flags, dest=opt.dest, type=opt.type, default=opt.default, choices=opt.choices,
                                 action="append" if opt.repeat else "store", help=opt.help + shown,
-                                metavar=None if opt.choices else opt.dest.upper())
+                                required=opt.required, metavar=None if opt.choices else opt.dest.upper())
+
+
+def renamed(options: Iterable[Option], given: Iterable[str]) -> list[str]:
+    """A warning for each earlier name among the flags ``given`` (``--name``, or ``--name=value``)."""
+    flags = {word.split("=", 1)[0] for word in given}
+    return [f"--{alias} is now --{opt.name}; the old name goes in the next release"
+            for opt in options for alias in opt.aliases if f"--{alias}" in flags]
 
 
 def parse_args(options: Iterable[Option], argv: list[str], prog: str, description: str,
@@ -105,7 +130,10 @@ def parse_args(options: Iterable[Option], argv: list[str], prog: str, descriptio
     add_options(parser, options)
     if extra:
         extra(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for warning in renamed(options, argv):
+        print(f"{prog}: warning: {warning}", file=sys.stderr)
+    return args
 
 
 def glue_names(options: Iterable[Option], argv: list[str]) -> list[str]:
@@ -116,10 +144,15 @@ def glue_names(options: Iterable[Option], argv: list[str]) -> list[str]:
 def from_resolved(options: Iterable[Option], resolved: Mapping[str, str]) -> argparse.Namespace:
     """Typed values with defaults from what ``getResolvedOptions`` returned (keys use ``_``)."""
     values = {}
+    for warning in renamed(options, [f"--{name.replace('_', '-')}" for name, value in resolved.items()
+                                     if value is not None]):
+        log.warning("%s", warning)
     for opt in options:
         given = next((n for n in opt.names if resolved.get(n.replace("-", "_")) is not None), None)
         raw = resolved[given.replace("-", "_")] if given else None
         if raw is None:
+            if opt.required:
+                raise ReviewcatError(f"--{opt.name} is required: {opt.help}")
             values[opt.dest] = False if opt.switch else opt.default
             continue
         convert = truthy if opt.switch else opt.type
@@ -163,7 +196,7 @@ READING = [
            "of failing; the log and the job's summary name them", switch=True),
 ]
 OUTPUT = [
-    Option("output-path", "where to write the result (local path, hdfs:// or s3://)"),
+    Option("output-path", "where to write the result (local path, hdfs:// or s3://)", required=True),
     Option("overwrite", "replace --output-path if it exists", switch=True),
     Option("seed", "random seed: the same inputs and seed give byte-identical outputs", int, 42),
 ]

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # What the rows are called does not matter here: nothing is written.
 OPTIONS = [o for o in score_input.OPTIONS if o.name not in ("keep-columns", "id-column")] + [
     Option("model", "model.bin or a BlazingText model.tar.gz (local, s3:// or hdfs://), with labels.json and "
-           f"{DRIFT_REFERENCE} beside it"),
+           f"{DRIFT_REFERENCE} beside it", required=True),
     Option("labels", "labels.json or a prepare manifest.json naming the categories (default: labels.json "
            "beside --model)"),
     Option("drift-reference", f"the {DRIFT_REFERENCE} training wrote (default: the one beside --model)"),

@@ -18,6 +18,7 @@ from reviewcat.train.data import Prepared, beside_json, open_prepared, parse_jso
 from reviewcat.train import evaluate as evaluation
 from reviewcat.train.local_search import run_search
 from reviewcat.train.model_file import describe
+from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
 from reviewcat.train.space import DataStats, build_space, load_space_file
 
@@ -36,15 +37,16 @@ SEARCH_OPTIONS = [
            "default 10", positive_int),
     Option("time-budget", "local search: seconds the search may take; it plans as many trials as fit and "
            f"stops at the budget (default: {DEFAULT_TIME_BUDGET:g} s unless --max-jobs is given)", positive_float),
-    Option("max-parallel", "trials running at once", positive_int),
+    Option("max-parallel", "trials running at once (default: 2, or the --search-config's)", positive_int),
     Option("range", "tune a hyperparameter over min:max[:log], e.g. learning_rate=0.01:0.08 (repeatable; "
            "default: ranges derived from the training data)", repeat=True),
-    Option("static", "fix a hyperparameter, e.g. min_count=2 (repeatable)", repeat=True),
+    Option("static", "fix a hyperparameter, e.g. min_count=2 (repeatable; default: the search's own)", repeat=True),
     Option("search-config", "JSON or YAML file with ranges, static, max_jobs, max_parallel"),
 ]
 
 TRAIN = [
-    Option("data", "the --output-path of `reviewcat prepare` (an s3:// prefix for SageMaker is used as is)"),
+    Option("data", "the --output-path of `reviewcat prepare` (an s3:// prefix for SageMaker is used as is)",
+           required=True),
     Option("output-path", "folder (local, or s3:// with the local backend) for the model, trials, metrics and "
            "report", default="model"),
     Option("backend", "auto: SageMaker when credentials, region, role and --s3-output are set, else local",
@@ -61,13 +63,15 @@ TRAIN = [
     Option("instance-type", "training instance (CPU trains best below 2 GB of data)", default="ml.c5.4xlarge"),
     Option("job-name", "tuning job name (default reviewcat-<UTC time>)"),
     Option("wait", "SageMaker: follow the tuning job, then evaluate the best model", switch=True),
+    Option("attach", "SageMaker: instead of starting a tuning job, pick up this one (started without --wait, or "
+           "from another machine): wait while it runs, then fetch and evaluate its best model as --wait does"),
     Option("deploy", "SageMaker: create an endpoint from the best training job (needs --wait)", switch=True),
     Option("endpoint-name", "name of the endpoint --deploy creates (default: the tuning job's)"),
 ] + SEARCH_OPTIONS
 
 EVALUATE = [
-    Option("model", "model.bin or a BlazingText model.tar.gz"),
-    Option("data", "the --output-path of `reviewcat prepare` (its test split is scored)"),
+    Option("model", "model.bin or a BlazingText model.tar.gz", required=True),
+    Option("data", "the --output-path of `reviewcat prepare` (its test split is scored)", required=True),
     Option("output-path", "folder for metrics.json, confusion_matrix.png/.csv and report.md", default="evaluation"),
     Option("top-k", "the top-k accuracy counts the true category among the model's k best guesses", positive_int,
            evaluation.TOP_K, short="-k"),
@@ -79,7 +83,7 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
           max_parallel: int | None = None, range: Sequence[str] | None = None, static: Sequence[str] | None = None,
           search_config: str | None = None, role: str | None = None, region: str | None = None,
           s3_output: str | None = None, instance_type: str = "ml.c5.4xlarge", job_name: str | None = None,
-          wait: bool = False, deploy: bool = False, endpoint_name: str | None = None,
+          wait: bool = False, attach: str | None = None, deploy: bool = False, endpoint_name: str | None = None,
           overwrite: bool = False) -> Path | str:
     """Searches hyperparameters on the chosen backend (local fastText, or SageMaker BlazingText tuning),
     keeps the best model, evaluates it on the test split and writes the report into ``output_path``,
@@ -87,8 +91,10 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     if not data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
     data = str(data)
-    if deploy and not wait:
+    if deploy and not (wait or attach):
         raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
+    if attach:
+        return _attach(attach, data, output_path, region, overwrite, deploy, endpoint_name)
     target = AwsTarget.detect(region, role, s3_output)
     chosen, reason = choose_backend(backend, target)
     if chosen == "sagemaker" and target.output:  # the tuning job writes its models there
@@ -156,23 +162,69 @@ def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: Aws
                         job_name: str | None, instance_type: str, wait: bool, deploy: bool,
                         endpoint_name: str | None, output_path: str) -> None:
     import boto3
-    from reviewcat.train import sagemaker_backend as sm
     s3 = boto3.client("s3", region_name=target.region)
-    client = boto3.client("sagemaker", region_name=target.region)
     job = job_name or sm.tuning_job_name()
+    if deploy:  # before hours of tuning, not after them
+        sm.check_endpoint_free(boto3.client("sagemaker", region_name=target.region), endpoint_name or job,
+                               "--endpoint-name")
     channels = sm.stage_channels(data, target.output, s3)
     sm.start_tuning(space, target, channels, instance_type, job)
     search = {"backend": "sagemaker", "tuning_job": job, "region": target.region, "channels": channels,
               "instance_type": instance_type, "space": space.to_dict()}
     (staging / SEARCH_FILE).write_text(json_text(search))
     if not wait:
-        log.info("tuning job %s started; follow it in the SageMaker console or rerun with --wait", job)
+        log.info("tuning job %s started; follow it in the SageMaker console, or pick it up with "
+                 "`reviewcat train --attach %s --data %s --output-path ...`", job, job, data)
         return
+    _finish_tuning(search, space.fixed(), data, prepared, staging, deploy=deploy, endpoint_name=endpoint_name,
+                   output_path=output_path)
+
+
+def _attach(job: str, data: str, output_path: str, region: str | None, overwrite: bool, deploy: bool,
+            endpoint_name: str | None) -> Path | str:
+    """``--attach``: an existing tuning job followed to its end, its best model fetched and evaluated."""
+    import boto3
+    session = boto3.Session(region_name=region) if region else boto3.Session()
+    if session.region_name is None or session.get_credentials() is None:
+        raise ReviewcatError("--attach needs AWS credentials and a region (--region or AWS_REGION)")
+    client = session.client("sagemaker")
+    try:
+        tuning = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)
+    except client.exceptions.ClientError as exc:
+        if sm.not_found(exc):
+            raise ReviewcatError(f"tuning job {job} does not exist in {session.region_name}: check the name "
+                                 "and --region") from None
+        raise
+    if deploy:
+        sm.check_endpoint_free(client, endpoint_name or job, "--endpoint-name")
+    definition = tuning.get("TrainingJobDefinition", {})
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+                for c in definition.get("InputDataConfig", [])}
+    static = {k: v for k, v in definition.get("StaticHyperParameters", {}).items() if not k.startswith("_")}
+    search = {"backend": "sagemaker", "tuning_job": job, "region": session.region_name, "channels": channels,
+              "instance_type": definition.get("ResourceConfig", {}).get("InstanceType"), "attached": True,
+              "static": static}
+    output = _final(output_path)
+    with staged_output(str(output), overwrite, {"--data": data}) as staging:
+        prepared = None if is_s3(data) else open_prepared(data)  # on S3: its test split is fetched when needed
+        _finish_tuning(search, static, data, prepared, staging, deploy=deploy, endpoint_name=endpoint_name,
+                       output_path=output_path, session=session)
+    log.info("results in %s", output)
+    return output
+
+
+def _finish_tuning(search: dict, fixed: dict, data: str, prepared: Prepared | None, staging: Path, *,
+                   deploy: bool, endpoint_name: str | None, output_path: str, session=None) -> None:
+    """A tuning job followed to its end; its best model fetched, evaluated and (``deploy``) served."""
+    import boto3
+    session = session or boto3.Session(region_name=search["region"])
+    s3, client = session.client("s3"), session.client("sagemaker")
+    job = search["tuning_job"]
     best = sm.best_job(client, sm.follow(client, job))
     log.info("best training job %s: %s %s with %s", best["name"], best["objective"].get("MetricName"),
              best["objective"].get("Value"), best["hyperparameters"])
     search["best"] = {"name": best["name"], "accuracy": best["objective"].get("Value"),
-                      "hyperparameters": {**space.fixed(), **best["hyperparameters"]}, "model_data": best["model_data"]}
+                      "hyperparameters": {**fixed, **best["hyperparameters"]}, "model_data": best["model_data"]}
     (staging / SEARCH_FILE).write_text(json_text(search))
     model = sm.download(s3, best["model_data"], staging / "model.tar.gz")
     search["model_file"] = {"name": model.name, **describe(str(model))}
@@ -181,7 +233,7 @@ def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: Aws
         local = staging / "data"
         for split in ("validation", "test"):
             (local / split).mkdir(parents=True)
-            sm.download(s3, channels[split] + f"{split}.txt", local / split / f"{split}.txt")
+            sm.download(s3, f"{data.rstrip('/')}/{split}/{split}.txt", local / split / f"{split}.txt")
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
         prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))

@@ -185,14 +185,48 @@ def download(s3: Any, uri: str, target: Path) -> Path:
     return target
 
 
+def not_found(exc: Exception) -> bool:
+    """Whether SageMaker's refusal says the resource does not exist (it answers ValidationException)."""
+    return "Could not find" in str(exc) or "does not exist" in str(exc)
+
+
+def check_endpoint_free(client: Any, name: str, flag: str) -> None:
+    """Refuses an endpoint name in use, before anything is made (or, for training, tuned)."""
+    try:
+        client.describe_endpoint(EndpointName=name)
+    except client.exceptions.ClientError as exc:
+        if not_found(exc):
+            return
+        raise
+    raise ReviewcatError(f"endpoint {name} already exists: choose another {flag}, or delete it first "
+                         f"(reviewcat endpoint delete --name {name})")
+
+
 def deploy(client: Any, best: dict, endpoint: str, instance_type: str = "ml.m5.large") -> str:
-    """A real-time endpoint serving the best model (BlazingText's own inference on the same image)."""
-    client.create_model(ModelName=endpoint, ExecutionRoleArn=best["role"],
-                        PrimaryContainer={"Image": best["image"], "ModelDataUrl": best["model_data"]})
-    client.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": endpoint, "InitialInstanceCount": 1,
-        "InstanceType": instance_type}])
-    client.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
+    """A real-time endpoint serving the best model (BlazingText's own inference on the same image).
+
+    A refused step removes what the steps before it made, so a failed deploy leaves no model or
+    configuration behind to collide with the next attempt."""
+    steps = [(lambda: client.create_model(ModelName=endpoint, ExecutionRoleArn=best["role"], PrimaryContainer={
+                  "Image": best["image"], "ModelDataUrl": best["model_data"]}),
+              lambda: client.delete_model(ModelName=endpoint)),
+             (lambda: client.create_endpoint_config(EndpointConfigName=endpoint, ProductionVariants=[{
+                  "VariantName": "AllTraffic", "ModelName": endpoint, "InitialInstanceCount": 1,
+                  "InstanceType": instance_type}]),
+              lambda: client.delete_endpoint_config(EndpointConfigName=endpoint)),
+             (lambda: client.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint), None)]
+    made = []
+    try:
+        for create, undo in steps:
+            create()
+            made.append(undo)
+    except BaseException:
+        for undo in reversed(made):
+            try:
+                undo()
+            except Exception as exc:  # the refusal is what the user needs to see; this is logged
+                log.warning("could not remove what the failed deploy made: %s", exc)
+        raise
     log.info("creating endpoint %s (instance %s); waiting until it is in service", endpoint, instance_type)
     client.get_waiter("endpoint_in_service").wait(EndpointName=endpoint)
     return endpoint

@@ -1,0 +1,63 @@
+"""What went wrong in a Glue workflow run: its failed job runs and crawls, their errors and logs.
+
+A workflow run only counts its failed actions; GetWorkflowRun with the graph names each job run
+and crawl, and GetJobRun gives a job run's error message and log group. Glue writes a job run's
+logs to CloudWatch groups under that name (``/error``, ``/output``, and with continuous logging
+more) in streams that start with the job run's id, so the logs are found by those two prefixes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Glue's default, when a job run's answer names no log group.
+DEFAULT_LOG_GROUP = "/aws-glue/jobs"
+FAILED_JOB = ("FAILED", "ERROR", "TIMEOUT", "STOPPED")
+FAILED_CRAWL = ("FAILED", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed job run or crawl of a workflow run: where its logs are, and what it said."""
+    what: str  # "job reviewcat-balance-reviews run jr_..." or "crawler reviewcat-raw"
+    state: str
+    message: str
+    log_group: str  # a CloudWatch log group, or the prefix of the job run's groups
+    log_stream: str  # a stream, or the prefix of the job run's streams
+
+    def line(self) -> str:
+        return (f"{self.what} {self.state}: {self.message or 'no error message'} "
+                f"(CloudWatch logs: group {self.log_group}*, stream {self.log_stream}*)")
+
+
+def failures(glue: Any, workflow: str, run_id: str) -> list[Failure]:
+    """The failed job runs and crawls of a workflow run, from its graph and GetJobRun."""
+    run = glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"]
+    found = []
+    for node in run.get("Graph", {}).get("Nodes", []):
+        for job_run in (node.get("JobDetails") or {}).get("JobRuns", []):
+            if job_run.get("JobRunState") not in FAILED_JOB:
+                continue
+            full = glue.get_job_run(JobName=job_run["JobName"], RunId=job_run["Id"])["JobRun"]
+            found.append(Failure(f"job {full['JobName']} run {full['Id']}", full.get("JobRunState", "FAILED"),
+                                 full.get("ErrorMessage", ""), full.get("LogGroupName") or DEFAULT_LOG_GROUP,
+                                 full["Id"]))
+        for crawl in (node.get("CrawlerDetails") or {}).get("Crawls", []):
+            if crawl.get("State") in FAILED_CRAWL:
+                found.append(Failure(f"crawler {node.get('Name')}", crawl["State"], crawl.get("ErrorMessage", ""),
+                                     crawl.get("LogGroup") or "/aws-glue/crawlers", crawl.get("LogStream") or ""))
+    return found
+
+
+def log_lines(logs: Any, failure: Failure, limit: int) -> list[str]:
+    """The last ``limit`` log lines of a failure, from every log group and stream its prefixes name."""
+    groups = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
+        logGroupNamePrefix=failure.log_group) for g in page["logGroups"]]
+    events = []
+    for group in groups:
+        arguments = {"logGroupName": group, **({"logStreamNamePrefix": failure.log_stream} if failure.log_stream
+                                               else {})}
+        for page in logs.get_paginator("filter_log_events").paginate(**arguments):
+            events += [(e["timestamp"], group, e.get("logStreamName", ""), e["message"].rstrip())
+                       for e in page["events"]]
+    return [f"{group} {stream}: {message}" for _, group, stream, message in sorted(events)[-limit:]]

@@ -40,17 +40,13 @@ def deploy(client: Any, name: str | None, tuning_job: str | None, training_job: 
     return sm.deploy(client, model, name, instance_type)
 
 
-
 def delete(client: Any, name: str) -> list[str]:
     """The endpoint deleted, with the configuration and models of the same name (what ``deploy``
     made); a configuration or model under another name is someone else's and stays."""
-    try:
-        endpoint = client.describe_endpoint(EndpointName=name)
-    except client.exceptions.ClientError as exc:
-        if sm.not_found(exc):
-            raise ReviewcatError(f"endpoint {name} does not exist: `reviewcat endpoint list` shows those that "
-                                 "do (check --region)") from None
-        raise
+    endpoint = sm.existing(lambda: client.describe_endpoint(EndpointName=name))
+    if endpoint is None:
+        raise ReviewcatError(f"endpoint {name} does not exist: `reviewcat endpoint list` shows those that do "
+                             "(check --region)")
     config = endpoint["EndpointConfigName"]
     models = [v["ModelName"] for v in client.describe_endpoint_config(EndpointConfigName=config)
               .get("ProductionVariants", [])]

@@ -188,13 +188,9 @@ def _attach(job: str, data: str, output_path: str, region: str | None, overwrite
     if session.region_name is None or session.get_credentials() is None:
         raise ReviewcatError("--attach needs AWS credentials and a region (--region or AWS_REGION)")
     client = session.client("sagemaker")
-    try:
-        tuning = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)
-    except client.exceptions.ClientError as exc:
-        if sm.not_found(exc):
-            raise ReviewcatError(f"tuning job {job} does not exist in {session.region_name}: check the name "
-                                 "and --region") from None
-        raise
+    tuning = sm.existing(lambda: client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job))
+    if tuning is None:
+        raise ReviewcatError(f"tuning job {job} does not exist in {session.region_name}: check the name and --region")
     if deploy:
         sm.check_endpoint_free(client, endpoint_name or job, "--endpoint-name")
     definition = tuning.get("TrainingJobDefinition", {})

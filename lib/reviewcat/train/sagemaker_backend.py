@@ -185,19 +185,22 @@ def download(s3: Any, uri: str, target: Path) -> Path:
     return target
 
 
-def not_found(exc: Exception) -> bool:
-    """Whether SageMaker's refusal says the resource does not exist (it answers ValidationException)."""
-    return "Could not find" in str(exc) or "does not exist" in str(exc)
+def existing(describe: Callable[[], dict]) -> dict | None:
+    """A Describe* call's answer, or None when the resource does not exist (SageMaker says so with
+    ResourceNotFound, or a ValidationException whose message says it); other refusals raise."""
+    from botocore.exceptions import ClientError
+    try:
+        return describe()
+    except ClientError as exc:
+        if "Could not find" in str(exc) or "does not exist" in str(exc):
+            return None
+        raise
 
 
 def check_endpoint_free(client: Any, name: str, flag: str) -> None:
     """Refuses an endpoint name in use, before anything is made (or, for training, tuned)."""
-    try:
-        client.describe_endpoint(EndpointName=name)
-    except client.exceptions.ClientError as exc:
-        if not_found(exc):
-            return
-        raise
+    if existing(lambda: client.describe_endpoint(EndpointName=name)) is None:
+        return
     raise ReviewcatError(f"endpoint {name} already exists: choose another {flag}, or delete it first "
                          f"(reviewcat endpoint delete --name {name})")
 

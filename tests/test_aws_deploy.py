@@ -112,6 +112,9 @@ def test_a_failed_run_names_the_job_its_error_and_its_logs(aws_env, monkeypatch,
         f"workflow rc-fail-flow run {run_id}: COMPLETED, 1 failed",
         f"job rc-balance run {job_run} FAILED: {said} (CloudWatch logs: group /aws-glue/jobs*, stream {job_run}*)",
         f"  /aws-glue/jobs/error {job_run}-driver: line 3", f"  /aws-glue/jobs/error {job_run}-driver: line 4"]
+    code, out, err = cli("aws", "logs", "--stack", "rc-fail", "--run-id", "wr_nope")
+    assert (code, err) == (2, "reviewcat aws logs: error: AWS refused GetWorkflowRun (EntityNotFoundException: "
+                              "Entity not found): check the name and the region (--region)\n")
 
 
 def test_destroy_asks_then_empties_the_buckets_and_deletes_the_stack(aws_env, cli):

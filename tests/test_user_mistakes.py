@@ -513,11 +513,13 @@ def test_a_claim_is_refused_once_another_run_has_published(tmp_path):
     assert sorted(p.name for p in Path(final).iterdir()) == [RUN_FILE, "a.txt"]
 
 
-def test_a_missing_extra_names_the_install_that_brings_it(tmp_path):
-    """`reviewcat aws` without boto3 (an install without the aws extra): one line saying what to install."""
+@pytest.mark.parametrize("argv", [["aws", "status", "--region", "us-east-1"], ["endpoint", "list"],
+                                  ["predict", "--endpoint", "acme", "some review"]])
+def test_a_missing_extra_names_the_install_that_brings_it(tmp_path, argv):
+    """The AWS commands without boto3 (an install without the aws extra): one line saying what to install."""
     hide = "import sys; sys.modules['boto3'] = None; from reviewcat.cli import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.run([sys.executable, "-c", hide, "aws", "status", "--region", "us-east-1"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-c", hide, *argv], cwd=tmp_path,
                           env=cli_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == \
-        "reviewcat aws status: error: boto3 is not installed: pip install 'reviewcat[aws]'"
+    prog = " ".join(["reviewcat", *argv[:2 if argv[0] != "predict" else 1]])
+    assert proc.stderr.strip().splitlines()[-1] == f"{prog}: error: boto3 is not installed: pip install 'reviewcat[aws]'"

@@ -95,11 +95,8 @@ def top_k(model: Any, tokenized: Sequence[str], k: int) -> list[list[tuple[str, 
 
 def sagemaker_runtime(region: str | None = None) -> Any:
     """The client that asks an endpoint, in ``region`` or the AWS configuration's."""
-    try:
-        import boto3
-        from botocore.exceptions import BotoCoreError
-    except ImportError:
-        raise ReviewcatError("--endpoint needs boto3: pip install 'reviewcat[aws]'") from None
+    import boto3  # missing, it is named with the install that brings it (runtime.failures.missing_extra)
+    from botocore.exceptions import BotoCoreError
     try:
         return boto3.client("sagemaker-runtime", region_name=region)
     except BotoCoreError as exc:

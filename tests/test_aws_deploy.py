@@ -127,6 +127,12 @@ def test_destroy_asks_then_empties_the_buckets_and_deletes_the_stack(aws_env, cl
     for body in (b"one", b"two"):  # two versions of a key, and a delete marker after them
         s3.put_object(Bucket="rc-destroy-data", Key="prepared/train/train.txt", Body=body)
     s3.delete_object(Bucket="rc-destroy-data", Key="prepared/train/train.txt")
+    cloudformation.create_stack(StackName="rc-protected", TemplateBody=template.replace("rc-destroy", "rc-protected"),
+                                EnableTerminationProtection=True)
+    s3.put_object(Bucket="rc-protected-data", Key="kept.txt", Body=b"kept")
+    code, out, err = cli("aws", "destroy", "--stack", "rc-protected", "--yes")
+    assert code == 2 and "stack rc-protected has termination protection: turn it off" in err
+    assert s3.get_object(Bucket="rc-protected-data", Key="kept.txt")["Body"].read() == b"kept"  # nothing deleted
     code, out, err = cli("aws", "destroy", "--stack", "rc-destroy")
     assert (code, err) == (2, "reviewcat aws destroy: error: aws destroy deletes stack rc-destroy and everything in "
                               "its buckets: s3://rc-destroy-data (3 object versions); this cannot be undone: run "

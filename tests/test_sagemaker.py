@@ -222,6 +222,13 @@ def test_attach_picks_up_a_tuning_job_started_without_wait(aws_env, best_job, pr
     assert metrics["model"] == str(attached / "model.tar.gz") and metrics["examples"] > 0
     with pytest.raises(ReviewcatError, match="tuning job rc-nope does not exist in us-east-1: check the name"):
         train(data=prepared_dir, output_path=str(tmp_path / "none"), attach="rc-nope")
+    with pytest.raises(ReviewcatError, match="--attach picks up a SageMaker tuning job as it was started: leave out "
+                                             "--max-jobs, --range"):
+        train(data=prepared_dir, output_path=str(tmp_path / "none"), attach="rc-attach-1", max_jobs=3,
+              range=["learning_rate=0.1:0.2"])
+    with pytest.raises(ReviewcatError, match=f"tuning job rc-attach-1 trained on s3://{BUCKET}/attach/data/prepared/"
+                                             f"train/, not on s3://{BUCKET}/elsewhere: give the --data"):
+        train(data=f"s3://{BUCKET}/elsewhere", output_path=str(tmp_path / "none"), attach="rc-attach-1")
     assert not (tmp_path / "none").exists()
 
 
@@ -244,6 +251,14 @@ def test_an_endpoint_is_deployed_listed_and_deleted(aws_env, best_job, prepared_
     code, out, err = cli("endpoint", "list")
     assert code == 0 and any(line.startswith("rc-ep-1: InService, 1 x ml.m5.large, $0.115/hour, created ")
                              for line in out.splitlines()), out
+    code, out, err = cli("endpoint", "deploy", "--training-job", best_job, "--name", "rc-ep-3")
+    client.delete_endpoint_config(EndpointConfigName="rc-ep-3")  # allowed while the endpoint serves (and bills)
+    code, out, err = cli("endpoint", "list")
+    assert code == 0 and any(line.startswith("rc-ep-3: InService, configuration unknown, created ")
+                             for line in out.splitlines()), out
+    code, out, err = cli("endpoint", "delete", "--name", "rc-ep-3")
+    assert code == 0 and out.splitlines() == ["deleted endpoint rc-ep-3", "endpoint configuration rc-ep-3 was "
+                                              "already gone"], err
     code, out, err = cli("endpoint", "delete", "--name", "rc-ep-1")
     assert code == 0, err
     assert out.splitlines() == ["deleted endpoint rc-ep-1", "deleted endpoint configuration rc-ep-1",
@@ -278,6 +293,16 @@ def test_aws_run_train_passes_the_search_flags_on(aws_env, best_job, prepared_di
     code, out, err = cli("aws", "run", "--stack", "rc-train", "--max-jobs", "3")
     assert (code, err) == (2, "reviewcat aws run: error: --max-jobs go with --train: add it, or leave them out\n")
     model = tmp_path / "model"
+    model.mkdir()
+    runs = boto3.client("glue").get_workflow_runs(Name="rc-train-flow")["Runs"]
+    code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(model))
+    assert (code, err) == (2, f"reviewcat aws run: error: {model} already exists: choose another --output-path or "
+                              "pass --overwrite\n")
+    code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(tmp_path / "m2"),
+                         "--range", "learning_rate=abc")
+    assert code == 2 and "learning_rate" in err and not (tmp_path / "m2").exists()
+    assert boto3.client("glue").get_workflow_runs(Name="rc-train-flow")["Runs"] == runs  # refused before it ran
+    model.rmdir()
     code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(model),
                          "--max-jobs", "3", "--max-parallel", "1", "--range", "learning_rate=0.02:0.04",
                          "--static", "min_count=3", "--job-name", "rc-run-train-1", "--poll-seconds", "1")

@@ -44,6 +44,9 @@ def _run(args: Namespace) -> None:
         raise ReviewcatError(f"{', '.join(given)} go with --train: add it, or leave them out")
     if args.train and args.no_follow:
         raise ReviewcatError("--train needs the workflow to finish: drop --no-follow")
+    job = tuning.pop("job_name") or tuning_job_name()
+    if args.train:
+        _check_training(args, tuning, job)
     run_id, outputs = aws.run(args.stack, args.region, follow=not args.no_follow, poll_seconds=args.poll_seconds)
     prepared = outputs.get("PreparedPath")
     if not args.train:
@@ -52,11 +55,24 @@ def _run(args: Namespace) -> None:
         if not args.no_follow:
             print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices)))
         return
-    job = tuning.pop("job_name") or tuning_job_name()
     train(data=prepared, backend="sagemaker", role=outputs.get("SageMakerRoleArn"), region=args.region,
           s3_output=outputs.get("TrainingOutputPath"), wait=True, output_path=args.output_path, job_name=job,
-          **{k: v for k, v in tuning.items() if v is not None})
+          overwrite=args.overwrite, **{k: v for k, v in tuning.items() if v is not None})
     print("\n".join(aws.run_cost(args.region, outputs["WorkflowName"], run_id, prices, job)))
+
+
+def _check_training(args: Namespace, tuning: dict, job: str) -> None:
+    """What would stop ``--train`` after the workflow, refused before it runs (and is paid for)."""
+    from reviewcat.aws import deploy as aws
+    from reviewcat.train import sagemaker_backend as sm
+    from reviewcat.train.space import build_space
+    if Path(args.output_path).exists() and not args.overwrite:
+        raise ReviewcatError(f"{args.output_path} already exists: choose another --output-path or pass --overwrite")
+    build_space(tuning["search_config"], tuning["range"] or (), tuning["static"] or (), tuning["max_jobs"],
+                tuning["max_parallel"])  # a bad range, value or file is its one line now
+    client = aws.session_of(args.region).client("sagemaker")
+    if sm.existing(lambda: client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)):
+        raise ReviewcatError(f"tuning job {job} already exists: choose another --job-name")
 
 
 def _status(args: Namespace) -> None:
@@ -71,14 +87,18 @@ def _logs(args: Namespace) -> None:
 
 def _destroy(args: Namespace) -> None:
     from reviewcat.aws import deploy as aws, endpoints, teardown
+    from botocore.exceptions import ClientError
     session = aws.session_of(args.region)
-    lines = teardown.destroy(session, args.stack, args.yes, aws.failure_reason)
-    serving = [line for line in endpoints.listing(session.client("sagemaker")) if line != endpoints.NONE]
+    print("\n".join(teardown.destroy(session, args.stack, args.yes, aws.failure_reason)))
+    try:  # what is left that bills: a Glue-only user may not list endpoints, which is said, not fatal
+        serving = [line for line in endpoints.listing(session.client("sagemaker")) if line != endpoints.NONE]
+    except ClientError as exc:
+        print(f"could not list the region's endpoints ({exc.response.get('Error', {}).get('Code')}): "
+              "`reviewcat endpoint list` shows them")
+        return
     if serving:
-        lines.append("endpoints still billed by the hour (not part of the stack; `reviewcat endpoint delete "
-                     "--name NAME` removes one):")
-        lines += [f"  {line}" for line in serving]
-    print("\n".join(lines))
+        print("endpoints in the region, not part of the stack (one in service bills by the hour; `reviewcat "
+              "endpoint delete --name NAME` removes it):\n" + "\n".join(f"  {line}" for line in serving))
 
 
 AWS: dict[str, Command] = {
@@ -96,6 +116,7 @@ AWS: dict[str, Command] = {
         Option("train", "then tune BlazingText on SageMaker with the prepared data, evaluate and fetch the best "
                "model", switch=True),
         Option("output-path", "--train: local folder for the model, metrics and report", default="model"),
+        Option("overwrite", "--train: replace --output-path if it exists", switch=True),
         PRICE,
     ] + _TUNING, _run),
     "status": Command("the stack, its outputs, the last workflow run and what it cost", STACK + [

@@ -135,9 +135,13 @@ def follow_workflow(glue: Any, workflow: str, run_id: str, poll_seconds: float =
         if line != shown:
             log.info("%s", line)
             shown = line
-        if status in ("ERROR", "STOPPED") or (status == "COMPLETED" and (
-                stats.get("FailedActions", 0) or stats.get("TimeoutActions", 0) or stats.get("StoppedActions", 0))):
-            failed = [failure.line() for failure in glue_runs.failures(glue, workflow, run_id)]
+        if status in ("ERROR", "STOPPED") or (status == "COMPLETED" and any(stats.get(name, 0) for name in (
+                "FailedActions", "TimeoutActions", "StoppedActions", "ErroredActions"))):
+            try:
+                failed = [failure.line() for failure in glue_runs.failures(glue, workflow, run_id)]
+            except glue.exceptions.ClientError as exc:  # the run's own message is still worth its line
+                log.warning("cannot read the run's failed jobs: %s", exc)
+                failed = []
             reason = "; ".join(failed) or run.get("ErrorMessage") or "Glue names no failed job or crawler"
             raise ReviewcatError(f"workflow {workflow} run {run_id} ended {status} with failures: {reason}; their "
                                  f"logs: reviewcat aws logs --run-id {run_id}")

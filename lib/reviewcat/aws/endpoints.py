@@ -30,6 +30,10 @@ def deploy(client: Any, name: str | None, tuning_job: str | None, training_job: 
     sm.check_endpoint_free(client, name, "--name")
     if tuning_job:
         tuning = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job)
+        status = tuning["HyperParameterTuningJobStatus"]
+        if status not in ("Completed", "Stopped"):
+            raise ReviewcatError(f"tuning job {tuning_job} is {status}: its best model is known once it has "
+                                 f"ended (reviewcat train --attach {tuning_job} waits for it)")
         model = sm.best_job(client, tuning)
     else:
         training = client.describe_training_job(TrainingJobName=training_job)
@@ -48,11 +52,14 @@ def delete(client: Any, name: str) -> list[str]:
         raise ReviewcatError(f"endpoint {name} does not exist: `reviewcat endpoint list` shows those that do "
                              "(check --region)")
     config = endpoint["EndpointConfigName"]
-    models = [v["ModelName"] for v in client.describe_endpoint_config(EndpointConfigName=config)
-              .get("ProductionVariants", [])]
+    # A configuration may be deleted while its endpoint serves (and bills): the endpoint goes anyway.
+    described = sm.existing(lambda: client.describe_endpoint_config(EndpointConfigName=config))
+    models = [v["ModelName"] for v in (described or {}).get("ProductionVariants", [])]
     client.delete_endpoint(EndpointName=name)
     lines = [f"deleted endpoint {name}"]
-    if config == name:
+    if described is None:
+        lines.append(f"endpoint configuration {config} was already gone")
+    elif config == name:
         client.delete_endpoint_config(EndpointConfigName=config)
         lines.append(f"deleted endpoint configuration {config}")
     else:
@@ -72,14 +79,21 @@ def listing(client: Any, prices: Mapping[str, float] = costs.PRICES) -> list[str
     for page in client.get_paginator("list_endpoints").paginate(SortBy="CreationTime", SortOrder="Descending"):
         for summary in page["Endpoints"]:
             name = summary["EndpointName"]
-            config = client.describe_endpoint_config(
-                EndpointConfigName=client.describe_endpoint(EndpointName=name)["EndpointConfigName"])
-            variants = config.get("ProductionVariants", [])
-            instances = ", ".join(f"{v.get('InitialInstanceCount', 1)} x {v.get('InstanceType', 'serverless')}"
-                                  for v in variants)
-            hourly = [prices.get(v.get("InstanceType", ""), None) for v in variants]
-            price = (f"${sum(p * v.get('InitialInstanceCount', 1) for p, v in zip(hourly, variants)):.3f}/hour"
+            shown = f"{name}: {summary['EndpointStatus']}, "
+            # Either may be gone by now (an endpoint being deleted, a configuration deleted under it).
+            endpoint = sm.existing(lambda: client.describe_endpoint(EndpointName=name))
+            config = endpoint and sm.existing(
+                lambda: client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"]))
+            if not config:
+                lines.append(f"{shown}configuration unknown, created {summary['CreationTime']:%Y-%m-%d %H:%M}")
+                continue
+            running = {v["VariantName"]: v.get("CurrentInstanceCount") for v in endpoint.get("ProductionVariants", [])}
+            counts = [(running.get(v["VariantName"]) if running.get(v["VariantName"]) is not None
+                       else v.get("InitialInstanceCount", 1), v.get("InstanceType", "serverless"))
+                      for v in config.get("ProductionVariants", [])]
+            hourly = [prices.get(kind) for _, kind in counts]
+            price = (f"${sum(p * n for p, (n, _) in zip(hourly, counts)):.3f}/hour"
                      if hourly and None not in hourly else "price unknown (--price TYPE=USD)")
-            lines.append(f"{name}: {summary['EndpointStatus']}, {instances}, {price}, created "
+            lines.append(f"{shown}{', '.join(f'{n} x {kind}' for n, kind in counts)}, {price}, created "
                          f"{summary['CreationTime']:%Y-%m-%d %H:%M}")
     return lines or [NONE]

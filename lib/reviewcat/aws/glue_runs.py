@@ -12,8 +12,8 @@ from typing import Any
 
 # Glue's default, when a job run's answer names no log group.
 DEFAULT_LOG_GROUP = "/aws-glue/jobs"
-FAILED_JOB = ("FAILED", "ERROR", "TIMEOUT", "STOPPED")
-FAILED_CRAWL = ("FAILED", "CANCELLED")
+FAILED_JOB = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+FAILED_CRAWL = ("FAILED", "CANCELLED", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Failure:
     message: str
     log_group: str  # a CloudWatch log group, or the prefix of the job run's groups
     log_stream: str  # a stream, or the prefix of the job run's streams
+    started: Any = None  # when it ran (datetimes): its log lines are those of that time
+    ended: Any = None
 
     def line(self) -> str:
         return (f"{self.what} {self.state}: {self.message or 'no error message'} "
@@ -41,11 +43,13 @@ def failures(glue: Any, workflow: str, run_id: str) -> list[Failure]:
             full = glue.get_job_run(JobName=job_run["JobName"], RunId=job_run["Id"])["JobRun"]
             found.append(Failure(f"job {full['JobName']} run {full['Id']}", full.get("JobRunState", "FAILED"),
                                  full.get("ErrorMessage", ""), full.get("LogGroupName") or DEFAULT_LOG_GROUP,
-                                 full["Id"]))
+                                 full["Id"], full.get("StartedOn"), full.get("CompletedOn")))
         for crawl in (node.get("CrawlerDetails") or {}).get("Crawls", []):
             if crawl.get("State") in FAILED_CRAWL:
+                # A crawler's stream is its name, across all its crawls: this crawl's lines by its time.
                 found.append(Failure(f"crawler {node.get('Name')}", crawl["State"], crawl.get("ErrorMessage", ""),
-                                     crawl.get("LogGroup") or "/aws-glue/crawlers", crawl.get("LogStream") or ""))
+                                     crawl.get("LogGroup") or "/aws-glue/crawlers", crawl.get("LogStream") or "",
+                                     crawl.get("StartedOn"), crawl.get("CompletedOn")))
     return found
 
 
@@ -53,10 +57,12 @@ def log_lines(logs: Any, failure: Failure, limit: int) -> list[str]:
     """The last ``limit`` log lines of a failure, from every log group and stream its prefixes name."""
     groups = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate(
         logGroupNamePrefix=failure.log_group) for g in page["logGroups"]]
+    window = {name: int(moment.timestamp() * 1000) + slack for name, moment, slack in
+              (("startTime", failure.started, -60_000), ("endTime", failure.ended, 60_000)) if moment is not None}
     events = []
     for group in groups:
-        arguments = {"logGroupName": group, **({"logStreamNamePrefix": failure.log_stream} if failure.log_stream
-                                               else {})}
+        arguments = {"logGroupName": group, **window,
+                     **({"logStreamNamePrefix": failure.log_stream} if failure.log_stream else {})}
         for page in logs.get_paginator("filter_log_events").paginate(**arguments):
             events += [(e["timestamp"], group, e.get("logStreamName", ""), e["message"].rstrip())
                        for e in page["events"]]

@@ -29,15 +29,22 @@ def stack_resources(cloudformation: Any, stack: str, kind: str) -> list[str]:
             if r["ResourceType"] == kind and r.get("PhysicalResourceId")]
 
 
-def _versions(s3: Any, bucket: str) -> list[dict]:
-    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+def _versions(s3: Any, bucket: str) -> list[dict] | None:
+    """Every object version and delete marker of ``bucket``; None when the bucket is gone."""
+    try:
+        pages = list(s3.get_paginator("list_object_versions").paginate(Bucket=bucket))
+    except s3.exceptions.ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+            return None
+        raise
     return [{"Key": v["Key"], "VersionId": v["VersionId"]} for page in pages
             for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
 
 
 def empty_bucket(s3: Any, bucket: str) -> int:
-    """Every object version and delete marker of ``bucket`` deleted; returns how many."""
-    versions = _versions(s3, bucket)
+    """Every object version, delete marker and unfinished upload of ``bucket`` deleted; returns how
+    many versions and markers (a bucket already gone has none)."""
+    versions = _versions(s3, bucket) or []
     for start in range(0, len(versions), DELETE_BATCH):
         answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[start:start + DELETE_BATCH],
                                                           "Quiet": True})
@@ -45,8 +52,10 @@ def empty_bucket(s3: Any, bucket: str) -> int:
             first = answer["Errors"][0]
             raise ReviewcatError(f"cannot delete s3://{bucket}/{first['Key']} ({first['Code']}: {first['Message']}):"
                                  " check that these credentials may delete objects and versions")
-    for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+    if versions:
+        for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
     return len(versions)
 
 
@@ -67,23 +76,35 @@ def _delete_bucket(s3: Any, bucket: str, sleep: Callable[[float], None]) -> None
 
 def destroy(session: Any, stack: str, confirmed: bool, failure_reason: Callable[[Any, str], str],
             sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """What was deleted, line by line; without ``confirmed`` nothing is, and the error says what would be."""
+    """What was deleted, line by line; without ``confirmed`` nothing is, and the error says what would be.
+
+    Nothing is deleted from a stack under termination protection. The buckets' names are read
+    before the stack goes, so a bucket that cannot be deleted afterwards is named in the error."""
     cloudformation, s3 = session.client("cloudformation"), session.client("s3")
     try:
-        cloudformation.describe_stacks(StackName=stack)
+        description = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
     except cloudformation.exceptions.ClientError as exc:
         if "does not exist" in str(exc):
             raise ReviewcatError(f"stack {stack} does not exist: nothing to destroy (check --stack and --region)") \
                 from None
         raise
+    if description.get("EnableTerminationProtection"):
+        raise ReviewcatError(f"stack {stack} has termination protection: turn it off (aws cloudformation "
+                             f"update-termination-protection --no-enable-termination-protection --stack-name {stack}) "
+                             "to destroy it; nothing was deleted")
     buckets = stack_resources(cloudformation, stack, "AWS::S3::Bucket")
     keys = stack_resources(cloudformation, stack, "AWS::KMS::Key")
+    held = {bucket: _versions(s3, bucket) for bucket in buckets}
     if not confirmed:
-        held = ", ".join(f"s3://{b} ({len(_versions(s3, b))} object versions)" for b in buckets) or "no bucket"
-        raise ReviewcatError(f"aws destroy deletes stack {stack} and everything in its buckets: {held}; this cannot be "
-                             "undone: run again with --yes")
+        listed = ", ".join(f"s3://{b} ({len(v)} object versions)" if v is not None else f"s3://{b} (already gone)"
+                           for b, v in held.items()) or "no bucket"
+        raise ReviewcatError(f"aws destroy deletes stack {stack} and everything in its buckets: {listed}; this cannot "
+                             "be undone: run again with --yes")
     lines = []
-    for bucket in buckets:
+    present = [bucket for bucket, versions in held.items() if versions is not None]
+    for bucket in present:  # no more access logs into the buckets that are about to go
+        s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    for bucket in present:
         log.info("emptying s3://%s", bucket)
         lines.append(f"emptied s3://{bucket}: {empty_bucket(s3, bucket)} object versions deleted")
     log.info("deleting stack %s", stack)
@@ -94,9 +115,16 @@ def destroy(session: Any, stack: str, confirmed: bool, failure_reason: Callable[
         raise ReviewcatError(f"stack {stack} could not be deleted: {failure_reason(cloudformation, stack)} "
                              f"({exc})") from None
     lines.append(f"deleted stack {stack}")
-    for bucket in buckets:  # kept by the template's DeletionPolicy: Retain
-        _delete_bucket(s3, bucket, sleep)
-        lines.append(f"deleted bucket {bucket}")
+    left = []
+    for bucket in present:  # kept by the template's DeletionPolicy: Retain
+        try:
+            _delete_bucket(s3, bucket, sleep)
+            lines.append(f"deleted bucket {bucket}")
+        except s3.exceptions.ClientError as exc:
+            left.append(f"{bucket} ({exc.response.get('Error', {}).get('Code')})")
+    if left:
+        raise ReviewcatError(f"deleted stack {stack} but not its bucket(s) {', '.join(left)}: empty and delete "
+                             "them in the S3 console (every version), or with these credentials once allowed")
     lines += [f"kept KMS key {key}: it encrypts Glue's CloudWatch logs, which outlive the stack; schedule its "
               "deletion in KMS once they are no longer needed" for key in keys]
     return lines

@@ -65,7 +65,8 @@ TRAIN = [
     Option("wait", "SageMaker: follow the tuning job, then evaluate the best model", switch=True),
     Option("attach", "SageMaker: instead of starting a tuning job, pick up this one (started without --wait, or "
            "from another machine): wait while it runs, then fetch and evaluate its best model as --wait does"),
-    Option("deploy", "SageMaker: create an endpoint from the best training job (needs --wait)", switch=True),
+    Option("deploy", "SageMaker: create an endpoint from the best training job (needs --wait or --attach)",
+           switch=True),
     Option("endpoint-name", "name of the endpoint --deploy creates (default: the tuning job's)"),
 ] + SEARCH_OPTIONS
 
@@ -92,8 +93,16 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
     data = str(data)
     if deploy and not (wait or attach):
-        raise ReviewcatError("--deploy needs --wait: the endpoint is made from the finished tuning job's best model")
+        raise ReviewcatError("--deploy needs --wait (or --attach): the endpoint is made from the finished tuning "
+                             "job's best model")
     if attach:
+        given = [flag for flag, value in (("--job-name", job_name), ("--max-jobs", max_jobs), ("--range", range),
+                                          ("--static", static), ("--search-config", search_config),
+                                          ("--time-budget", time_budget), ("--max-parallel", max_parallel))
+                 if value]
+        if given or backend == "local":
+            raise ReviewcatError(f"--attach picks up a SageMaker tuning job as it was started: leave out "
+                                 f"{', '.join(given) or '--backend local'}")
         return _attach(attach, data, output_path, region, overwrite, deploy, endpoint_name)
     target = AwsTarget.detect(region, role, s3_output)
     chosen, reason = choose_backend(backend, target)
@@ -196,17 +205,34 @@ def _attach(job: str, data: str, output_path: str, region: str | None, overwrite
     definition = tuning.get("TrainingJobDefinition", {})
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
                 for c in definition.get("InputDataConfig", [])}
-    static = {k: v for k, v in definition.get("StaticHyperParameters", {}).items() if not k.startswith("_")}
+    _check_same_data(job, data, channels.get("train", ""))
+    # What the search fixed, as --wait records it: without BlazingText's mode and the SDK's own (_...).
+    static = {k: v for k, v in definition.get("StaticHyperParameters", {}).items()
+              if not k.startswith("_") and k != "mode"}
     search = {"backend": "sagemaker", "tuning_job": job, "region": session.region_name, "channels": channels,
               "instance_type": definition.get("ResourceConfig", {}).get("InstanceType"), "attached": True,
               "static": static}
     output = _final(output_path)
     with staged_output(str(output), overwrite, {"--data": data}) as staging:
-        prepared = None if is_s3(data) else open_prepared(data)  # on S3: its test split is fetched when needed
+        if is_s3(data):  # its test split is fetched when needed, from a finished prepare only
+            check_finished(S3Files(), data.rstrip("/"))
+        prepared = None if is_s3(data) else open_prepared(data)
         _finish_tuning(search, static, data, prepared, staging, deploy=deploy, endpoint_name=endpoint_name,
                        output_path=output_path, session=session)
     log.info("results in %s", output)
     return output
+
+
+def _check_same_data(job: str, data: str, trained_on: str) -> None:
+    """The test split scored must be the one beside the training split the tuning job read: an
+    ``s3://`` prepare output is read where it is, a local one was uploaded under its folder's name."""
+    if is_s3(data):
+        if trained_on.rstrip("/") != f"{data.rstrip('/')}/train":
+            raise ReviewcatError(f"tuning job {job} trained on {trained_on}, not on {data}: give the --data it "
+                                 "was started with")
+    elif not trained_on.rstrip("/").endswith(f"/{Path(data).name}/train"):
+        log.warning("tuning job %s trained on %s; the test split scored is that of %s: make sure it is the same "
+                    "prepare output", job, trained_on, data)
 
 
 def _finish_tuning(search: dict, fixed: dict, data: str, prepared: Prepared | None, staging: Path, *,

@@ -192,7 +192,9 @@ def existing(describe: Callable[[], dict]) -> dict | None:
     try:
         return describe()
     except ClientError as exc:
-        if "Could not find" in str(exc) or "does not exist" in str(exc):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ResourceNotFound", "ResourceNotFoundException") or any(
+                words in str(exc) for words in ("Could not find", "does not exist", "can't find")):
             return None
         raise
 
@@ -208,8 +210,10 @@ def check_endpoint_free(client: Any, name: str, flag: str) -> None:
 def deploy(client: Any, best: dict, endpoint: str, instance_type: str = "ml.m5.large") -> str:
     """A real-time endpoint serving the best model (BlazingText's own inference on the same image).
 
-    A refused step removes what the steps before it made, so a failed deploy leaves no model or
-    configuration behind to collide with the next attempt."""
+    A refused step removes what the steps before it made, and an endpoint that fails to come into
+    service is removed with them (its reason in the error), so a failed deploy leaves nothing behind
+    to bill or to collide with the next attempt."""
+    from botocore.exceptions import WaiterError
     steps = [(lambda: client.create_model(ModelName=endpoint, ExecutionRoleArn=best["role"], PrimaryContainer={
                   "Image": best["image"], "ModelDataUrl": best["model_data"]}),
               lambda: client.delete_model(ModelName=endpoint)),
@@ -217,12 +221,21 @@ def deploy(client: Any, best: dict, endpoint: str, instance_type: str = "ml.m5.l
                   "VariantName": "AllTraffic", "ModelName": endpoint, "InitialInstanceCount": 1,
                   "InstanceType": instance_type}]),
               lambda: client.delete_endpoint_config(EndpointConfigName=endpoint)),
-             (lambda: client.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint), None)]
+             (lambda: client.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint),
+              lambda: client.delete_endpoint(EndpointName=endpoint))]
     made = []
     try:
         for create, undo in steps:
             create()
             made.append(undo)
+        log.info("creating endpoint %s (instance %s); waiting until it is in service", endpoint, instance_type)
+        try:
+            client.get_waiter("endpoint_in_service").wait(EndpointName=endpoint)
+        except WaiterError:
+            answer = existing(lambda: client.describe_endpoint(EndpointName=endpoint)) or {}
+            raise ReviewcatError(f"endpoint {endpoint} did not come into service "
+                                 f"({answer.get('EndpointStatus', 'gone')}: "
+                                 f"{answer.get('FailureReason', 'no reason given')}); it was removed") from None
     except BaseException:
         for undo in reversed(made):
             try:
@@ -230,6 +243,4 @@ def deploy(client: Any, best: dict, endpoint: str, instance_type: str = "ml.m5.l
             except Exception as exc:  # the refusal is what the user needs to see; this is logged
                 log.warning("could not remove what the failed deploy made: %s", exc)
         raise
-    log.info("creating endpoint %s (instance %s); waiting until it is in service", endpoint, instance_type)
-    client.get_waiter("endpoint_in_service").wait(EndpointName=endpoint)
     return endpoint

@@ -1,6 +1,7 @@
 """The SageMaker backend against a local moto server: real boto3 and SDK HTTP on 127.0.0.1."""
 import json
 import logging
+import tarfile
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained,
     with caplog.at_level(logging.INFO):
         train(data=prepared_dir, output_path=str(out), backend="auto", role=ROLE, region=REGION,
               s3_output=f"s3://{BUCKET}/run2", wait=True, deploy=True, job_name="rc-e2e-1",
-              endpoint_name="reviewcat-test")
+              endpoint_name="reviewcat-test", register="rc-e2e-group")
     assert "backend: sagemaker (AWS credentials, region us-east-1, role and s3://reviewcat-test/run2 are set)" \
         in caplog.text
     assert "tuning job rc-e2e-1: Completed" in caplog.text
@@ -113,6 +114,13 @@ def test_train_on_sagemaker_end_to_end(aws_env, best_job, prepared_dir, trained,
     assert client.describe_endpoint(EndpointName="reviewcat-test")["EndpointStatus"] == "InService"
     assert client.describe_model(ModelName="reviewcat-test")["PrimaryContainer"]["ModelDataUrl"] == \
         f"s3://{BUCKET}/best/FakeTrainingJobName/output/model.tar.gz"
+    # Registered with the tuning job's own artifact, not a copy; and described in its model card.
+    package = client.list_model_packages(ModelPackageGroupName="rc-e2e-group")["ModelPackageSummaryList"][0]
+    container = client.describe_model_package(ModelPackageName=package["ModelPackageArn"])[
+        "InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == f"s3://{BUCKET}/best/FakeTrainingJobName/output/model.tar.gz"
+    card = (out / "model_card.md").read_text()
+    assert "## Intended use and limits" in card and "tuning job rc-e2e-1" in card
 
 
 def test_auto_falls_back_to_local_and_explicit_sagemaker_names_what_is_missing(aws_env, monkeypatch):
@@ -198,7 +206,10 @@ def test_an_s3_prepare_output_is_used_as_is(aws_env, best_job, prepared_dir, tmp
         [f"s3://{BUCKET}/glue/prepared/train/", f"s3://{BUCKET}/glue/prepared/validation/"]
     after = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert not any(key.startswith("run3/data/") for key in after - before)  # nothing uploaded again
-    assert json.loads((out / "metrics.json").read_text())["examples"] > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["examples"] > 0
+    # Where the test split is, not the copy evaluation read (a staging folder's, gone once published).
+    assert metrics["test_file"] == f"s3://{BUCKET}/glue/prepared/test/test.txt"
     assert json.loads((out / "labels.json").read_text())["__label__books"] == "Books"
     # Lines and labels from the manifest on S3, tokens from the train file's size: the same space.
     local = read_labeled(root / "train" / "train.txt", keep_text=False).stats()
@@ -324,3 +335,32 @@ def test_a_refused_upload_is_one_line_and_leaves_nothing(aws_env, prepared_dir, 
     assert err.startswith("reviewcat train: error: AWS refused PutObject on s3://rc-no-such-bucket/run/data/prepared/")
     assert "(NoSuchBucket: The specified bucket does not exist): check the name and the region (--region)" in err
     assert not out.exists() and not list(tmp_path.glob("model*"))
+
+
+def test_a_model_is_registered_pending_approval_with_its_metrics(aws_env, trained, cli, tmp_path):
+    client, s3 = boto3.client("sagemaker"), boto3.client("s3")
+    code, out, err = cli("register", "--model-dir", trained, "--group", "rc-group", "--s3-output",
+                         f"s3://{BUCKET}/reg")
+    assert code == 0, err
+    arn = out.strip().removeprefix("registered: ").removesuffix(" (pending manual approval)")
+    package = client.describe_model_package(ModelPackageName=arn)
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    container = package["InferenceSpecification"]["Containers"][0]
+    assert container["Image"] == BLAZINGTEXT
+    base = f"reg/registry/rc-group/{trained.name}"
+    assert container["ModelDataUrl"] == f"s3://{BUCKET}/{base}/model.tar.gz"
+    s3.download_file(BUCKET, f"{base}/model.tar.gz", str(tmp_path / "model.tar.gz"))
+    with tarfile.open(tmp_path / "model.tar.gz") as tar:
+        assert tar.getnames() == ["model.bin"]
+    statistics = package["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics == {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{base}/metrics.json"}
+    assert s3.get_object(Bucket=BUCKET, Key=f"{base}/metrics.json")["Body"].read() == \
+        (trained / "metrics.json").read_bytes()
+    assert package["CustomerMetadataProperties"]["model_card"] == f"s3://{BUCKET}/{base}/model_card.md"
+    assert cli("register", "--model-dir", trained, "--group", "rc-group", "--s3-output", f"s3://{BUCKET}/reg")[0] == 0
+    versions = client.list_model_packages(ModelPackageGroupName="rc-group")["ModelPackageSummaryList"]
+    assert len(versions) == 2  # a second registration is the group's next version
+    code, out, err = cli("register", "--model-dir", tmp_path, "--group", "rc-group", "--s3-output",
+                         f"s3://{BUCKET}/reg")
+    assert (code, err) == (2, f"reviewcat register: error: {tmp_path} has no metrics.json: give the --output-path "
+                              "of `reviewcat train`\n")

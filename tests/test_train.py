@@ -16,6 +16,7 @@ from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.scoring.predict import predict
 from reviewcat.train.commands import train
 from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
+from reviewcat.train.error_analysis import baselines, calibration, confused_pairs
 from reviewcat.train.local_search import (_OutOfTime, _fitting_fraction, _run_rung, estimate_seconds,
                                           jobs_for_budget, plan_rungs, refine_configs, refines, sample_configs)
 from reviewcat.train.model import load_model, top_k
@@ -33,9 +34,16 @@ def majority_share(prepared_dir: str) -> float:
 def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_dir):
     assert sorted(p.name for p in trained.iterdir()) == sorted([
         "model.bin", "trials.csv", "search.json", "labels.json", "metrics.json", "confusion_matrix.csv",
-        "confusion_matrix.png", "report.md", "drift_reference.json", "_reviewcat.json"])
+        "confusion_matrix.png", "report.md", "drift_reference.json", "_reviewcat.json", "predictions.parquet",
+        "reliability.png", "model_card.md"])
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["accuracy"] > majority_share(prepared_dir) + 0.4, metrics["accuracy"]
+    assert metrics["baselines"]["majority"]["accuracy"] == pytest.approx(majority_share(prepared_dir))
+    card = (trained / "model_card.md").read_text()
+    low, high = metrics["accuracy_ci95"]
+    assert f"- accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f})" in card
+    assert metrics["model_file"]["sha256"] in card and "## Intended use and limits" in card
+    assert "## Training" in card and "- chosen: buckets=20000" in card
     low, high = metrics["accuracy_ci95"]
     assert low < metrics["accuracy"] < high
     count, fractions = plan_rungs(4, "halving")
@@ -129,6 +137,24 @@ def test_metrics_match_a_hand_computed_confusion_matrix():
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
 
 
+def test_confused_pairs_baselines_and_calibration_by_hand():
+    true = ["a", "a", "a", "a", "b", "b", "c", "c"]
+    predicted = ["a", "b", "b", "c", "a", "b", "c", "a"]
+    texts = [f"text {i}" for i in range(8)]
+    pairs = confused_pairs(true, predicted, texts, top=2, examples=1)
+    assert pairs == [{"true": "a", "predicted": "b", "count": 2, "share_of_true": 0.5, "examples": ["text 1"]},
+                     {"true": "a", "predicted": "c", "count": 1, "share_of_true": 0.25, "examples": ["text 3"]}]
+    # The majority class is training's (b), scored on the test lines; uniform: one of three classes.
+    assert baselines(true, {"a": 1, "b": 5, "c": 2}, k=2) == {
+        "majority": {"label": "b", "accuracy": 0.25, "from": "the training split"},
+        "uniform": {"accuracy": pytest.approx(1 / 3), "top_k": pytest.approx(2 / 3)}}
+    assert baselines(true, None, k=2)["majority"] == {"label": "a", "accuracy": 0.5, "from": "the test split"}
+    # Bins [0.9, 1.0]: 0.95 and 1.0 (one right), [0.5, 0.6): 0.55 right, 0.5 wrong.
+    curve = calibration([0.95, 1.0, 0.55, 0.5], [True, False, True, False], bins=10)
+    assert [(b["low"], b["count"]) for b in curve["bins"]] == [(0.5, 2), (0.9, 2)]
+    assert curve["ece"] == pytest.approx(0.5 * abs(0.5 - 0.525) + 0.5 * abs(0.5 - 0.975))
+
+
 def test_top_k_accuracy_counts_the_true_label_among_the_first_k():
     true = ["a", "b", "c", "a"]
     ranked = [["a", "b", "c"], ["a", "b", "c"], ["a", "b", "c"], ["b"]]
@@ -145,7 +171,7 @@ def test_unseen_test_labels_are_counted_and_warned(trained, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         metrics = evaluate(str(trained / "model.bin"), test_file, tmp_path / "eval", {})
     assert metrics["unseen_label_examples"] == 2 and metrics["examples"] == 3
-    assert metrics["per_class"]["__label__toys"]["recall"] == 0.0
+    assert metrics["per_class"]["toys"] == {**metrics["per_class"]["toys"], "label": "__label__toys", "recall": 0.0}
     assert "2 test lines have labels never seen in training (__label__toys)" in caplog.text
 
 
@@ -321,6 +347,16 @@ def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir
     assert metrics["accuracy"] == json.loads((trained / "metrics.json").read_text())["accuracy"]
     assert metrics["top_k"]["k"] == 2 and "- top-2 accuracy: **" in (tmp_path / "eval" / "report.md").read_text()
     assert "## Model" in (tmp_path / "eval" / "report.md").read_text()  # search.json beside the model is used
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "- baselines: always " in report and "## Most confused" in report and "## Calibration" in report
+    assert (tmp_path / "eval" / "reliability.png").stat().st_size > 0
+    import pyarrow.parquet as pq
+    answers = pq.read_table(tmp_path / "eval" / "predictions.parquet").to_pylist()
+    assert len(answers) == metrics["examples"] and answers[0]["id"] == 1
+    assert all(len(a["categories"]) == len(a["probabilities"]) == 2 for a in answers)
+    assert sum(a["correct"] for a in answers) / len(answers) == pytest.approx(metrics["accuracy"])
+    assert metrics["per_class"]["Books"]["label"] == "__label__books"
+    assert metrics["baselines"]["majority"]["from"] == "the training split"
     recorded = recorded_paths(tmp_path / "eval", tmp_path.parent)
     assert recorded["metrics.json"] == [str(trained / "model.bin"), f"{prepared_dir}/test/test.txt"], recorded
     assert all(Path(path).exists() for paths in recorded.values() for path in paths), recorded

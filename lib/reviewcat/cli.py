@@ -77,6 +77,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"report: {evaluate(**stage_arguments(EVALUATE, args))}")
 
 
+def _register(args: argparse.Namespace) -> None:
+    from reviewcat.runtime.options import stage_arguments
+    from reviewcat.train.registry import REGISTER, register
+    print(f"registered: {register(**stage_arguments(REGISTER, args))} (pending manual approval)")
+
+
 def _predict(args: argparse.Namespace) -> None:
     from reviewcat.scoring.predict import predict_command
     predict_command(args)
@@ -111,6 +117,8 @@ TOOLS: dict[str, Command] = {
                      _lazy_options("reviewcat.train.commands", "TRAIN"), _train),
     "evaluate": Command("score a model on the test split: metrics, confusion matrix, report",
                         _lazy_options("reviewcat.train.commands", "EVALUATE"), _evaluate),
+    "register": Command("register a trained model as a SageMaker model package, pending approval, with its metrics "
+                        "and bias report", _lazy_options("reviewcat.train.registry", "REGISTER"), _register),
     "predict": Command("top-k categories for texts given as arguments or lines on stdin",
                        _lazy_options("reviewcat.scoring.predict", "PREDICT"), _predict,
                        lambda parser: parser.add_argument("texts", nargs="*",

@@ -69,7 +69,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         f"  catalog:           {result.table}, {result.table}_balanced in {workdir}/warehouse",
         f"  model:             {os.path.join(folders['train'], MODEL_FILE)}",
         f"  test accuracy:     {metrics['accuracy']:.3f} (95% CI {metrics['accuracy_ci95'][0]:.3f}-"
-        f"{metrics['accuracy_ci95'][1]:.3f}; majority class {_majority_share(files):.3f}), "
+        f"{metrics['accuracy_ci95'][1]:.3f}; majority class {metrics['baselines']['majority']['accuracy']:.3f}), "
         f"macro F1 {metrics['macro_f1']:.3f}",
         f"  top-3 accuracy:    {metrics['top_k']['accuracy']:.3f} (the true category among the model's 3 best guesses)",
         f"  confusion matrix:  {os.path.join(folders['train'], MATRIX_PNG)}",
@@ -96,8 +96,3 @@ def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
         json.dump({**wanted, "sizes": sizes}, f)
     return sizes
 
-
-def _majority_share(files: dict) -> float:
-    """Accuracy of always answering the most common training label, on the test split."""
-    majority = max(files["train"]["labels"], key=files["train"]["labels"].get)
-    return files["test"]["labels"].get(majority, 0) / files["test"]["rows"]

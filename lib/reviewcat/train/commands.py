@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,7 @@ from reviewcat.schema import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from reviewcat.train.data import Prepared, beside_json, open_prepared, parse_json, read_labeled
 from reviewcat.train import evaluate as evaluation
 from reviewcat.train.local_search import run_search
+from reviewcat.train.model_card import write_model_card
 from reviewcat.train.model_file import describe
 from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
@@ -68,6 +70,8 @@ TRAIN = [
     Option("deploy", "SageMaker: create an endpoint from the best training job (needs --wait or --attach)",
            switch=True),
     Option("endpoint-name", "name of the endpoint --deploy creates (default: the tuning job's)"),
+    Option("register", "then register the model as a new version of this SageMaker model package group, pending "
+           "approval, its metrics uploaded under --s3-output (as `reviewcat register` does)"),
 ] + SEARCH_OPTIONS
 
 EVALUATE = [
@@ -85,13 +89,17 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
           search_config: str | None = None, role: str | None = None, region: str | None = None,
           s3_output: str | None = None, instance_type: str = "ml.c5.4xlarge", job_name: str | None = None,
           wait: bool = False, attach: str | None = None, deploy: bool = False, endpoint_name: str | None = None,
-          overwrite: bool = False) -> Path | str:
+          register: str | None = None, overwrite: bool = False) -> Path | str:
     """Searches hyperparameters on the chosen backend (local fastText, or SageMaker BlazingText tuning),
     keeps the best model, evaluates it on the test split and writes the report into ``output_path``,
     which it returns. ``data`` is ``prepare``'s output; the keywords are ``reviewcat train``'s flags."""
     if not data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
     data = str(data)
+    if register and not s3_output:
+        raise ReviewcatError("--register needs --s3-output: the s3:// prefix its metrics (and a local model) go to")
+    if register and is_s3(output_path):
+        raise ReviewcatError("--register reads the model folder it registers: give a local --output-path")
     if deploy and not (wait or attach):
         raise ReviewcatError("--deploy needs --wait (or --attach): the endpoint is made from the finished tuning "
                              "job's best model")
@@ -103,9 +111,12 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
         if given or backend == "local":
             raise ReviewcatError(f"--attach picks up a SageMaker tuning job as it was started: leave out "
                                  f"{', '.join(given) or '--backend local'}")
-        return _attach(attach, data, output_path, region, overwrite, deploy, endpoint_name)
+        return _registered(_attach(attach, data, output_path, region, overwrite, deploy, endpoint_name), register,
+                           s3_output, region)
     target = AwsTarget.detect(region, role, s3_output)
     chosen, reason = choose_backend(backend, target)
+    if register and chosen == "sagemaker" and not wait:
+        raise ReviewcatError("--register needs --wait (or --attach later): a tuning job's model is known once it ends")
     if chosen == "sagemaker" and target.output:  # the tuning job writes its models there
         check_apart(target.output, {"--data": data}, "--s3-output")
     log.info("backend: %s (%s)", chosen, reason)
@@ -115,7 +126,7 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     with staged_output(str(output), overwrite, {"--data": data, "--s3-output": s3_output}) as staging, \
             tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
         if is_s3(data) and chosen == "local":  # fastText reads local files
-            prepared = open_prepared(str(fetch_prepared(data, Path(scratch))))
+            prepared = replace(open_prepared(str(fetch_prepared(data, Path(scratch)))), source=data)
         elif is_s3(data):  # SageMaker reads the channels where they are
             check_finished(S3Files(), data.rstrip("/"))
             prepared = None
@@ -136,6 +147,14 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
                                 instance_type=instance_type, wait=wait, deploy=deploy,
                                 endpoint_name=endpoint_name, output_path=output_path)
     log.info("results in %s", output)
+    return _registered(output, register, s3_output, region)
+
+
+def _registered(output: Path | str, group: str | None, s3_output: str | None, region: str | None) -> Path | str:
+    """``--register``: the published model folder registered in ``group``."""
+    if group:
+        from reviewcat.train.registry import register
+        register(model_dir=str(output), group=group, s3_output=s3_output, region=region)
     return output
 
 
@@ -162,9 +181,12 @@ def _data_stats(data: str, prepared: Prepared | None, target: AwsTarget) -> Data
 
 
 def _evaluate_into(folder: Path, model: Path, prepared: Prepared, output: Path | str) -> None:
-    """The trained model in the staging ``folder`` evaluated, recorded where it will be: in ``output``."""
+    """The trained model in the staging ``folder`` evaluated, recorded where it will be (in ``output``),
+    and described in its model card."""
     search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE)
-    evaluation.write_evaluation(str(model), prepared, folder, prepared.categories, search, f"{output}/{model.name}")
+    metrics = evaluation.write_evaluation(str(model), prepared, folder, prepared.categories, search,
+                                          f"{output}/{model.name}")
+    write_model_card(folder, model.name, metrics, prepared.categories, prepared.manifest, search)
 
 
 def _train_on_sagemaker(data: str, prepared: Prepared | None, space, target: AwsTarget, staging: Path, *,
@@ -257,7 +279,7 @@ def _finish_tuning(search: dict, fixed: dict, data: str, prepared: Prepared | No
             (local / split).mkdir(parents=True)
             sm.download(s3, f"{data.rstrip('/')}/{split}/{split}.txt", local / split / f"{split}.txt")
         sm.download(s3, f"{data.rstrip('/')}/manifest.json", local / "manifest.json")
-        prepared = Prepared(local, json.loads((local / "manifest.json").read_text()))
+        prepared = Prepared(local, json.loads((local / "manifest.json").read_text()), source=data)
     (staging / LABELS_FILE).write_text(json_text(prepared.categories))
     _evaluate_into(staging, model, prepared, _final(output_path))
     if deploy:
@@ -277,7 +299,8 @@ def evaluate(*, model: str, data: str, output_path: str = "evaluation", top_k: i
     output = _final(output_path)
     with tempfile.TemporaryDirectory(prefix="reviewcat-data-") as scratch:
         with staged_output(str(output), overwrite, {"--model": model, "--data": data}) as staging:
-            prepared = open_prepared(str(fetch_prepared(data, Path(scratch))) if is_s3(data) else data)
+            prepared = replace(open_prepared(str(fetch_prepared(data, Path(scratch)))), source=data) \
+                if is_s3(data) else open_prepared(data)
             categories = prepared.categories or (beside_json(model, LABELS_FILE) or {})
             search = beside_json(model, SEARCH_FILE)
             evaluation.write_evaluation(model, prepared, staging, categories, search, k=top_k)

@@ -72,9 +72,14 @@ def _read(path: Path, keep_text: bool) -> Labeled:
 class Prepared:
     root: Path
     manifest: dict | None
+    source: str | None = None  # where the data is, when ``root`` is a local copy of it (an s3:// prefix)
 
     def file(self, split: str) -> Path:
         return self.root / split / f"{split}.txt"
+
+    def shown(self, split: str) -> str:
+        """Where a split file is, as outputs record it: in the source, not in a copy that goes away."""
+        return f"{self.source.rstrip('/')}/{split}/{split}.txt" if self.source else str(self.file(split))
 
     @property
     def categories(self) -> dict[str, str]:

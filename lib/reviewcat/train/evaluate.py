@@ -13,6 +13,7 @@ import numpy as np
 from reviewcat.runtime.storage import json_text
 from reviewcat.schema import DRIFT_REFERENCE, METRICS_FILE, REPORT_FILE, SPLITS
 from reviewcat.scoring import drift
+from reviewcat.train import error_analysis
 from reviewcat.train.data import Prepared, category_name, read_labeled
 from reviewcat.train.model import load_model, model_vocabulary, top_k, unseen_tokens
 from reviewcat.train.model_file import describe, match_record, recorded
@@ -20,6 +21,7 @@ from reviewcat.train.model_file import describe, match_record, recorded
 log = logging.getLogger(__name__)
 
 MATRIX_CSV = "confusion_matrix.csv"
+BIAS_FILE = "bias.json"
 MATRIX_PNG = "confusion_matrix.png"
 # A triage tool suggests a few queues for a person to pick from (the talk showed three guesses):
 # how often the right one is among them is the number that tool lives by.
@@ -104,12 +106,16 @@ def _plot(matrix: np.ndarray, names: list[str], accuracy: float, path: Path) -> 
 
 
 def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[str, str],
-             search: dict | None = None, recorded_as: str | None = None, k: int = TOP_K) -> dict[str, Any]:
-    """Score the model on the test split and write metrics.json and the confusion matrix (CSV, PNG).
+             search: dict | None = None, recorded_as: str | None = None, k: int = TOP_K,
+             train_counts: dict[str, int] | None = None, test_shown: str | None = None) -> dict[str, Any]:
+    """Score the model on the test split and write metrics.json, the confusion matrix (CSV, PNG),
+    every test answer (predictions.parquet) and the reliability diagram.
 
     ``search`` is training's ``search.json`` of the model, whose record of the file it must match;
     ``recorded_as`` is where the model stays, when ``model_path`` is a copy or a staging folder's;
-    ``k``: how many of the model's best guesses the top-k accuracy looks at.
+    ``k``: how many of the model's best guesses the top-k accuracy looks at; ``train_counts``: lines
+    per label of the training split, whose most common label is the majority baseline; ``test_shown``:
+    where the test file is, when ``test_file`` is a copy.
     """
     name = Path(model_path).name
     record = recorded(search, name)
@@ -121,13 +127,24 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     if unseen:
         log.warning("%d test lines have labels never seen in training (%s): counted as errors", len(unseen),
                     ", ".join(sorted(set(unseen))))
-    ranked = [[label for label, _ in pairs] for pairs in top_k(model, data.texts, k)]
-    metrics, labels, matrix = classification_metrics(data.labels, [r[0] if r else "" for r in ranked])
+    answers = top_k(model, data.texts, k)
+    ranked = [[label for label, _ in pairs] for pairs in answers]
+    predicted = [r[0] if r else "" for r in ranked]
+    metrics, labels, matrix = classification_metrics(data.labels, predicted)
+    named = lambda label: category_name(label, categories)  # noqa: E731
+    # Keyed by the names a reader knows; the label as fastText wrote it stays beside.
+    metrics["per_class"] = {named(label): {"label": label, **values} for label, values in metrics["per_class"].items()}
     metrics["top_k"] = top_k_accuracy(data.labels, ranked, k)
+    metrics["baselines"] = error_analysis.baselines(data.labels, train_counts, k)
+    metrics["baselines"]["majority"]["category"] = named(metrics["baselines"]["majority"]["label"])
+    metrics["calibration"] = error_analysis.calibration([pairs[0][1] if pairs else 0.0 for pairs in answers],
+                                                        [p == t for p, t in zip(predicted, data.labels)])
+    metrics["confused_pairs"] = error_analysis.confused_pairs([named(t) for t in data.labels],
+                                                              [named(p) for p in predicted], data.texts)
     metrics["unseen_label_examples"] = len(unseen)
     metrics["model"] = recorded_as or str(model_path)
     metrics["model_file"] = file_record
-    metrics["test_file"] = str(test_file)
+    metrics["test_file"] = test_shown or str(test_file)
     names = [category_name(label, categories) for label in labels]
     output.mkdir(parents=True, exist_ok=True)
     with (output / MATRIX_CSV).open("w", newline="") as f:
@@ -136,6 +153,9 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
         for name, row in zip(names, matrix):
             writer.writerow([name, *row.tolist()])
     _plot(matrix, names, metrics["accuracy"], output / MATRIX_PNG)
+    error_analysis.plot_reliability(metrics["calibration"], output / error_analysis.RELIABILITY_PNG)
+    error_analysis.write_predictions(output / error_analysis.PREDICTIONS_FILE, data.labels, data.texts, answers,
+                                     categories)
     (output / METRICS_FILE).write_text(json_text(metrics))
     low, high = metrics["accuracy_ci95"]
     log.info("test accuracy %.4f (95%% CI %.4f-%.4f), top-%d %.4f, macro F1 %.4f on %d examples",
@@ -148,7 +168,12 @@ def write_evaluation(model_path: str, prepared: Prepared, output: Path, categori
                      search: dict | None, recorded_as: str | None = None, k: int = TOP_K) -> dict[str, Any]:
     """Everything an evaluation writes into ``output``: the test metrics and confusion matrix
     (``evaluate``), the drift reference and the report; training and ``reviewcat evaluate`` both end so."""
-    metrics = evaluate(model_path, prepared.file("test"), output, categories, search, recorded_as, k)
+    train_counts = ((prepared.manifest or {}).get("files", {}).get("train") or {}).get("labels")
+    metrics = evaluate(model_path, prepared.file("test"), output, categories, search, recorded_as, k, train_counts,
+                       prepared.shown("test"))
+    bias = (prepared.manifest or {}).get("bias")
+    if bias:  # the data's bias before and after balancing, beside the model it trained (and registered with it)
+        (output / BIAS_FILE).write_text(json_text(bias))
     write_drift_reference(model_path, prepared, output, categories)
     write_report(output, metrics, categories, prepared.manifest, search)
     return metrics
@@ -227,6 +252,43 @@ def _bias_lines(bias: dict | None) -> list[str]:
     return lines
 
 
+def _baseline_lines(metrics: dict[str, Any]) -> list[str]:
+    base = metrics.get("baselines")
+    if not base:
+        return []
+    majority, uniform = base["majority"], base["uniform"]
+    top = metrics.get("top_k", {}).get("k")
+    return [f"- baselines: always {majority['category']} (the most common class of {majority['from']}) "
+            f"{majority['accuracy']:.4f}; a uniform guess {uniform['accuracy']:.4f}"
+            + (f" (top-{top} {uniform['top_k']:.4f})" if top else "")]
+
+
+def _confusion_lines(metrics: dict[str, Any]) -> list[str]:
+    pairs = metrics.get("confused_pairs")
+    if not pairs:
+        return []
+    lines = ["## Most confused", "", "| true | predicted as | test lines | share of the true class |",
+             "|---|---|---:|---:|"]
+    lines += [f"| {p['true']} | {p['predicted']} | {p['count']} | {p['share_of_true']:.1%} |" for p in pairs]
+    lines.append("")
+    for pair in pairs:
+        lines += [f"{pair['true']} taken for {pair['predicted']}:", ""]
+        lines += [f"- `{example.replace('`', chr(39))}`" for example in pair["examples"]]
+        lines.append("")
+    lines += [f"Every test answer: [{error_analysis.PREDICTIONS_FILE}]({error_analysis.PREDICTIONS_FILE}).", ""]
+    return lines
+
+
+def _calibration_lines(metrics: dict[str, Any]) -> list[str]:
+    curve = metrics.get("calibration")
+    if not curve:
+        return []
+    return ["## Calibration", "",
+            f"Expected calibration error {curve['ece']:.4f}: how far the top-1 probability is from the share of "
+            "answers that are right, on average (`predict --threshold` relies on these probabilities).", "",
+            f"![reliability diagram]({error_analysis.RELIABILITY_PNG})", ""]
+
+
 def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, str],
                  manifest: dict | None, search: dict | None) -> Path:
     """One markdown page tying the data, the chosen hyperparameters and the test metrics together."""
@@ -253,11 +315,12 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
               f"F1 {metrics['macro_f1']:.4f}"]
     if metrics.get("unseen_label_examples"):
         lines.append(f"- {metrics['unseen_label_examples']} test examples have labels never seen in training")
+    lines += _baseline_lines(metrics)
     lines += ["", "| category | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-    for label, m in metrics["per_class"].items():
-        lines.append(f"| {category_name(label, categories)} | {m['precision']:.3f} | {m['recall']:.3f} | "
-                     f"{m['f1']:.3f} | {m['support']} |")
+    for name, m in metrics["per_class"].items():
+        lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
     lines += ["", f"![confusion matrix]({MATRIX_PNG})", "", f"Counts: [{MATRIX_CSV}]({MATRIX_CSV})", ""]
+    lines += _confusion_lines(metrics) + _calibration_lines(metrics)
     path = output / REPORT_FILE
     path.write_text("\n".join(lines))
     return path

@@ -517,3 +517,36 @@ def test_a_budgeted_search_records_its_trial_count_and_replays_exactly(prepared_
 def _trial_scores(folder):
     with (folder / "trials.csv").open() as f:
         return [(r["trial"], r["rung"], r["validation_accuracy"]) for r in csv.DictReader(f)]
+
+
+def test_quantize_keeps_a_small_copy_that_every_command_takes(rt, spark, prepared_dir, table, tmp_path, aws_env):
+    out = tmp_path / "q"
+    train(data=prepared_dir, output_path=str(out), quantize=True, **FAST)
+    search = json.loads((out / "search.json").read_text())
+    small = search["quantized"]
+    assert small["kept"] and small["name"] == "model.ftz" and small["cutoff"] == 20_000
+    assert (out / "model.ftz").stat().st_size == small["bytes"] < small["full_bytes"] == (out / "model.bin").stat().st_size
+    assert small["full_validation_accuracy"] - small["validation_accuracy"] <= 0.005
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["quantized"] == small
+    assert "## Model size" in (out / "report.md").read_text() and "quantized copy: `model.ftz`" in \
+        (out / "model_card.md").read_text()
+    # predict checks the copy against its record, and evaluate scores it like the full model.
+    answer = predict(str(out / "model.ftz"), None, ["my dog loves these treats"], 2)
+    assert len(answer[0]) == 2
+    evaluated = evaluate(str(out / "model.ftz"), Path(prepared_dir) / "test" / "test.txt", tmp_path / "eval",
+                         {}, search)
+    assert evaluated["accuracy"] == pytest.approx(small["test_accuracy"], abs=0.002)
+    from reviewcat.scoring.predict_table import predict_table  # the executors load the copy too
+    predict_table(rt, input_path=table, model=str(out / "model.ftz"), output_path=str(tmp_path / "scored"))
+    assert spark.read.parquet(str(tmp_path / "scored")).count() == spark.read.parquet(table).count()
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    with (damaged / "model.ftz").open("r+b") as f:
+        f.seek(small["bytes"] // 2)
+        f.write(b"\0" * 64)
+    with pytest.raises(ReviewcatError, match="is not the file training wrote"):
+        predict(str(damaged / "model.ftz"), None, ["text"], 1)
+    with pytest.raises(ReviewcatError, match="--quantize is for the local search"):
+        train(data=prepared_dir, output_path=str(tmp_path / "sm"), quantize=True, backend="sagemaker",
+              role="arn:aws:iam::1:role/r", region="us-east-1", s3_output="s3://b/x")

@@ -44,7 +44,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
         rt.spark.sql(f"DROP DATABASE IF EXISTS `{DATABASE}` CASCADE")
     # The defaults, as a user starts; the catalog as on Glue.
     result = pipeline.run(rt, namespace(pipeline.OPTIONS, format="amazon-2023", input_path=dump, output_path=workdir,
-                                        database=DATABASE, seed=seed, rerun=fresh,
+                                        database=DATABASE, seed=seed, rerun=fresh, quantize=True,
                                         min_class_size=max(1, int(rows * MIN_CATEGORY_SHARE))))
     rt.spark.stop()
     imported, plan = result.results["import"], result.results["balance"]
@@ -67,7 +67,7 @@ def run_demo(workdir: str, rows: int, seed: int) -> str:
           for split in SPLITS),
         f"  manifest:          {folders['prepare']}/{prepare.MANIFEST}",
         f"  catalog:           {result.table}, {result.table}_balanced in {workdir}/warehouse",
-        f"  model:             {os.path.join(folders['train'], MODEL_FILE)}",
+        *_model_lines(folders["train"], metrics),
         f"  test accuracy:     {metrics['accuracy']:.3f} (95% CI {metrics['accuracy_ci95'][0]:.3f}-"
         f"{metrics['accuracy_ci95'][1]:.3f}; majority class {metrics['baselines']['majority']['accuracy']:.3f}), "
         f"macro F1 {metrics['macro_f1']:.3f}",
@@ -96,3 +96,12 @@ def _dump(dump: str, rows: int, seed: int) -> dict[str, int]:
         json.dump({**wanted, "sizes": sizes}, f)
     return sizes
 
+
+def _model_lines(folder: str, metrics: dict) -> list[str]:
+    """The model, and its quantized copy when training kept one: what a user ships."""
+    full = f"  model:             {os.path.join(folder, MODEL_FILE)} ({metrics['model_file']['bytes'] / 1e6:.0f} MB)"
+    small = metrics.get("quantized") or {}
+    if not small.get("kept"):
+        return [full]
+    return [full, f"  quantized:         {os.path.join(folder, small['name'])} ({small['bytes'] / 1e6:.1f} MB, test "
+                  f"accuracy {small['test_accuracy']:.3f})"]

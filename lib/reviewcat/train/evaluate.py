@@ -144,6 +144,8 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     metrics["unseen_label_examples"] = len(unseen)
     metrics["model"] = recorded_as or str(model_path)
     metrics["model_file"] = file_record
+    if (search or {}).get("quantized"):  # training's quantized copy, measured on the same splits
+        metrics["quantized"] = search["quantized"]
     metrics["test_file"] = test_shown or str(test_file)
     names = [category_name(label, categories) for label in labels]
     output.mkdir(parents=True, exist_ok=True)
@@ -252,6 +254,22 @@ def _bias_lines(bias: dict | None) -> list[str]:
     return lines
 
 
+def _size_lines(metrics: dict[str, Any]) -> list[str]:
+    small = metrics.get("quantized")
+    if not small:
+        return []
+    full = f"{metrics['model_file']['name']} {small['full_bytes'] / 1e6:.1f} MB"
+    if not small["kept"]:
+        lost = small["full_validation_accuracy"] - small["validation_accuracy"]
+        return ["## Model size", "", f"- {full}; quantized it lost {lost:.4f} validation accuracy, more than allowed, "
+                "so no model.ftz was kept", ""]
+    return ["## Model size", "",
+            f"- {full}, test accuracy {metrics['accuracy']:.4f}",
+            f"- {small['name']} {small['bytes'] / 1e6:.1f} MB (quantized, {small['cutoff']:,} rows kept), test "
+            f"accuracy {small['test_accuracy']:.4f}; validation {small['validation_accuracy']:.4f} against "
+            f"{small['full_validation_accuracy']:.4f}: predict, predict-table and evaluate take either", ""]
+
+
 def _baseline_lines(metrics: dict[str, Any]) -> list[str]:
     base = metrics.get("baselines")
     if not base:
@@ -308,6 +326,7 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
                   f"- best validation accuracy: {best['accuracy']:.4f}",
                   "- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(best["hyperparameters"].items())),
                   *_space_lines(search), ""]
+    lines += _size_lines(metrics)
     lines += ["## Test metrics", "",
               f"- accuracy: **{metrics['accuracy']:.4f}** (95% CI {low:.4f}-{high:.4f}, {metrics['examples']:,} examples)",
               *_top_k_line(metrics),

@@ -63,7 +63,8 @@ def _evaluation(metrics: Mapping[str, Any]) -> list[str]:
              f"macro F1 {metrics['macro_f1']:.4f}"]
     top = metrics.get("top_k")
     if top:
-        lines.append(f"- top-{top['k']} accuracy {top['accuracy']:.4f} (95% CI {top['ci95'][0]:.4f}-{top['ci95'][1]:.4f})")
+        low, high = top["ci95"]
+        lines.append(f"- top-{top['k']} accuracy {top['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f})")
     base = metrics.get("baselines")
     if base:
         lines.append(f"- against: always {base['majority'].get('category', base['majority']['label'])} "
@@ -111,7 +112,12 @@ def write_model_card(output: Path, model: str, metrics: Mapping[str, Any], categ
     file = metrics.get("model_file") or {}
     lines = [f"# Model card: {Path(model).name}", "",
              f"- file: `{Path(model).name}`, {file.get('bytes', 0):,} bytes, SHA-256 `{file.get('sha256', '?')}`",
-             f"- made by reviewcat {__version__}; details: [report.md](report.md), [metrics.json](metrics.json)", ""]
+             f"- made by reviewcat {__version__}; details: [report.md](report.md), [metrics.json](metrics.json)"]
+    small = metrics.get("quantized") or {}
+    if small.get("kept"):
+        lines.append(f"- quantized copy: `{small['name']}`, {small['bytes']:,} bytes, test accuracy "
+                     f"{small['test_accuracy']:.4f} (the full model's {metrics['accuracy']:.4f}); either serves")
+    lines.append("")
     lines += _use(metrics, manifest, categories)
     lines += _data(manifest, categories) if manifest else []
     lines += _training(search) if search else []

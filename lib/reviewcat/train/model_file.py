@@ -157,9 +157,13 @@ def describe(path: str) -> dict[str, Any]:
 
 
 def recorded(search: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
-    """The record ``search.json`` keeps of the model file ``name``, if it keeps one."""
-    record = (search or {}).get("model_file")
-    return record if isinstance(record, dict) and record.get("name") == name else None
+    """The record ``search.json`` keeps of the model file ``name`` (the model, or its quantized copy),
+    if it keeps one."""
+    for key in ("model_file", "quantized"):
+        record = (search or {}).get(key)
+        if isinstance(record, dict) and record.get("name") == name and record.get("kept", True):
+            return record
+    return None
 
 
 def match_record(path: str, record: Mapping[str, Any] | None, shown: str | None = None) -> dict[str, Any] | None:

@@ -347,7 +347,8 @@ def test_a_model_is_registered_pending_approval_with_its_metrics(aws_env, traine
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     container = package["InferenceSpecification"]["Containers"][0]
     assert container["Image"] == BLAZINGTEXT
-    base = f"reg/registry/rc-group/{trained.name}"
+    metrics = json.loads((trained / "metrics.json").read_text())
+    base = f"reg/registry/rc-group/{metrics['model_file']['sha256'][:16]}"  # a version's files, by its model
     assert container["ModelDataUrl"] == f"s3://{BUCKET}/{base}/model.tar.gz"
     s3.download_file(BUCKET, f"{base}/model.tar.gz", str(tmp_path / "model.tar.gz"))
     with tarfile.open(tmp_path / "model.tar.gz") as tar:
@@ -360,6 +361,9 @@ def test_a_model_is_registered_pending_approval_with_its_metrics(aws_env, traine
     assert cli("register", "--model-dir", trained, "--group", "rc-group", "--s3-output", f"s3://{BUCKET}/reg")[0] == 0
     versions = client.list_model_packages(ModelPackageGroupName="rc-group")["ModelPackageSummaryList"]
     assert len(versions) == 2  # a second registration is the group's next version
+    code, out, err = cli("register", "--model-dir", trained, "--group", "rc_group", "--s3-output",
+                         f"s3://{BUCKET}/reg")
+    assert code == 2 and "model package group 'rc_group': SageMaker takes letters, digits and single hyphens" in err
     code, out, err = cli("register", "--model-dir", tmp_path, "--group", "rc-group", "--s3-output",
                          f"s3://{BUCKET}/reg")
     assert (code, err) == (2, f"reviewcat register: error: {tmp_path} has no metrics.json: give the --output-path "

@@ -100,8 +100,9 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     if not data:
         raise ReviewcatError("--data is required: the --output-path of `reviewcat prepare`")
     data = str(data)
-    if register and not s3_output:
-        raise ReviewcatError("--register needs --s3-output: the s3:// prefix its metrics (and a local model) go to")
+    if register:
+        from reviewcat.train.registry import check_request
+        check_request(register, s3_output)
     if register and is_s3(output_path):
         raise ReviewcatError("--register reads the model folder it registers: give a local --output-path")
     if deploy and not (wait or attach):
@@ -110,7 +111,8 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     if attach:
         given = [flag for flag, value in (("--job-name", job_name), ("--max-jobs", max_jobs), ("--range", range),
                                           ("--static", static), ("--search-config", search_config),
-                                          ("--time-budget", time_budget), ("--max-parallel", max_parallel))
+                                          ("--time-budget", time_budget), ("--max-parallel", max_parallel),
+                                          ("--quantize", quantize))
                  if value]
         if given or backend == "local":
             raise ReviewcatError(f"--attach picks up a SageMaker tuning job as it was started: leave out "

@@ -144,8 +144,8 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     metrics["unseen_label_examples"] = len(unseen)
     metrics["model"] = recorded_as or str(model_path)
     metrics["model_file"] = file_record
-    if (search or {}).get("quantized"):  # training's quantized copy, measured on the same splits
-        metrics["quantized"] = search["quantized"]
+    if (search or {}).get("quantized") and name == (search.get("model_file") or {}).get("name"):
+        metrics["quantized"] = search["quantized"]  # training's quantized copy of this model, on the same splits
     metrics["test_file"] = test_shown or str(test_file)
     names = [category_name(label, categories) for label in labels]
     output.mkdir(parents=True, exist_ok=True)

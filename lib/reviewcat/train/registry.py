@@ -11,8 +11,8 @@ hosting serves as it serves its own.
 from __future__ import annotations
 
 import io
-import json
 import logging
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.object_store import split_uri
 from reviewcat.runtime.options import Option
 from reviewcat.schema import METRICS_FILE, SEARCH_FILE
+from reviewcat.train.data import parse_json
 from reviewcat.train.evaluate import BIAS_FILE
 from reviewcat.train.model_card import MODEL_CARD
 from reviewcat.train.sagemaker_backend import existing
@@ -31,6 +32,10 @@ APPROVAL = "PendingManualApproval"
 # What BlazingText's hosting answers and takes (its JSON request, as `predict --endpoint` sends).
 CONTENT_TYPES = ["application/json"]
 INSTANCE_TYPES = ["ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.c5.2xlarge"]
+# SageMaker's limits: a group's name, a metadata value (length and characters), a description.
+GROUP_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+METADATA_VALUE = re.compile(r"[\w\s.:/=+\-@]{0,256}")
+DESCRIPTION_CHARS = 1024
 
 REGISTER = [
     Option("model-dir", "the --output-path of `reviewcat train`: model.bin (or model.tar.gz), metrics.json, "
@@ -40,6 +45,16 @@ REGISTER = [
     Option("description", "the model package's description (default: its test accuracy and data)"),
     Option("region", "AWS region (default: the AWS configuration's)"),
 ]
+
+
+def check_request(group: str, s3_output: str | None) -> None:
+    """What SageMaker would refuse of a registration, refused before anything is trained or uploaded."""
+    if not GROUP_NAME.fullmatch(group):
+        raise ReviewcatError(f"model package group {group!r}: SageMaker takes letters, digits and single hyphens "
+                             "inside, up to 63 characters")
+    if not s3_output or not s3_output.startswith("s3://"):
+        raise ReviewcatError("registering needs --s3-output s3://bucket/prefix: its metrics (and a local model) "
+                             "are uploaded there")
 
 
 def _model_file(folder: Path) -> Path:
@@ -65,19 +80,26 @@ def register(*, model_dir: str, group: str, s3_output: str, description: str | N
     keywords are ``reviewcat register``'s flags."""
     import boto3
     from sagemaker.core import image_uris
+    check_request(group, s3_output)
     folder = Path(model_dir)
     if not (folder / METRICS_FILE).is_file():
         raise ReviewcatError(f"{folder} has no {METRICS_FILE}: give the --output-path of `reviewcat train`")
-    if not s3_output.startswith("s3://"):
-        raise ReviewcatError(f"--s3-output {s3_output!r} is not an s3:// prefix")
-    metrics = json.loads((folder / METRICS_FILE).read_text())
-    search = json.loads((folder / SEARCH_FILE).read_text()) if (folder / SEARCH_FILE).is_file() else {}
+    metrics = parse_json((folder / METRICS_FILE).read_text(), folder / METRICS_FILE)
+    search = parse_json((folder / SEARCH_FILE).read_text(), folder / SEARCH_FILE) \
+        if (folder / SEARCH_FILE).is_file() else {}
     session = session or (boto3.Session(region_name=region) if region else boto3.Session())
     if session.region_name is None:
         raise ReviewcatError("no AWS region: pass --region or set AWS_REGION")
+    try:
+        image = image_uris.retrieve("blazingtext", session.region_name)
+    except ValueError as exc:
+        raise ReviewcatError(f"BlazingText has no image in {session.region_name} ({exc}): choose another "
+                             "--region") from None
     s3, sagemaker = session.client("s3"), session.client("sagemaker")
     bucket, prefix = split_uri(s3_output.rstrip("/"))
-    base = f"{prefix}/registry/{group}/{folder.resolve().name}".lstrip("/")
+    # Named by the model's digest: a package version's files are never replaced by a later registration.
+    digest = ((metrics.get("model_file") or {}).get("sha256") or "unrecorded")[:16]
+    base = f"{prefix}/registry/{group}/{digest}".lstrip("/")
 
     def upload(name: str, body: bytes, content_type: str) -> str:
         s3.put_object(Bucket=bucket, Key=f"{base}/{name}", Body=body, ContentType=content_type)
@@ -94,19 +116,20 @@ def register(*, model_dir: str, group: str, s3_output: str, description: str | N
         model_metrics["Bias"] = {"PreTrainingReport": {"ContentType": "application/json", "S3Uri": report}}
     properties = {"accuracy": f"{metrics['accuracy']:.4f}", "examples": str(metrics["examples"])}
     if (folder / MODEL_CARD).is_file():
-        properties["model_card"] = upload(MODEL_CARD, (folder / MODEL_CARD).read_bytes(), "text/markdown")
+        card = upload(MODEL_CARD, (folder / MODEL_CARD).read_bytes(), "text/markdown")
+        if METADATA_VALUE.fullmatch(card):  # else the card is still there, beside the metrics
+            properties["model_card"] = card
     if existing(lambda: sagemaker.describe_model_package_group(ModelPackageGroupName=group)) is None:
         sagemaker.create_model_package_group(ModelPackageGroupName=group,
                                              ModelPackageGroupDescription="reviewcat text classifiers")
         log.info("created model package group %s", group)
     answer = sagemaker.create_model_package(
         ModelPackageGroupName=group, ModelApprovalStatus=APPROVAL,
-        ModelPackageDescription=description or (
+        ModelPackageDescription=(description or (
             f"test accuracy {metrics['accuracy']:.4f} on {metrics['examples']:,} texts; backend "
-            f"{search.get('backend', 'unknown')}")[:1000],
+            f"{search.get('backend', 'unknown')}"))[:DESCRIPTION_CHARS],
         InferenceSpecification={
-            "Containers": [{"Image": image_uris.retrieve("blazingtext", session.region_name),
-                            "ModelDataUrl": model_data}],
+            "Containers": [{"Image": image, "ModelDataUrl": model_data}],
             "SupportedContentTypes": CONTENT_TYPES, "SupportedResponseMIMETypes": CONTENT_TYPES,
             "SupportedRealtimeInferenceInstanceTypes": INSTANCE_TYPES,
             "SupportedTransformInstanceTypes": INSTANCE_TYPES},

@@ -94,7 +94,8 @@ def prepared_dir(rt, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def trained(prepared_dir, tmp_path_factory) -> Path:
-    return train(data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), **FAST)
+    """The model most tests use, with its quantized copy (model.ftz) as the demo makes it."""
+    return train(data=prepared_dir, output_path=str(tmp_path_factory.mktemp("m") / "model"), quantize=True, **FAST)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def test_local_search_end_to_end_beats_the_majority_baseline(trained, prepared_d
     assert sorted(p.name for p in trained.iterdir()) == sorted([
         "model.bin", "trials.csv", "search.json", "labels.json", "metrics.json", "confusion_matrix.csv",
         "confusion_matrix.png", "report.md", "drift_reference.json", "_reviewcat.json", "predictions.parquet",
-        "reliability.png", "model_card.md"])
+        "reliability.png", "model_card.md", "model.ftz"])
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["accuracy"] > majority_share(prepared_dir) + 0.4, metrics["accuracy"]
     assert metrics["baselines"]["majority"]["accuracy"] == pytest.approx(majority_share(prepared_dir))
@@ -519,9 +519,9 @@ def _trial_scores(folder):
         return [(r["trial"], r["rung"], r["validation_accuracy"]) for r in csv.DictReader(f)]
 
 
-def test_quantize_keeps_a_small_copy_that_every_command_takes(rt, spark, prepared_dir, table, tmp_path, aws_env):
-    out = tmp_path / "q"
-    train(data=prepared_dir, output_path=str(out), quantize=True, **FAST)
+def test_quantize_keeps_a_small_copy_that_every_command_takes(rt, spark, trained, prepared_dir, table, tmp_path,
+                                                             aws_env):
+    out = trained  # trained with --quantize
     search = json.loads((out / "search.json").read_text())
     small = search["quantized"]
     assert small["kept"] and small["name"] == "model.ftz" and small["cutoff"] == 20_000
@@ -550,3 +550,14 @@ def test_quantize_keeps_a_small_copy_that_every_command_takes(rt, spark, prepare
     with pytest.raises(ReviewcatError, match="--quantize is for the local search"):
         train(data=prepared_dir, output_path=str(tmp_path / "sm"), quantize=True, backend="sagemaker",
               role="arn:aws:iam::1:role/r", region="us-east-1", s3_output="s3://b/x")
+
+
+def test_a_model_card_of_data_balanced_within_a_column_counts_its_cells(trained, tmp_path):
+    """Balance --within: the manifest's counts are {value: {class: rows}}, cells not classes."""
+    from reviewcat.train.model_card import write_model_card
+    metrics = json.loads((trained / "metrics.json").read_text())
+    manifest = {"source": "lake/balanced", "labels": {"__label__positive": "positive"}, "files": {},
+                "balance": {"label": {"name": "sentiment"}, "dropped": [["Books", "neutral"]],
+                            "counts": {"Apparel": {"negative": 142, "positive": 1734}, "Books": {"negative": 935}}}}
+    card = write_model_card(tmp_path, "model.bin", metrics, {}, manifest, None).read_text()
+    assert "- balanced by sentiment: 142 to 1,734 rows a cell before; left out for too few rows: " in card

@@ -31,11 +31,14 @@ def _data(manifest: Mapping[str, Any], categories: Mapping[str, str]) -> list[st
         lines.append(f"- training lines per class: {counts[0]:,} to {counts[-1]:,} over {len(counts)} classes")
     balance = manifest.get("balance")
     if balance:
-        before = balance.get("counts") or {}
+        # Rows per class, or per (value, class) cell when balanced --within a column: {value: {class: n}}.
+        before = [n for count in (balance.get("counts") or {}).values()
+                  for n in (count.values() if isinstance(count, dict) else [count])]
         dropped = balance.get("dropped") or []
         label = balance.get("label")
+        unit = "cell" if any(isinstance(c, dict) for c in (balance.get("counts") or {}).values()) else "class"
         lines.append(f"- balanced by {label.get('name') if isinstance(label, dict) else label}: " + (
-            f"{min(before.values()):,} to {max(before.values()):,} rows a class before" if before else "")
+            f"{min(before):,} to {max(before):,} rows a {unit} before" if before else "")
             + (f"; left out for too few rows: {', '.join(map(str, dropped))}" if dropped else ""))
     return lines + [""]
 

@@ -13,6 +13,7 @@ from reviewcat.aws import costs
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.options import Command, Option, positive_int
 from reviewcat.train.commands import SEARCH_OPTIONS, TRAIN, train
+from reviewcat.train.sagemaker_backend import ENDPOINT_INSTANCE
 
 
 STACK = [Option("stack", "CloudFormation stack name", default="reviewcat"),
@@ -164,7 +165,7 @@ ENDPOINT: dict[str, Command] = {
         Option("tuning-job", "the tuning job whose best model to serve"),
         Option("training-job", "instead of --tuning-job: the training job whose model to serve"),
         Option("name", "the endpoint's name (default: the job's)"),
-        Option("instance-type", "the endpoint's instance type", default="ml.m5.large"),
+        Option("instance-type", "the endpoint's instance type", default=ENDPOINT_INSTANCE),
         REGION,
     ], _endpoint_deploy),
     "delete": Command("delete an endpoint, with the configuration and model `endpoint deploy` made for it", [

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from reviewcat.aws.glue_runs import job_runs
 from reviewcat.runtime.errors import ReviewcatError
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,7 @@ def glue_charge(run: Mapping[str, Any]) -> Charge:
 def workflow_charges(glue: Any, run: Mapping[str, Any]) -> list[Charge]:
     """Each job run of a workflow run (GetWorkflowRun's answer with its graph), priced by its own
     GetJobRun answer."""
-    graph = run.get("Graph", {})
-    runs = [r for node in graph.get("Nodes", []) if node.get("Type") == "JOB"
-            for r in node.get("JobDetails", {}).get("JobRuns", [])]
-    return [glue_charge(glue.get_job_run(JobName=r["JobName"], RunId=r["Id"])["JobRun"]) for r in runs]
+    return [glue_charge(glue.get_job_run(JobName=r["JobName"], RunId=r["Id"])["JobRun"]) for r in job_runs(run)]
 
 
 def tuning_charges(sagemaker: Any, tuning_job: str) -> list[Charge]:

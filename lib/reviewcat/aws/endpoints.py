@@ -16,12 +16,11 @@ from reviewcat.train import sagemaker_backend as sm
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INSTANCE = "ml.m5.large"
 NONE = "no endpoints in this region"
 
 
 def deploy(client: Any, name: str | None, tuning_job: str | None, training_job: str | None,
-           instance_type: str = DEFAULT_INSTANCE) -> str:
+           instance_type: str = sm.ENDPOINT_INSTANCE) -> str:
     """An endpoint serving the best model of ``tuning_job``, or ``training_job``'s; named ``name``
     (default: the job's name). Returns the name once the endpoint is in service."""
     if bool(tuning_job) == bool(training_job):

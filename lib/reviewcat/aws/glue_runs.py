@@ -32,18 +32,24 @@ class Failure:
                 f"(CloudWatch logs: group {self.log_group}*, stream {self.log_stream}*)")
 
 
+def job_runs(run: dict) -> list[dict]:
+    """The job runs a workflow run's graph names (GetWorkflowRun with IncludeGraph), as listed there."""
+    return [job_run for node in run.get("Graph", {}).get("Nodes", []) if node.get("Type", "JOB") == "JOB"
+            for job_run in (node.get("JobDetails") or {}).get("JobRuns", [])]
+
+
 def failures(glue: Any, workflow: str, run_id: str) -> list[Failure]:
     """The failed job runs and crawls of a workflow run, from its graph and GetJobRun."""
     run = glue.get_workflow_run(Name=workflow, RunId=run_id, IncludeGraph=True)["Run"]
     found = []
+    for job_run in job_runs(run):
+        if job_run.get("JobRunState") not in FAILED_JOB:
+            continue
+        full = glue.get_job_run(JobName=job_run["JobName"], RunId=job_run["Id"])["JobRun"]
+        found.append(Failure(f"job {full['JobName']} run {full['Id']}", full.get("JobRunState", "FAILED"),
+                             full.get("ErrorMessage", ""), full.get("LogGroupName") or DEFAULT_LOG_GROUP,
+                             full["Id"], full.get("StartedOn"), full.get("CompletedOn")))
     for node in run.get("Graph", {}).get("Nodes", []):
-        for job_run in (node.get("JobDetails") or {}).get("JobRuns", []):
-            if job_run.get("JobRunState") not in FAILED_JOB:
-                continue
-            full = glue.get_job_run(JobName=job_run["JobName"], RunId=job_run["Id"])["JobRun"]
-            found.append(Failure(f"job {full['JobName']} run {full['Id']}", full.get("JobRunState", "FAILED"),
-                                 full.get("ErrorMessage", ""), full.get("LogGroupName") or DEFAULT_LOG_GROUP,
-                                 full["Id"], full.get("StartedOn"), full.get("CompletedOn")))
         for crawl in (node.get("CrawlerDetails") or {}).get("Crawls", []):
             if crawl.get("State") in FAILED_CRAWL:
                 # A crawler's stream is its name, across all its crawls: this crawl's lines by its time.

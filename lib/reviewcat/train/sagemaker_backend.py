@@ -27,6 +27,8 @@ CHANNELS = ("train", "validation")
 TERMINAL = ("Completed", "Failed", "Stopped")
 # Tuning and training jobs are named reviewcat-...: `reviewcat aws status` finds a run's tuning job by it.
 JOB_PREFIX = "reviewcat"
+# What an endpoint serves on unless told otherwise (train --deploy, reviewcat endpoint deploy).
+ENDPOINT_INSTANCE = "ml.m5.large"
 
 
 def tuning_job_name() -> str:
@@ -207,7 +209,7 @@ def check_endpoint_free(client: Any, name: str, flag: str) -> None:
                          f"(reviewcat endpoint delete --name {name})")
 
 
-def deploy(client: Any, best: dict, endpoint: str, instance_type: str = "ml.m5.large") -> str:
+def deploy(client: Any, best: dict, endpoint: str, instance_type: str = ENDPOINT_INSTANCE) -> str:
     """A real-time endpoint serving the best model (BlazingText's own inference on the same image).
 
     A refused step removes what the steps before it made, and an endpoint that fails to come into

@@ -100,12 +100,13 @@ def write_predictions(path: Path, true: Sequence[str], texts: Sequence[str],
     import pyarrow.parquet as pq
 
     from reviewcat.train.data import category_name
+    names = dict(categories)
     table = pa.table({
         "id": pa.array(range(1, len(true) + 1), pa.int64()),
         "text": pa.array(list(texts), pa.string()),
-        "true_category": pa.array([category_name(label, dict(categories)) for label in true], pa.string()),
+        "true_category": pa.array([category_name(label, names) for label in true], pa.string()),
         "true_label": pa.array(list(true), pa.string()),
-        "categories": pa.array([[category_name(label, dict(categories)) for label, _ in pairs] for pairs in answers],
+        "categories": pa.array([[category_name(label, names) for label, _ in pairs] for pairs in answers],
                                pa.list_(pa.string())),
         "probabilities": pa.array([[p for _, p in pairs] for pairs in answers], pa.list_(pa.float64())),
         "correct": pa.array([bool(pairs) and pairs[0][0] == label for label, pairs in zip(true, answers)],

@@ -52,14 +52,18 @@ $(TOOLS_VENV)/.installed: Makefile
 demo: $(VENV)/.installed-train
 	$(VENV)/bin/reviewcat demo --workdir demo-output --rows $(DEMO_ROWS)
 
-# The three virtualenvs install side by side, and the Spark 4.1 job tests run beside the main suite,
-# their output shown when both are done: a whole run used about a quarter of 2 cores' time one after
-# the other (13 CPU-minutes in 23), waiting on downloads, JVM starts and subprocesses.
+# The three virtualenvs install side by side. The main suite runs on two pytest-xdist workers, a test
+# file each at a time in collection order (the longest first: tests/conftest.py), and the Spark 4.1
+# job tests run beside it, their output shown when both are done: one lane after the other left
+# most of 2 cores idle, waiting on JVM starts, subprocesses and sleeps (37.5 min in one lane, 28 in
+# two; docs/performance.md). PYTEST_WORKERS=0 runs the suite in one process.
+PYTEST_WORKERS ?= 2
 test:
 	$(MAKE) --no-print-directory -j3 $(VENV)/.installed-test $(SPARK4_VENV)/.installed $(TOOLS_VENV)/.installed
 	@$(SPARK4_VENV)/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(SPARK4_TESTS) \
 		>$(SPARK4_VENV)/pytest.log 2>&1 & spark4=$$!; \
-	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest --durations=25 $(PYTEST_ARGS) tests benchmarks/tests; main=$$?; \
+	REVIEWCAT_TOOLS_BIN=$(abspath $(TOOLS_VENV))/bin $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+		--no-loadscope-reorder --durations=25 $(PYTEST_ARGS) tests benchmarks/tests; main=$$?; \
 	wait $$spark4; other=$$?; \
 	echo "== the job tests on Spark $(SPARK4) ($(SPARK4_VENV))"; cat $(SPARK4_VENV)/pytest.log; \
 	test $$main -eq 0 && test $$other -eq 0

@@ -50,7 +50,9 @@ setup(
         "aws": AWS,
         "bench": TRAIN + BENCH,
         # The awsglue Python interface (no JVM side): the Glue branch is tested against its real API.
-        "test": ["pytest>=8,<10", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6",
+        # pytest-xdist: the suite runs on two workers, a test file each at a time (module fixtures
+        # such as the standalone cluster are set up once).
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "AWSGlueDataplanePython>=5.0,<6", "moto[server]>=5.1,<6",
                  # The reference for the bias metrics: SageMaker Clarify's open-source core.
                  "smclarify>=0.5,<0.6",
                  # Executes the notebooks.

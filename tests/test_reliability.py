@@ -203,18 +203,20 @@ def test_sigterm_removes_the_staging_folder_and_kill_9_leftovers_go_on_the_next_
     assert leftovers(str(out)) == [live.name] and (out / "manifest.json").is_file()
 
 
+# Holds the catalog until a line arrives on its stdin: as long as the test needs, however slow the machine.
 HOLD = """
-import sys, time
+import sys
 from reviewcat.runtime import warehouse_lock
 warehouse_lock.hold(sys.argv[1], "reviewcat balance")
 print("held", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()
 """
 
 
 def test_a_second_process_waits_for_the_catalog_once_then_goes_on_or_gives_up_in_one_line(raw_path, tmp_path):
     warehouse = cli_env(tmp_path)["REVIEWCAT_WAREHOUSE"]
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, warehouse, "30"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, warehouse], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     assert holder.stdout.readline().strip() == "held"
     crawl = ["crawl", "--input-path", raw_path, "--database", "lake", "--table", "reviews"]
     proc = run(crawl, tmp_path, REVIEWCAT_CATALOG_WAIT="1")
@@ -227,10 +229,12 @@ def test_a_second_process_waits_for_the_catalog_once_then_goes_on_or_gives_up_in
                REVIEWCAT_CATALOG_WAIT="1")
     assert proc.returncode == 0 and not terminal(proc.stderr), proc.stderr[-3000:]
     assert holder.poll() is None  # the catalog was held all along
-    proc = run(crawl, tmp_path)  # waits for the holder's last seconds, then crawls
-    holder.wait()
-    lines = terminal(proc.stderr)
-    assert proc.returncode == 0 and len(lines) == 1, proc.stderr[-3000:]
+    waiting = start(crawl, tmp_path)  # waits until the holder lets go, then crawls
+    first = waiting.stderr.readline()
+    holder.communicate("release\n", timeout=30)
+    rest = waiting.communicate(timeout=300)[1]
+    lines = terminal(first + rest)
+    assert waiting.returncode == 0 and len(lines) == 1, (first + rest)[-3000:]
     assert f"the catalog in {warehouse} is in use by process {holder.pid} (reviewcat balance): waiting" in lines[0]
 
 

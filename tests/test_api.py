@@ -40,6 +40,15 @@ def test_lines_and_splits_of_a_frame_are_the_prepare_jobs_files(rt, spark, raw_p
     for split in SPLITS:
         written = (out / split / f"{split}.txt").read_text(encoding="utf-8").splitlines()
         assert [r["line"] for r in splits[split].collect()] == written, split
+    # Lines that carry their group are split as prepare --group-column splits them.
+    prepare.prepare(rt, input_path=balanced, output_path=str(tmp_path / "grouped"), seed=9,
+                    group_column="product_parent")
+    grouped = reviewcat.split_lines(reviewcat.fasttext_lines(spark.read.parquet(balanced),
+                                                             group_column="product_parent"), seed=9)
+    for split in SPLITS:
+        written = (tmp_path / "grouped" / split / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+        assert [r["line"] for r in grouped[split].collect()] == written, split
+    assert written != (out / "test" / "test.txt").read_text(encoding="utf-8").splitlines()
 
 
 def test_bias_table_and_predicted_are_the_jobs_functions_and_import_stays_cheap():

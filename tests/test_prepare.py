@@ -12,7 +12,7 @@ from reviewcat.prep import balance, line_counts, prepare
 from reviewcat.prep.splits import PART, SHUFFLE_ORDER, assign_split, ordered_parts, parse_split, part_keys
 from reviewcat.prep.text import label_map, to_lines
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.schema import RUN_FILE, SPLITS
+from reviewcat.schema import RUN_FILE, SPLIT_GROUP, SPLITS
 from reviewcat.tables import sources
 from reviewcat.tables.writers import write_split_files
 
@@ -156,6 +156,42 @@ def test_reruns_are_byte_identical_and_the_seed_matters(rt, prepared, balanced_p
     assert again.manifest == prepared.manifest
 
 
+def _splits_of_groups(rt, balanced_path, root) -> dict[str, set[str]]:
+    """product_parent -> the splits its texts went to, for texts no other product shares."""
+    source = sources.Source(path=balanced_path)
+    categories = sources.list_categories(rt, source)
+    frame = sources.read(rt, source, categories)
+    rows = to_lines(frame, label_map(categories), "product_category", "review_body", 20,
+                    group_column="product_parent").collect()
+    groups_of: dict[str, set[str]] = {}
+    for row in rows:
+        groups_of.setdefault(row["tokens"], set()).add(row[SPLIT_GROUP])
+    split_of = {line.split(" ", 1)[1]: name.split("/")[0] for name in SPLIT_FILES for line in lines_of(root, name)}
+    assert len(split_of) == sum(len(lines_of(root, name)) for name in SPLIT_FILES)  # no text in two splits
+    splits: dict[str, set[str]] = {}
+    for tokens, groups in groups_of.items():
+        if len(groups) == 1 and tokens in split_of:
+            splits.setdefault(next(iter(groups)), set()).add(split_of[tokens])
+    return splits
+
+
+def test_a_grouped_split_keeps_every_group_in_one_split(rt, prepared, balanced_path, tmp_path):
+    grouped = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "grouped"), seed=9,
+                          group_column="product_parent")
+    assert grouped.manifest["split_group_column"] == "product_parent"
+    assert prepared.manifest["split_group_column"] is None
+    splits = _splits_of_groups(rt, balanced_path, str(tmp_path / "grouped"))
+    assert len(splits) > 300 and all(len(s) == 1 for s in splits.values())
+    in_train = sum(s == {"train"} for s in splits.values()) / len(splits)
+    assert in_train == pytest.approx(0.6, abs=0.06)
+    # The random split puts the reviews of one product on both sides: what the grouped one prevents.
+    spread = _splits_of_groups(rt, balanced_path, prepared.output_path.removeprefix("file:"))
+    assert sum(len(s) > 1 for s in spread.values()) > len(spread) / 10
+    again = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "again"), seed=9,
+                        group_column="product_parent")
+    assert again.manifest == grouped.manifest
+
+
 def test_catalog_input_and_another_label_column(rt, raw_table, tmp_path):
     database, table = raw_table
     result = run_prepare(rt, database=database, table=table, output_path=str(tmp_path / "stars"),
@@ -168,8 +204,9 @@ def test_bad_inputs_give_clear_errors_and_write_nothing(rt, balanced_path, tmp_p
     out = str(tmp_path / "out")
     cases = [
         (dict(split="0.7,0.2,0.2"), "sums to 1.1, not 1"),
-        (dict(text_column="body"), "has no column body .columns: .*review_body"),
+        (dict(text_column="body"), "has no column body .from --text-column.; its columns: .*review_body"),
         (dict(label="stars_given"), "has no column stars_given"),
+        (dict(group_column="parent"), "has no column parent .from --group-column.; its columns: "),
         (dict(min_chars=100_000), "no reviews left for Books, Camera, Kitchen, Watches, Wireless after cleaning"),
         (dict(input_path=str(tmp_path / "nope")), "does not exist"),
         # Nothing hashes into a 0.01% split: the split files written so far go with the staging folder.

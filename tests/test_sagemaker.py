@@ -15,7 +15,7 @@ from reviewcat.scoring.predict import predict
 from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.commands import train
 from reviewcat.train.data import read_labeled
-from reviewcat.train.space import build_space
+from reviewcat.train.space import EarlyStopping, build_space
 
 from conftest import BLAZINGTEXT, BUCKET, REGION, ROLE
 
@@ -146,11 +146,35 @@ def test_deploy_needs_wait(prepared_dir, tmp_path):
         train(data=prepared_dir, output_path=str(tmp_path / "m"), deploy=True)
 
 
-def test_a_time_budget_is_refused_on_sagemaker(aws_env, prepared_dir, tmp_path):
-    with pytest.raises(ReviewcatError, match="--time-budget is for the local search: SageMaker's budget is --max-jobs"):
+@pytest.mark.parametrize("flags, message", [
+    (dict(time_budget=60), "--time-budget is for the local search: SageMaker's budget is --max-jobs"),
+    (dict(loss="ova"), "--loss ova is for the local search: BlazingText's supervised mode trains softmax only"),
+    (dict(threads=4), "--threads is for the local search: BlazingText uses every core of its instance"),
+])
+def test_local_only_flags_are_refused_on_sagemaker(aws_env, prepared_dir, tmp_path, flags, message):
+    with pytest.raises(ReviewcatError, match=message):
         train(data=prepared_dir, output_path=str(tmp_path / "m"), backend="sagemaker", role=ROLE,
-              region=REGION, s3_output=f"s3://{BUCKET}/run5", time_budget=60)
+              region=REGION, s3_output=f"s3://{BUCKET}/run5", **flags)
     assert not list(tmp_path.iterdir())
+
+
+def test_early_stopping_reaches_blazingtext_as_its_static_hyperparameters(aws_env):
+    captured = []
+    session = boto3.Session(region_name=REGION)
+    session.events.register("provide-client-params.sagemaker.CreateHyperParameterTuningJob",
+                            lambda params, **_: captured.append(params))
+    channels = {s: f"s3://{BUCKET}/data/{s}/" for s in ("train", "validation", "test")}
+    space = build_space(early_stopping=EarlyStopping(patience=3, min_epochs=6))
+    sm.start_tuning(space, sm.AwsTarget(REGION, ROLE, f"s3://{BUCKET}/run6", True), channels, "ml.c5.4xlarge",
+                    "rc-early-1", boto_session=session)
+    static = captured[0]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert static == {"mode": "supervised", "min_count": "5", "buckets": "2000000", "early_stopping": "True",
+                      "patience": "3", "min_epochs": "6"}
+    # The tuning job moto keeps has them as sent.
+    job = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="rc-early-1")
+    assert job["TrainingJobDefinition"]["StaticHyperParameters"]["early_stopping"] == "True"
+    with pytest.raises(ReviewcatError, match=r"--min-epochs is 16, above the most epochs the search trains \(15\)"):
+        build_space(early_stopping=EarlyStopping(min_epochs=16))
 
 
 def test_a_failed_tuning_job_shows_sagemakers_reason(caplog):
@@ -312,18 +336,24 @@ def test_aws_run_train_passes_the_search_flags_on(aws_env, best_job, prepared_di
     code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(tmp_path / "m2"),
                          "--range", "learning_rate=abc")
     assert code == 2 and "learning_rate" in err and not (tmp_path / "m2").exists()
+    code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(tmp_path / "m2"),
+                         "--range", "epochs=3:8", "--early-stopping", "--min-epochs", "9")
+    assert code == 2 and "--min-epochs is 9, above the most epochs the search trains (8)" in err
     assert boto3.client("glue").get_workflow_runs(Name="rc-train-flow")["Runs"] == runs  # refused before it ran
     model.rmdir()
     code, out, err = cli("aws", "run", "--stack", "rc-train", "--train", "--output-path", str(model),
                          "--max-jobs", "3", "--max-parallel", "1", "--range", "learning_rate=0.02:0.04",
-                         "--static", "min_count=3", "--job-name", "rc-run-train-1", "--poll-seconds", "1")
+                         "--static", "min_count=3", "--job-name", "rc-run-train-1", "--poll-seconds", "1",
+                         "--early-stopping", "--patience", "2")
     assert code == 0, err
     job = boto3.client("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="rc-run-train-1")
     config = job["HyperParameterTuningJobConfig"]
     assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 1}
     assert config["ParameterRanges"]["ContinuousParameterRanges"] == [
         {"Name": "learning_rate", "MinValue": "0.02", "MaxValue": "0.04", "ScalingType": "Linear"}]
-    assert job["TrainingJobDefinition"]["StaticHyperParameters"]["min_count"] == "3"
+    static = job["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert (static["min_count"], static["early_stopping"], static["patience"], static["min_epochs"]) == \
+        ("3", "True", "2", "5")
     assert (model / "metrics.json").is_file() and "and tuning job rc-run-train-1:" in out
 
 

@@ -15,7 +15,8 @@ import pytest
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.scoring.predict import predict
 from reviewcat.train.commands import train
-from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval
+from reviewcat.train.early_stopping import stopped_at
+from reviewcat.train.evaluate import classification_metrics, evaluate, top_k_accuracy, wilson_interval, write_report
 from reviewcat.train.error_analysis import baselines, calibration, confused_pairs
 from reviewcat.train.local_search import (_OutOfTime, _fitting_fraction, _run_rung, estimate_seconds,
                                           jobs_for_budget, plan_rungs, refine_configs, refines, sample_configs)
@@ -145,10 +146,15 @@ def test_confused_pairs_baselines_and_calibration_by_hand():
     assert pairs == [{"true": "a", "predicted": "b", "count": 2, "share_of_true": 0.5, "examples": ["text 1"]},
                      {"true": "a", "predicted": "c", "count": 1, "share_of_true": 0.25, "examples": ["text 3"]}]
     # The majority class is training's (b), scored on the test lines; uniform: one of three classes.
-    assert baselines(true, {"a": 1, "b": 5, "c": 2}, k=2) == {
+    gold = [(label,) for label in true]
+    assert baselines(gold, {"a": 1, "b": 5, "c": 2}, k=2) == {
         "majority": {"label": "b", "accuracy": 0.25, "from": "the training split"},
         "uniform": {"accuracy": pytest.approx(1 / 3), "top_k": pytest.approx(2 / 3)}}
-    assert baselines(true, None, k=2)["majority"] == {"label": "a", "accuracy": 0.5, "from": "the test split"}
+    assert baselines(gold, None, k=2)["majority"] == {"label": "a", "accuracy": 0.5, "from": "the test split"}
+    # Lines of two labels: the majority is right on either, a uniform guess has two chances in three.
+    assert baselines([("a", "b"), ("c",)], {"b": 2, "a": 1}, k=2) == {
+        "majority": {"label": "b", "accuracy": 0.5, "from": "the training split"},
+        "uniform": {"accuracy": pytest.approx((2 / 3 + 1 / 3) / 2), "top_k": pytest.approx((1 + 2 / 3) / 2)}}
     # Bins [0.9, 1.0]: 0.95 and 1.0 (one right), [0.5, 0.6): 0.55 right, 0.5 wrong.
     curve = calibration([0.95, 1.0, 0.55, 0.5], [True, False, True, False], bins=10)
     assert [(b["low"], b["count"]) for b in curve["bins"]] == [(0.5, 2), (0.9, 2)]
@@ -308,6 +314,48 @@ def test_search_space_overrides_and_errors(tmp_path):
             build_space(**kwargs)
 
 
+def test_the_early_stopping_rule_is_blazingtexts():
+    # From min_epochs 5: stop once `patience` counts in a row bring nothing better than the best.
+    assert stopped_at({5: 0.5, 6: 0.6, 7: 0.6}, 5, 2) is None
+    assert stopped_at({5: 0.5, 6: 0.6, 7: 0.6, 8: 0.59}, 5, 2) == 8
+    assert stopped_at({5: 0.5, 6: 0.4}, 5, 1) == 6
+    assert stopped_at({}, 5, 1) is None
+
+
+def test_loss_threads_and_early_stopping_in_the_local_search(prepared_dir, tmp_path, cli):
+    out = train(data=prepared_dir, output_path=str(tmp_path / "m"), loss="ova", threads=2, early_stopping=True,
+                patience=2, min_epochs=3, **FAST)
+    search = json.loads((out / "search.json").read_text())
+    assert search["threads"] == 2 and search["space"]["static"]["loss"] == "ova"
+    assert {k: search["space"]["static"][k] for k in ("early_stopping", "patience", "min_epochs")} == \
+        {"early_stopping": True, "patience": 2, "min_epochs": 3}
+    stopping = search["early_stopping"]
+    counts = sorted(int(n) for n in stopping["accuracies"])
+    full = stopping["searched_epochs"]
+    assert counts[0] == 3 and counts[-1] == full and full > 3
+    tried = [n for n in counts if n != full]
+    assert tried == list(range(3, tried[-1] + 1))  # every count from min_epochs, none skipped
+    best = max(stopping["accuracies"].values())
+    assert stopping["validation_accuracy"] == best == search["best"]["accuracy"]
+    assert stopping["epochs"] == min(int(n) for n, a in stopping["accuracies"].items() if a == best)
+    assert search["best"]["hyperparameters"]["epochs"] == stopping["epochs"]
+    model = load_model(str(out / "model.bin"))
+    assert model.f.getArgs().loss.name == "ova" and model.f.getArgs().epoch == stopping["epochs"]
+    for page in ("report.md", "model_card.md"):
+        assert "early stopping (patience 2 after 3 epochs)" in (out / page).read_text(), page
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] > majority_share(prepared_dir)
+
+    code, _, err = cli("train", "--data", prepared_dir, "--output-path", tmp_path / "m2", "--patience", "3")
+    assert (code, err) == (2, "reviewcat train: error: --patience go with --early-stopping: add it, or leave them "
+                              "out\n")
+    with pytest.raises(SystemExit, match="2"):  # argparse's own refusal: "argument --loss: invalid choice: 'ns'"
+        cli("train", "--data", prepared_dir, "--output-path", tmp_path / "m2", "--loss", "ns")
+    code, _, err = cli("train", "--data", prepared_dir, "--output-path", tmp_path / "m2", "--early-stopping",
+                       "--min-epochs", "500")
+    assert code == 2 and "--min-epochs is 500, above the most epochs the search trains" in err
+    assert not (tmp_path / "m2").exists()
+
+
 def test_bad_split_files(prepared_dir, tmp_path):
     def broken(name, mutate):
         copy = tmp_path / name
@@ -362,6 +410,32 @@ def test_evaluate_command_scores_a_model_on_the_test_split(trained, prepared_dir
     assert all(Path(path).exists() for paths in recorded.values() for path in paths), recorded
     again = subprocess.run(proc.args, capture_output=True, text=True, env=cli_env(tmp_path), timeout=120)
     assert again.returncode == 2 and "--overwrite" in again.stderr  # an earlier evaluation is not replaced silently
+
+
+def test_a_test_split_with_several_labels_a_line_is_scored_by_all_of_them(trained, prepared_dir, tmp_path):
+    """fastText reads every leading __label__ of a line as a label: so does evaluation."""
+    test = tmp_path / "test.txt"
+    lines = (Path(prepared_dir) / "test" / "test.txt").read_text().splitlines()
+    second = {"__label__books": "__label__camera"}  # every other line gets a second label
+    test.write_text("".join(f"{line.split(' ', 1)[0]} {second.get(line.split(' ', 1)[0], '__label__books')} "
+                            f"{line.split(' ', 1)[1]}\n" if i % 2 else f"{line}\n" for i, line in enumerate(lines)))
+    categories = json.loads((Path(prepared_dir) / "manifest.json").read_text())["labels"]
+    single = json.loads((trained / "metrics.json").read_text())
+    metrics = evaluate(str(trained / "model.bin"), test, tmp_path / "eval", categories,
+                       json.loads((trained / "search.json").read_text()))
+    several = metrics["several_labels"]
+    assert several["lines_with_several_labels"] == len(lines) // 2 and several["labels"] == len(lines) + len(lines) // 2
+    # Right when the answer is any of the line's labels: never below the single-label score.
+    assert metrics["accuracy"] > single["accuracy"] and several["at_1"]["precision"] == pytest.approx(metrics["accuracy"])
+    assert several["at_1"]["recall"] == pytest.approx(metrics["accuracy"] * len(lines) / several["labels"])
+    assert several["at_3"]["recall"] > several["at_1"]["recall"] and metrics["top_k"]["accuracy"] >= metrics["accuracy"]
+    import pyarrow.parquet as pq
+    answers = pq.read_table(tmp_path / "eval" / "predictions.parquet").to_pylist()
+    assert not any("__label__" in a["text"] for a in answers)  # the second label is not read as a word
+    assert answers[1]["true_categories"][1] in ("Books", "Camera") and len(answers[0]["true_categories"]) == 1
+    assert sum(a["correct"] for a in answers) / len(answers) == pytest.approx(metrics["accuracy"])
+    write_report(tmp_path / "eval", metrics, categories, None, None)
+    assert f"- {len(lines) // 2:,} test lines carry several labels" in (tmp_path / "eval" / "report.md").read_text()
 
 
 SMALL = DataStats(lines=8_000, tokens=80_000, labels=49)  # the docstring corpus's shape

@@ -17,8 +17,8 @@ each returns what it wrote (a result object, or a path):
 The same steps as functions of DataFrames, for notebooks and Glue interactive sessions:
 
 - ``balanced(frame, label="category", within=None, per_class=None, min_class_size=None, seed=42)``;
-- ``fasttext_lines(frame, label="category", text_column="review_body", min_chars=20)``;
-- ``split_lines(lines, split="0.6,0.2,0.2", seed=42)``;
+- ``fasttext_lines(frame, label="category", text_column="review_body", min_chars=20, group_column=None)``;
+- ``split_lines(lines, split="0.6,0.2,0.2", seed=42)`` (by group when the lines carry one);
 - ``bias_table(frame, facet="product_category", label="sentiment")``;
 - ``predicted(frame, model, k=3, text_column="review_body")``.
 

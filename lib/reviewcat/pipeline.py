@@ -44,7 +44,7 @@ _OWN = {"input_path", "output_path", "overwrite", "rerun", "warehouse", "databas
 
 # The local search's flags: the pipeline trains with fastText here, as the Glue workflow's
 # counterpart (SageMaker: `reviewcat train --backend sagemaker --data DIR/prepared`).
-_LOCAL_TRAINING = ("strategy", "no-refine", "quantize")
+_LOCAL_TRAINING = ("strategy", "no-refine", "quantize", "loss", "threads")
 
 
 def _train_options() -> list[Option]:

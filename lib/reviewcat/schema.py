@@ -18,6 +18,8 @@ RATING = "star_rating"  # 1-5 stars, what sentiment labels come from
 # Columns a job adds while it works: each row's class, and its rank within its class in the sample.
 LABEL = "__reviewcat_label"
 SAMPLE_ORDER = "sample_order"
+# A line's group for a grouped split (prepare --group-column): every group's lines go to one split.
+SPLIT_GROUP = "split_group"
 
 # In every output a run publishes: which run wrote it (``publishing``).
 RUN_FILE = "_reviewcat.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 from reviewcat.aws import costs
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.options import Command, Option, positive_int
-from reviewcat.train.commands import SEARCH_OPTIONS, TRAIN, train
+from reviewcat.train.commands import SEARCH_OPTIONS, TRAIN, early_stopping_of, train
 from reviewcat.train.sagemaker_backend import ENDPOINT_INSTANCE
 
 
@@ -40,7 +40,7 @@ def _run(args: Namespace) -> None:
     from reviewcat.train.sagemaker_backend import tuning_job_name
     prices = costs.parse_prices(args.price)
     tuning = {o.dest: getattr(args, o.dest) for o in _TUNING}
-    given = [f"--{o.name}" for o in _TUNING if tuning[o.dest] not in (None, o.default)]
+    given = [f"--{o.name}" for o in _TUNING if tuning[o.dest] not in (None, False if o.switch else o.default)]
     if given and not args.train:
         raise ReviewcatError(f"{', '.join(given)} go with --train: add it, or leave them out")
     if args.train and args.no_follow:
@@ -69,8 +69,12 @@ def _check_training(args: Namespace, tuning: dict, job: str) -> None:
     from reviewcat.train.space import build_space
     if Path(args.output_path).exists() and not args.overwrite:
         raise ReviewcatError(f"{args.output_path} already exists: choose another --output-path or pass --overwrite")
+    # A bad range, value, file or early stopping setting is its one line now (--min-epochs is checked
+    # against the epochs the user gave; the derived ones come from the data the workflow makes).
+    stopping = early_stopping_of(tuning["early_stopping"], tuning["patience"], tuning["min_epochs"])
+    epochs_given = any(text.startswith("epochs=") for text in [*(tuning["range"] or ()), *(tuning["static"] or ())])
     build_space(tuning["search_config"], tuning["range"] or (), tuning["static"] or (), tuning["max_jobs"],
-                tuning["max_parallel"])  # a bad range, value or file is its one line now
+                tuning["max_parallel"], early_stopping=stopping if epochs_given else None)
     client = aws.session_of(args.region).client("sagemaker")
     if sm.existing(lambda: client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)):
         raise ReviewcatError(f"tuning job {job} already exists: choose another --job-name")

@@ -31,6 +31,8 @@ OPTIONS = SOURCE + READING + OUTPUT + [
     Option("text-column", "column with the review text", default="review_body"),
     Option("min-chars", "drop reviews shorter than this after cleaning", positive_int, 20),
     Option("split", "train,validation,test fractions", default="0.6,0.2,0.2"),
+    Option("group-column", "keep all rows with one value of this column in one split (e.g. product_parent): test "
+           "accuracy then measures unseen groups, not memory of seen ones (default: split by text)"),
 ]
 
 
@@ -59,14 +61,17 @@ def _with_label(frame: DataFrame, label: str) -> DataFrame:
 
 
 def fasttext_lines(frame: DataFrame, label: str = "category", text_column: str = "review_body",
-                   min_chars: int = 20, labels: Mapping[str, str] | None = None) -> DataFrame:
+                   min_chars: int = 20, labels: Mapping[str, str] | None = None,
+                   group_column: str | None = None) -> DataFrame:
     """``(review_id, label, tokens)`` per review: the text cleaned and NLTK-tokenized exactly as
     training and prediction see it, the class as ``__label__<x>``; reviews shorter than ``min_chars``
     after cleaning are left out. ``labels`` (from ``label_names``) fixes the classes, else the frame's
-    are used. Repeated texts stay: ``split_lines`` (and the job's write) removes them.
+    are used. Repeated texts stay: ``split_lines`` (and the job's write) removes them. With
+    ``group_column``, the rows carry its value, and ``split_lines`` keeps each group in one split.
     """
     labelled = _with_label(frame, label)
-    return to_lines(labelled, dict(labels or label_names(labelled, label)), LABEL, text_column, min_chars)
+    return to_lines(labelled, dict(labels or label_names(labelled, label)), LABEL, text_column, min_chars,
+                    group_column=group_column)
 
 
 def _beside(rt: Runtime, source: sources.Source, name: str) -> dict | None:
@@ -82,7 +87,8 @@ def _rows_read(rt: Runtime, read: Observation, source: sources.Source, categorie
     return int(rows) if rows is not None else sum(sources.count_by_category(rt, source, categories).values())
 
 
-def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], min_chars: int, split: str) -> None:
+def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], min_chars: int, split: str,
+                 group_column: str | None) -> None:
     totals = {label: sum(per_split.get(label, 0) for per_split in counts.values()) for label in labels}
     empty = [labels[label] for label, n in totals.items() if n == 0]
     if empty:
@@ -90,7 +96,8 @@ def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], min
                              "and de-duplication: lower --min-chars or leave the category out")
     for name in SPLITS:
         if not counts[name]:
-            raise ReviewcatError(f"split {name} is empty: the input is too small for --split {split}")
+            few = f" (or has too few values of --group-column {group_column})" if group_column else ""
+            raise ReviewcatError(f"split {name} is empty: the input is too small for --split {split}{few}")
         missing = [labels[label] for label in labels if label not in counts[name]]
         if missing:
             log.warning("split %s has no reviews of %s", name, ", ".join(missing))
@@ -98,8 +105,8 @@ def _check_counts(counts: dict[str, dict[str, int]], labels: dict[str, str], min
 
 def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, database: str | None = None,
             table: str | None = None, label: str = "category", text_column: str = "review_body",
-            min_chars: int = 20, split: str = "0.6,0.2,0.2", seed: int = 42, overwrite: bool = False,
-            skip_corrupt_files: bool = False) -> PrepareResult:
+            min_chars: int = 20, split: str = "0.6,0.2,0.2", group_column: str | None = None, seed: int = 42,
+            overwrite: bool = False, skip_corrupt_files: bool = False) -> PrepareResult:
     """Writes shuffled fastText/BlazingText ``train``, ``validation`` and ``test`` files, one per split,
     and ``manifest.json`` under ``output_path``. The keywords are ``reviewcat prepare``'s flags."""
     source = sources.Source.of(input_path, database, table)
@@ -112,7 +119,8 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
     frame = sources.read(rt, source, categories)
     spec = label_spec(label)
     require_label_column(frame, spec, source.describe())
-    sources.require_columns(frame, ["review_id", text_column], source)
+    sources.require_columns(frame, {"review_id": None, text_column: "--text-column",
+                                    **({group_column: "--group-column"} if group_column else {})}, source)
     frame = frame.withColumn(LABEL, spec.expression())
     labels = label_names(frame, label, categories)
     log.info("preparing the reviews of %d labels (%s) from %s", len(labels), spec.name, source.describe())
@@ -120,20 +128,20 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
     read = Observation("rows read")
     observed = frame.observe(read, F.count(F.lit(1)).alias("rows"),
                              F.count(F.when(F.col(LABEL).isNull(), 1)).alias("unlabelled"))
-    tokenized = fasttext_lines(observed, label, text_column, min_chars, labels)
+    tokenized = fasttext_lines(observed, label, text_column, min_chars, labels, group_column)
     # A bucket of each split per core: every core orders an equal share of each split.
     parts_per_split = rt.spark.sparkContext.defaultParallelism
     lines = ordered_parts(assign_split(tokenized, fractions, seed), seed, parts_per_split)
     lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
     with rt.storage.staged(claimed) as staging:
-        # One Spark job with one shuffle reads, cleans, tokenizes, splits, de-duplicates, writes and
-        # counts; a failed check of the written files deletes them with the staging folder.
+        # One Spark job with one shuffle (two with a group column) reads, cleans, tokenizes, splits,
+        # de-duplicates, writes and counts; a failed check of the written files deletes them with the staging folder.
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
         paths = write_split_files(rt.storage, lines, PART, part_keys(parts_per_split), staging, SHUFFLE_ORDER)
         counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
         rows_in = _rows_read(rt, read, source, categories)
         refuse_unlabelled(frame, spec, int(code_counts.metrics(read).get("unlabelled") or 0), source.describe())
-        _check_counts(counts, labels, min_chars, split)
+        _check_counts(counts, labels, min_chars, split, group_column)
         files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
                          "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
                  for split in SPLITS}
@@ -146,6 +154,7 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
             "text_column": text_column,
             "min_chars": min_chars,
             "split": fractions,
+            "split_group_column": group_column,
             "rows_in": rows_in,
             "rows_out": sum(f["rows"] for f in files.values()),
             "labels": labels,

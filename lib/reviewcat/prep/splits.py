@@ -5,14 +5,19 @@ partitioning, rows can land in two splits or in none. A hash of (seed, tokens) p
 exactly one split whatever the cluster does, so a review posted twice (under one id or two) can
 never be in train and test at once, and a second hash gives the shuffled order, so a file never
 comes out sorted by label.
+
+A random split flatters a model when texts come in groups that share words (the reviews of one
+product name it): test accuracy then measures memory of the groups. Split by a group column
+(``SPLIT_GROUP``), every group lands in one split by a seeded hash of its value, and copies of a
+text still stay together: they follow the copy whose group drew the smallest key.
 """
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window, functions as F
+from pyspark.sql import Column, DataFrame, Window, functions as F
 
 from reviewcat.prep.sampling import uniform_key
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.schema import SPLITS
+from reviewcat.schema import SPLIT_GROUP, SPLITS
 from reviewcat.tables import code_counts
 
 
@@ -32,9 +37,20 @@ def parse_split(text: str) -> dict[str, float]:
     return dict(zip(SPLITS, values))
 
 
+def split_key(frame: DataFrame, seed: int) -> Column:
+    """Each row's draw in [0, 1): by its text, or by its group where ``frame`` has ``SPLIT_GROUP``
+    (a row without a group is a group of its own text), the smallest of its text's copies."""
+    by_text = uniform_key(seed, "split", "tokens")
+    if SPLIT_GROUP not in frame.columns:
+        return by_text
+    by_group = F.when(F.col(SPLIT_GROUP).isNull(), by_text).otherwise(uniform_key(seed, "split", SPLIT_GROUP))
+    return F.min(by_group).over(Window.partitionBy("tokens"))
+
+
 def assign_split(frame: DataFrame, fractions: dict[str, float], seed: int) -> DataFrame:
-    """Adds ``split``: each text falls in exactly one split, the same one on every rerun."""
-    key = uniform_key(seed, "split", "tokens")
+    """Adds ``split``: each text falls in exactly one split, the same one on every rerun, and with
+    ``SPLIT_GROUP`` each group too (but for texts its rows share with other groups)."""
+    key = split_key(frame, seed)
     train_end = fractions["train"]
     validation_end = train_end + fractions["validation"]
     split = (F.when(key < F.lit(train_end), F.lit("train"))
@@ -109,6 +125,7 @@ def ordered_parts(lines: DataFrame, seed: int, parts_per_split: int) -> DataFram
 def split_lines(lines: DataFrame, split: str = "0.6,0.2,0.2", seed: int = 42) -> dict[str, DataFrame]:
     """Train, validation and test of ``prepare.fasttext_lines``' rows, as the job writes their files:
     a text in one split only, its copies removed, each split in the seeded shuffle order, one
-    ``line`` (``__label__<x> tok tok ...``) per row. ``split`` is three fractions, ``"0.6,0.2,0.2"``."""
+    ``line`` (``__label__<x> tok tok ...``) per row. ``split`` is three fractions, ``"0.6,0.2,0.2"``;
+    lines with ``SPLIT_GROUP`` (``fasttext_lines(group_column=...)``) are split by group."""
     parts = ordered_parts(assign_split(lines, parse_split(split), seed), seed, 1)
     return {name: parts.where(F.col("split") == name).orderBy(*SHUFFLE_ORDER).select("line") for name in SPLITS}

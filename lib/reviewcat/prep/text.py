@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, functions as F
 
 from reviewcat.prep.cleaning import clean
 from reviewcat.runtime.errors import ReviewcatError
+from reviewcat.schema import SPLIT_GROUP
 from reviewcat.tables.columns import lookup
 
 LABEL_PREFIX = "__label__"
@@ -52,8 +53,9 @@ def review_tokens(text: Column | str, min_chars: int) -> Column:
 
 
 def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, text_column: str,
-             min_chars: int, id_column: str = "review_id") -> DataFrame:
-    """``(review_id, label, tokens)`` rows: cleaned and tokenized, reviews without text left out.
+             min_chars: int, id_column: str = "review_id", group_column: str | None = None) -> DataFrame:
+    """``(review_id, label, tokens)`` rows: cleaned and tokenized, reviews without text left out;
+    with ``group_column``, its value (as text) in ``SPLIT_GROUP`` too, for ``splits.assign_split``.
 
     Repeated texts are still here: ``splits.ordered_parts`` removes them in the same
     shuffle that orders the split files, and joins label and tokens into lines after it (a line
@@ -64,5 +66,6 @@ def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, tex
             .where(F.col(label_column).isNotNull())
             .select(F.col(id_column).alias("review_id"),
                     lookup(to_label, F.col(label_column).cast("string")).alias("label"),
-                    review_tokens(text_column, min_chars).alias("tokens"))
+                    review_tokens(text_column, min_chars).alias("tokens"),
+                    *([F.col(group_column).cast("string").alias(SPLIT_GROUP)] if group_column else []))
             .where(F.col("tokens").isNotNull() & (F.col("tokens") != "")))

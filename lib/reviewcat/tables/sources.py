@@ -250,11 +250,14 @@ def skipped_files(rt: Runtime, read_input: Callable[[], DataFrame]) -> list[dict
     return skipped
 
 
-def require_columns(frame: DataFrame, columns: Sequence[str], source: Source) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ReviewcatError(f"{source.describe()} has no column {', '.join(missing)} "
-                             f"(columns: {', '.join(frame.columns)}): check --label-column/--text-column")
+def require_columns(frame: DataFrame, columns: Mapping[str, str | None], source: Source) -> None:
+    """Refuse a column the job needs that ``frame`` lacks: ``columns`` maps each to the flag that
+    named it (None: a column every review table has)."""
+    for column, flag in columns.items():
+        if column not in frame.columns:
+            named = f" (from {flag})" if flag else ""
+            raise ReviewcatError(f"{source.describe()} has no column {column}{named}; its columns: "
+                                 f"{', '.join(frame.columns)}")
 
 
 def input_paths(rt: Runtime, source: Source) -> dict[str, str]:

@@ -17,13 +17,14 @@ from reviewcat.runtime.storage import json_text
 from reviewcat.schema import LABELS_FILE, REPORT_FILE, SEARCH_FILE
 from reviewcat.train.data import Prepared, beside_json, open_prepared, parse_json, read_labeled
 from reviewcat.train import evaluate as evaluation
+from reviewcat.train.early_stopping import applied, stop_early
 from reviewcat.train.local_search import run_search
 from reviewcat.train.model_card import write_model_card
 from reviewcat.train.model_file import describe
 from reviewcat.train.quantize import quantize as quantized_model
 from reviewcat.train import sagemaker_backend as sm
 from reviewcat.train.sagemaker_backend import ROLE_ENV, AwsTarget, choose_backend
-from reviewcat.train.space import DataStats, build_space, load_space_file
+from reviewcat.train.space import LOSSES, DataStats, EarlyStopping, build_space, load_space_file
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,11 @@ SEARCH_OPTIONS = [
            "default: ranges derived from the training data)", repeat=True),
     Option("static", "fix a hyperparameter, e.g. min_count=2 (repeatable; default: the search's own)", repeat=True),
     Option("search-config", "JSON or YAML file with ranges, static, max_jobs, max_parallel"),
+    Option("early-stopping", "stop training when validation accuracy has not improved for --patience epochs after "
+           "--min-epochs (SageMaker: BlazingText's own; local: the best configuration trained again for fewer "
+           "epochs, see the docs)", switch=True),
+    Option("patience", "--early-stopping: epochs without improvement before it stops (default 4)", positive_int),
+    Option("min-epochs", "--early-stopping: epochs trained before it may stop (default 5)", positive_int),
 ]
 
 TRAIN = [
@@ -60,6 +66,11 @@ TRAIN = [
            "learning rate for more epochs)", switch=True),
     Option("quantize", "local search: also write model.ftz, the chosen model quantized (a few MB), kept when it "
            "loses at most 0.005 validation accuracy", switch=True),
+    Option("loss", "local search: fastText's loss: softmax, ova (one-vs-all: every label scored on its own, for "
+           "texts with several labels) or hs (hierarchical softmax, for thousands of labels); BlazingText trains "
+           "softmax", default="softmax", choices=LOSSES),
+    Option("threads", "local search: threads of each training; above 1 it is faster but the same seed no longer "
+           "gives the same model", positive_int, 1),
     Option("seed", "random seed of the search", int, 42),
     Option("overwrite", "replace --output-path if it exists", switch=True),
     Option("role", f"SageMaker execution role ARN (default ${ROLE_ENV})"),
@@ -93,7 +104,8 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
           search_config: str | None = None, role: str | None = None, region: str | None = None,
           s3_output: str | None = None, instance_type: str = "ml.c5.4xlarge", job_name: str | None = None,
           wait: bool = False, attach: str | None = None, deploy: bool = False, endpoint_name: str | None = None,
-          register: str | None = None, overwrite: bool = False) -> Path | str:
+          register: str | None = None, loss: str = "softmax", threads: int = 1, early_stopping: bool = False,
+          patience: int | None = None, min_epochs: int | None = None, overwrite: bool = False) -> Path | str:
     """Searches hyperparameters on the chosen backend (local fastText, or SageMaker BlazingText tuning),
     keeps the best model, evaluates it on the test split and writes the report into ``output_path``,
     which it returns. ``data`` is ``prepare``'s output; the keywords are ``reviewcat train``'s flags."""
@@ -108,11 +120,13 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     if deploy and not (wait or attach):
         raise ReviewcatError("--deploy needs --wait (or --attach): the endpoint is made from the finished tuning "
                              "job's best model")
+    stopping = early_stopping_of(early_stopping, patience, min_epochs)
     if attach:
         given = [flag for flag, value in (("--job-name", job_name), ("--max-jobs", max_jobs), ("--range", range),
                                           ("--static", static), ("--search-config", search_config),
                                           ("--time-budget", time_budget), ("--max-parallel", max_parallel),
-                                          ("--quantize", quantize))
+                                          ("--quantize", quantize), ("--loss", loss != "softmax"),
+                                          ("--threads", threads != 1), ("--early-stopping", early_stopping))
                  if value]
         if given or backend == "local":
             raise ReviewcatError(f"--attach picks up a SageMaker tuning job as it was started: leave out "
@@ -123,6 +137,11 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
     chosen, reason = choose_backend(backend, target)
     if quantize and chosen == "sagemaker":
         raise ReviewcatError("--quantize is for the local search: BlazingText trains and serves its own model.tar.gz")
+    if chosen == "sagemaker" and loss != "softmax":
+        raise ReviewcatError(f"--loss {loss} is for the local search: BlazingText's supervised mode trains softmax "
+                             "only (use --backend local)")
+    if chosen == "sagemaker" and threads != 1:
+        raise ReviewcatError("--threads is for the local search: BlazingText uses every core of its instance")
     if register and chosen == "sagemaker" and not wait:
         raise ReviewcatError("--register needs --wait (or --attach later): a tuning job's model is known once it ends")
     if chosen == "sagemaker" and target.output:  # the tuning job writes its models there
@@ -141,14 +160,19 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
         else:
             prepared = open_prepared(data)
         stats = _data_stats(data, prepared, target)
-        space = build_space(search_config, range or (), static or (), max_jobs, max_parallel, stats)
+        space = build_space(search_config, range or (), static or (), max_jobs, max_parallel, stats, loss, stopping)
         if space.derived_from:
             log.info("search space from the data: %s", space.derived_from["reason"])
         jobs_given = bool(max_jobs or (search_config and load_space_file(search_config).get("max_jobs")))
         budget = time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
         if chosen == "local":
             result = run_search(prepared, space, staging, seed, strategy, budget,
-                                budget_caps_jobs=jobs_given or not time_budget, refine=not no_refine)
+                                budget_caps_jobs=jobs_given or not time_budget, refine=not no_refine,
+                                threads=threads)
+            if stopping:
+                stopped = stop_early(result, prepared, space, stopping, seed, threads)
+                search = parse_json((staging / SEARCH_FILE).read_text(), staging / SEARCH_FILE)
+                (staging / SEARCH_FILE).write_text(json_text(applied(search, stopped)))
             if quantize:
                 _record(staging, "quantized", quantized_model(result.model_path, prepared, staging))
             _evaluate_into(staging, result.model_path, prepared, output)
@@ -158,6 +182,17 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
                                 endpoint_name=endpoint_name, output_path=output_path)
     log.info("results in %s", output)
     return _registered(output, register, s3_output, region)
+
+
+def early_stopping_of(on: bool, patience: int | None, min_epochs: int | None) -> EarlyStopping | None:
+    """``--early-stopping`` with its settings (BlazingText's defaults for those not given)."""
+    if not on:
+        given = [flag for flag, value in (("--patience", patience), ("--min-epochs", min_epochs)) if value]
+        if given:
+            raise ReviewcatError(f"{' and '.join(given)} go with --early-stopping: add it, or leave them out")
+        return None
+    defaults = EarlyStopping()
+    return EarlyStopping(patience or defaults.patience, min_epochs or defaults.min_epochs)
 
 
 def _registered(output: Path | str, group: str | None, s3_output: str | None, region: str | None) -> Path | str:

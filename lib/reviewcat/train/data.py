@@ -5,7 +5,7 @@ import functools
 import json
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reviewcat.prep.text import LABEL_PREFIX
@@ -20,12 +20,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Labeled:
+    """A split file's lines: each one's first label, its text (without labels), and, for the lines
+    with several (``__label__a __label__b text``), the others by line index."""
     labels: list[str]
     texts: list[str]
     tokens: int = 0
+    others: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def gold(self, index: int) -> tuple[str, ...]:
+        """Every label of line ``index``."""
+        return (self.labels[index], *self.others.get(index, ()))
 
     def stats(self) -> DataStats:
-        return DataStats(lines=len(self.labels), tokens=self.tokens, labels=len(set(self.labels)))
+        labels = set(self.labels).union(*self.others.values())
+        return DataStats(lines=len(self.labels), tokens=self.tokens, labels=len(labels))
 
 
 def read_labeled(path: Path, keep_text: bool = True) -> Labeled:
@@ -50,22 +58,28 @@ def _read_labels(path: Path, mtime_ns: int, size: int) -> Labeled:
 
 
 def _read(path: Path, keep_text: bool) -> Labeled:
-    labels, texts, tokens = [], [], 0
+    labels, texts, tokens, others = [], [], 0, {}
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             label, _, text = line.rstrip("\n").partition(" ")
             if not label.startswith(LABEL_PREFIX) or len(label) == len(LABEL_PREFIX):
                 raise ReviewcatError(f"{path} line {number} does not start with a __label__<name>: "
                                      f"{line[:60].rstrip()!r}")
+            more = []
+            while text.startswith(LABEL_PREFIX):  # a line of several labels, as fastText reads it
+                extra, _, text = text.partition(" ")
+                more.append(sys.intern(extra))
             if not text.strip():
                 raise ReviewcatError(f"{path} line {number} has a label but no text")
+            if more:
+                others[len(labels)] = tuple(more)
             labels.append(sys.intern(label))  # one string per label, not per line
             tokens += text.count(" ") + 1
             if keep_text:
                 texts.append(text)
     if not labels:
         raise ReviewcatError(f"split file {path} is empty: nothing to train or evaluate on")
-    return Labeled(labels, texts, tokens)
+    return Labeled(labels, texts, tokens, others)
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,17 @@ def parse_labels(text: str, source: object = "the labels file") -> dict[str, str
 
 def category_name(label: str, categories: dict[str, str]) -> str:
     return categories.get(label, label[len(LABEL_PREFIX):] if label.startswith(LABEL_PREFIX) else label)
+
+
+def split_described(manifest: dict) -> str:
+    """How prepare assigned the lines to splits, as the report and the model card say it."""
+    group = manifest.get("split_group_column")
+    seed = f" (seed {manifest['seed']})" if manifest.get("seed") is not None else ""
+    if group:
+        return f"grouped by `{group}`{seed}: all texts of one `{group}` in one split, so the test measures " \
+               f"unseen {group} values"
+    return f"random by text{seed}: texts of one product, author or ticket thread can sit in train and test " \
+           "alike, which flatters the test (`prepare --group-column` keeps groups apart)"
 
 
 def beside_json(model: str, name: str) -> dict | None:

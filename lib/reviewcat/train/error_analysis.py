@@ -7,6 +7,7 @@ the report.
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -37,18 +38,22 @@ def confused_pairs(true: Sequence[str], predicted: Sequence[str], texts: Sequenc
              "examples": found[(t, p)]} for t, p in chosen]
 
 
-def baselines(true: Sequence[str], train_counts: Mapping[str, int] | None, k: int) -> dict[str, Any]:
-    """What a model that learned nothing scores on these lines: always the training split's most
-    common class (the test split's own when training's counts are unknown), or a uniform guess
-    among the classes (its top-k: k of them)."""
-    counts = dict(train_counts) if train_counts else Counter(true)
-    classes = sorted(set(counts) | set(true))
+def baselines(gold: Sequence[Sequence[str]], train_counts: Mapping[str, int] | None, k: int) -> dict[str, Any]:
+    """What a model that learned nothing scores on these lines (each with its labels): always the
+    training split's most common class (the test split's own when training's counts are unknown),
+    or a uniform guess among the classes (its top-k: k of them), right when among a line's labels."""
+    counts = dict(train_counts) if train_counts else Counter(label for labels in gold for label in labels)
+    classes = len(set(counts).union(*gold))
     majority = max(sorted(counts), key=counts.get) if counts else ""
-    hits = sum(1 for label in true if label == majority)
-    return {"majority": {"label": majority, "accuracy": hits / len(true) if true else 0.0,
+    hits = sum(1 for labels in gold if majority in labels)
+
+    def uniform(picks: int) -> float:  # the chance that `picks` random classes include one of the line's
+        picks = min(picks, classes)
+        return sum(1 - math.comb(classes - len(labels), picks) / math.comb(classes, picks)
+                   for labels in gold) / len(gold) if gold and classes else 0.0
+    return {"majority": {"label": majority, "accuracy": hits / len(gold) if gold else 0.0,
                          "from": "the training split" if train_counts else "the test split"},
-            "uniform": {"accuracy": 1 / len(classes) if classes else 0.0,
-                        "top_k": min(k, len(classes)) / len(classes) if classes else 0.0}}
+            "uniform": {"accuracy": uniform(1), "top_k": uniform(k)}}
 
 
 def calibration(confidences: Sequence[float], correct: Sequence[bool], bins: int = CALIBRATION_BINS) -> dict[str, Any]:
@@ -92,10 +97,25 @@ def plot_reliability(curve: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def several_labels(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]], k: int) -> dict[str, Any]:
+    """Precision and recall at 1 and at ``k`` for lines with any number of labels, pooled over the
+    lines as fastText's ``test`` counts them: right answers among all answers given, and among all
+    labels the lines carry."""
+    total = sum(len(labels) for labels in gold)
+    out: dict[str, Any] = {"lines_with_several_labels": sum(len(labels) > 1 for labels in gold), "labels": total}
+    for n in sorted({1, k}):
+        given = sum(min(n, len(answers)) for answers in ranked)
+        right = sum(len(set(answers[:n]) & set(labels)) for answers, labels in zip(ranked, gold))
+        out[f"at_{n}"] = {"precision": right / given if given else 0.0, "recall": right / total if total else 0.0}
+    return out
+
+
 def write_predictions(path: Path, true: Sequence[str], texts: Sequence[str],
-                      answers: Sequence[Sequence[tuple[str, float]]], categories: Mapping[str, str]) -> None:
+                      answers: Sequence[Sequence[tuple[str, float]]], categories: Mapping[str, str],
+                      all_labels: Sequence[Sequence[str]] | None = None) -> None:
     """Every test line's answer as parquet: its line number (``id``), text, true category and label,
-    the top-k categories with their probabilities, and whether the first is right."""
+    the top-k categories with their probabilities, and whether the first is right; for a test split
+    with several labels a line, ``true_categories`` lists them all."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -111,5 +131,7 @@ def write_predictions(path: Path, true: Sequence[str], texts: Sequence[str],
         "probabilities": pa.array([[p for _, p in pairs] for pairs in answers], pa.list_(pa.float64())),
         "correct": pa.array([bool(pairs) and pairs[0][0] == label for label, pairs in zip(true, answers)],
                             pa.bool_()),
+        **({"true_categories": pa.array([[category_name(label, names) for label in labels] for labels in all_labels],
+                                         pa.list_(pa.string()))} if all_labels is not None else {}),
     })
     pq.write_table(table, path)

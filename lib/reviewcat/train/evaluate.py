@@ -14,9 +14,10 @@ from reviewcat.runtime.storage import json_text
 from reviewcat.schema import DRIFT_REFERENCE, METRICS_FILE, REPORT_FILE, SPLITS
 from reviewcat.scoring import drift
 from reviewcat.train import error_analysis
-from reviewcat.train.data import Prepared, category_name, read_labeled
+from reviewcat.train.data import Prepared, category_name, read_labeled, split_described
 from reviewcat.train.model import load_model, model_vocabulary, top_k, unseen_tokens
 from reviewcat.train.model_file import describe, match_record, recorded
+from reviewcat.train.space import early_stopping_described
 
 log = logging.getLogger(__name__)
 
@@ -130,16 +131,23 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     answers = top_k(model, data.texts, k)
     ranked = [[label for label, _ in pairs] for pairs in answers]
     predicted = [r[0] if r else "" for r in ranked]
-    metrics, labels, matrix = classification_metrics(data.labels, predicted)
+    # A line of several labels is answered right by any of them, and counts against that one (else its first).
+    true = [p if p in data.gold(i) else t for i, (t, p) in enumerate(zip(data.labels, predicted))] \
+        if data.others else data.labels
+    metrics, labels, matrix = classification_metrics(true, predicted)
     named = lambda label: category_name(label, categories)  # noqa: E731
     # Keyed by the names a reader knows; the label as fastText wrote it stays beside.
     metrics["per_class"] = {named(label): {"label": label, **values} for label, values in metrics["per_class"].items()}
-    metrics["top_k"] = top_k_accuracy(data.labels, ranked, k)
-    metrics["baselines"] = error_analysis.baselines(data.labels, train_counts, k)
+    metrics["top_k"] = top_k_accuracy([next((r for r in ranked[i][:k] if r in data.gold(i)), t) for i, t in
+                                       enumerate(true)] if data.others else true, ranked, k)
+    if data.others:
+        metrics["several_labels"] = error_analysis.several_labels([data.gold(i) for i in range(len(true))], ranked,
+                                                                  k)
+    metrics["baselines"] = error_analysis.baselines([data.gold(i) for i in range(len(true))], train_counts, k)
     metrics["baselines"]["majority"]["category"] = named(metrics["baselines"]["majority"]["label"])
     metrics["calibration"] = error_analysis.calibration([pairs[0][1] if pairs else 0.0 for pairs in answers],
-                                                        [p == t for p, t in zip(predicted, data.labels)])
-    metrics["confused_pairs"] = error_analysis.confused_pairs([named(t) for t in data.labels],
+                                                        [p == t for p, t in zip(predicted, true)])
+    metrics["confused_pairs"] = error_analysis.confused_pairs([named(t) for t in true],
                                                               [named(p) for p in predicted], data.texts)
     metrics["unseen_label_examples"] = len(unseen)
     metrics["model"] = recorded_as or str(model_path)
@@ -156,8 +164,8 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
             writer.writerow([name, *row.tolist()])
     _plot(matrix, names, metrics["accuracy"], output / MATRIX_PNG)
     error_analysis.plot_reliability(metrics["calibration"], output / error_analysis.RELIABILITY_PNG)
-    error_analysis.write_predictions(output / error_analysis.PREDICTIONS_FILE, data.labels, data.texts, answers,
-                                     categories)
+    error_analysis.write_predictions(output / error_analysis.PREDICTIONS_FILE, true, data.texts, answers,
+                                     categories, [data.gold(i) for i in range(len(true))] if data.others else None)
     (output / METRICS_FILE).write_text(json_text(metrics))
     low, high = metrics["accuracy_ci95"]
     log.info("test accuracy %.4f (95%% CI %.4f-%.4f), top-%d %.4f, macro F1 %.4f on %d examples",
@@ -237,6 +245,8 @@ def _space_lines(search: dict) -> list[str]:
     if "time_budget" in search:
         lines.append(f"- time budget {search['time_budget']:g} s: {search['max_jobs']} full-training equivalents "
                      f"(replay with {search['replay']})")
+    if search.get("early_stopping"):
+        lines.append(f"- {early_stopping_described(search['early_stopping'])}")
     return lines
 
 
@@ -317,7 +327,8 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
         lines += ["## Data", "", f"- source: `{manifest.get('source')}`, seed {manifest.get('seed')}, "
                   f"min_chars {manifest.get('min_chars')}",
                   f"- labels: {len(manifest.get('labels', {}))}; rows: "
-                  + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files), ""]
+                  + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files),
+                  f"- split: {split_described(manifest)}", ""]
         lines += _bias_lines(manifest.get("bias"))
     if search:
         best = search["best"]
@@ -334,6 +345,13 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
               f"F1 {metrics['macro_f1']:.4f}"]
     if metrics.get("unseen_label_examples"):
         lines.append(f"- {metrics['unseen_label_examples']} test examples have labels never seen in training")
+    several = metrics.get("several_labels")
+    if several:
+        lines.append(f"- {several['lines_with_several_labels']:,} test lines carry several labels: an answer among "
+                     "them is right (and is the label the matrix counts). Pooled over the lines as fastText's test "
+                     "counts them: " + "; ".join(
+                         f"precision@{key[3:]} {value['precision']:.4f}, recall@{key[3:]} {value['recall']:.4f}"
+                         for key, value in several.items() if key.startswith("at_")))
     lines += _baseline_lines(metrics)
     lines += ["", "| category | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     for name, m in metrics["per_class"].items():

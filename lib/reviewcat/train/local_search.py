@@ -25,7 +25,8 @@ It runs when ``max_jobs`` allows halving and both the learning rate and the epoc
 (a value the user fixed stays fixed).
 
 Every trial runs single-threaded with its own seed, ``max_parallel`` at a time in worker
-processes: fastText's multi-threaded training is not reproducible, this is.
+processes: fastText's multi-threaded training is not reproducible, this is (``threads`` trades
+that for speed).
 
 A time budget is turned into a trial count before the search starts: two short trainings on a
 slice of the data time the machine, a cost model (seconds per token, epoch and dimension, and
@@ -126,6 +127,8 @@ def refine_configs(config: dict[str, Any], epochs: int) -> list[dict[str, Any]]:
 def fasttext_arguments(params: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
     values = {**fixed, **params}
     arguments = {FASTTEXT_NAMES[name]: value for name, value in values.items() if name in FASTTEXT_NAMES}
+    if "loss" in values:
+        arguments["loss"] = values["loss"]
     for name, choices in LOCAL_ONLY.items():
         arguments.update(choices[int(values.get(name, 0))])
     return arguments
@@ -147,7 +150,7 @@ def train_trial(train: str, validation: str, arguments: dict[str, Any], seed: in
     import fasttext
     started = time.perf_counter()
     try:
-        model = fasttext.train_supervised(input=train, thread=1, seed=seed, verbose=0, **arguments)
+        model = fasttext.train_supervised(input=train, seed=seed, verbose=0, **{"thread": 1, **arguments})
     except RuntimeError as exc:
         return 0.0, time.perf_counter() - started, str(exc)
     _, precision_at_1, _ = model.test(validation) if validation else (0, 0.0, 0)
@@ -308,12 +311,14 @@ def _run_rung(tasks: list[tuple[int, int]], parallel: int, submit: Callable[[int
 
 def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
                strategy: str = "halving", time_budget: float | None = None,
-               budget_caps_jobs: bool = True, refine: bool = True) -> SearchResult:
+               budget_caps_jobs: bool = True, refine: bool = True, threads: int = 1) -> SearchResult:
     """Search, keep the best model as ``model.bin`` beside ``trials.csv``, ``search.json``, ``labels.json``.
 
     With ``time_budget`` the search fits in that many seconds: ``space.max_jobs`` is then an upper
     bound (``budget_caps_jobs``) or, when False, the budget alone decides (up to ``MAX_BUDGET_JOBS``).
-    ``refine=False`` leaves out the refine rung; a budget may leave it out too.
+    ``refine=False`` leaves out the refine rung; a budget may leave it out too. ``threads`` above 1
+    trains each trial on that many threads: faster, but fastText's threads race, so the same seed no
+    longer gives the same model (the time budget's cost model still assumes one).
     """
     if strategy not in ("halving", "random"):
         raise ReviewcatError(f"unknown search strategy {strategy!r}: use halving or random")
@@ -364,7 +369,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         log.info("local %s search: %d configurations, %d trainings in %d rung(s)%s, %d at a time",
                  strategy, count, total, len(fractions), " and a refine rung" * refine, space.max_parallel)
         trials, stopped = _search(pool, train, validation, space, configs, fractions, refine, seed, scratch,
-                                  None if time_budget is None else started + time_budget, total)
+                                  None if time_budget is None else started + time_budget, total, threads)
         over = time.monotonic() - started - (time_budget or math.inf)
         if over > 1:  # the deadline cuts within a poll: more means the first training outlasted the budget
             log.warning("the search took %.0f s more than its time budget of %g s to finish one training: give "
@@ -384,7 +389,8 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
         budget_note["stopped_trials"] = stopped
     _write_trials(output / TRIALS_FILE, trials, sorted(space.ranges))
     (output / SEARCH_FILE).write_text(json_text(
-        {"backend": "local", "strategy": strategy, "seed": seed, "space": space.to_dict(), **budget_note,
+        {"backend": "local", "strategy": strategy, "seed": seed, "threads": threads, "space": space.to_dict(),
+         **budget_note,
          "refine_rates": list(REFINE_RATES) if refine else [],
          "model_file": {"name": MODEL_FILE, **describe(str(model_path))},
          "seconds": round(time.monotonic() - started, 1),
@@ -397,7 +403,7 @@ def run_search(prepared: Prepared, space: SearchSpace, output: Path, seed: int,
 
 def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, configs: list[dict[str, Any]],
             fractions: list[float], refine: bool, seed: int, scratch: Path, deadline: float | None,
-            total: int) -> tuple[list[Trial], int]:
+            total: int, threads: int) -> tuple[list[Trial], int]:
     """Run the rungs, then the refine rung; returns the finished trials and how many the deadline
     stopped or never started.
 
@@ -420,7 +426,7 @@ def _search(pool: Any, train: Path, validation: Path, space: SearchSpace, config
                          " and ".join(f"{1 / r:g}x" for r in REFINE_RATES), best.epochs)
 
             def submit(i: int, epochs: int, rung: int = rung) -> Any:
-                arguments = {**fasttext_arguments(configs[i], fixed), "epoch": epochs}
+                arguments = {**fasttext_arguments(configs[i], fixed), "epoch": epochs, "thread": threads}
                 return pool.apply_async(train_trial, (str(train), str(validation), arguments, seed + i,
                                                       str(scratch / f"{i}-{rung}.bin"),
                                                       kept[0].accuracy if kept else 0.0))

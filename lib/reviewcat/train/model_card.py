@@ -11,7 +11,8 @@ from typing import Any, Mapping
 
 from reviewcat import __version__
 from reviewcat.schema import SPLITS
-from reviewcat.train.data import category_name
+from reviewcat.train.data import category_name, split_described
+from reviewcat.train.space import early_stopping_described
 
 MODEL_CARD = "model_card.md"
 # The weakest classes a card names, by F1.
@@ -23,8 +24,9 @@ def _data(manifest: Mapping[str, Any], categories: Mapping[str, str]) -> list[st
     lines = ["## Data", "", f"- input: `{manifest.get('source')}` (text column `{manifest.get('text_column')}`, "
              f"label {manifest.get('label', {}).get('name', manifest.get('label_column'))})",
              f"- cleaning: {manifest.get('rows_in', 0):,} rows in, {manifest.get('rows_out', 0):,} kept (texts under "
-             f"{manifest.get('min_chars')} characters, empty ones and duplicates removed); split by a seeded hash "
-             f"(seed {manifest.get('seed')}): " + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files)]
+             f"{manifest.get('min_chars')} characters, empty ones and duplicates removed): "
+             + ", ".join(f"{s} {files[s]['rows']:,}" for s in SPLITS if s in files),
+             f"- split: {split_described(manifest)}"]
     train = (files.get("train") or {}).get("labels") or {}
     if train:
         counts = sorted(train.values())
@@ -54,6 +56,8 @@ def _training(search: Mapping[str, Any]) -> list[str]:
     if best:
         lines.append("- chosen: " + ", ".join(f"{k}={v}" for k, v in sorted(best.get("hyperparameters", {}).items()))
                      + (f" (validation accuracy {best['accuracy']:.4f})" if best.get("accuracy") is not None else ""))
+    if search.get("early_stopping"):
+        lines.append(f"- {early_stopping_described(search['early_stopping'])}")
     if search.get("seconds") is not None:
         lines.append(f"- search time: {search['seconds']:.0f} s")
     return lines + [""]

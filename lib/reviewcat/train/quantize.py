@@ -34,7 +34,7 @@ def _accuracy(model: Any, path: Path) -> float:
     error (fastText's own ``test`` leaves such lines out)."""
     data = read_labeled(path)
     answers = top_k(model, data.texts, 1)
-    return sum(1 for label, pairs in zip(data.labels, answers) if pairs and pairs[0][0] == label) / len(data.labels)
+    return sum(1 for i, pairs in enumerate(answers) if pairs and pairs[0][0] in data.gold(i)) / len(data.labels)
 
 
 def quantize(model_path: Path, prepared: Prepared, folder: Path, threads: int = 2) -> dict[str, Any]:

@@ -28,6 +28,13 @@ FASTTEXT_NAMES = {"learning_rate": "lr", "vector_dim": "dim", "word_ngrams": "wo
 # Searched by the local backend only: 1 = character n-grams of 3 to 6 letters (fastText minn/maxn).
 LOCAL_ONLY = {"subwords": {0: {"minn": 0, "maxn": 0}, 1: {"minn": 3, "maxn": 6}}}
 TUNABLE = [*FASTTEXT_NAMES, *LOCAL_ONLY]
+# fastText's loss, fixed for a search (``train --loss``): BlazingText's supervised mode has none
+# (it trains a softmax), so only the local backend takes another. ``ova`` (one-vs-all) scores every
+# label on its own, for texts that belong to several.
+LOSSES = ("softmax", "ova", "hs")
+# BlazingText's early stopping (``train --early-stopping``): static, never tuned; the local
+# backend's equivalent is ``early_stopping.stop_early``.
+EARLY_STOPPING = ("early_stopping", "patience", "min_epochs")
 INTEGER = {"vector_dim", "word_ngrams", "epochs", "min_count", "buckets", "subwords"}
 # BlazingText's documented defaults for supervised mode: what SageMaker uses for anything not tuned.
 BLAZINGTEXT_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "vector_dim": 100, "word_ngrams": 2, "epochs": 5,
@@ -62,6 +69,31 @@ class Range:
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """BlazingText's early stopping: after ``min_epochs``, stop when validation accuracy has not
+    improved for ``patience`` epochs (its defaults: 4 and 5)."""
+    patience: int = 4
+    min_epochs: int = 5
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"early_stopping": True, "patience": self.patience, "min_epochs": self.min_epochs}
+
+
+def early_stopping_described(record: dict[str, Any]) -> str:
+    """The local early stopping's outcome (``search.json``'s ``early_stopping``) in a line, for the
+    report and the model card."""
+    settings = f"patience {record['patience']} after {record['min_epochs']} epochs"
+    searched = record["searched_epochs"]
+    if searched <= record["min_epochs"]:
+        return f"early stopping ({settings}): the search's {searched} epochs are no more than that, nothing to stop"
+    if record["epochs"] == searched:
+        return f"early stopping ({settings}): kept the search's {searched} epochs, no fewer did as well"
+    return (f"early stopping ({settings}): {record['epochs']} epochs instead of the search's {searched}, "
+            f"validation accuracy {record['validation_accuracy']:.4f} against "
+            f"{record['accuracies'][str(searched)]:.4f}")
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     ranges: dict[str, Range]
     static: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +105,11 @@ class SearchSpace:
     @property
     def sagemaker_ranges(self) -> dict[str, Range]:
         return {n: r for n, r in self.ranges.items() if n not in LOCAL_ONLY}
+
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs a configuration of this space trains."""
+        return int(self.ranges["epochs"].high if "epochs" in self.ranges else self.fixed()["epochs"])
 
     def fixed(self) -> dict[str, Any]:
         """BlazingText defaults for every known hyperparameter that is neither tuned nor set."""
@@ -224,8 +261,11 @@ def load_space_file(path: str) -> dict:
 
 def build_space(file: str | None = None, ranges: Iterable[str] = (), static: Iterable[str] = (),
                 max_jobs: int | None = None, max_parallel: int | None = None,
-                stats: DataStats | None = None) -> SearchSpace:
-    """Defaults (derived from ``stats`` when given), then the file, then command-line flags: later ones win."""
+                stats: DataStats | None = None, loss: str = "softmax",
+                early_stopping: EarlyStopping | None = None) -> SearchSpace:
+    """Defaults (derived from ``stats`` when given), then the file, then command-line flags: later ones
+    win. ``loss`` and ``early_stopping`` join the fixed values (softmax, fastText's and BlazingText's
+    own, is left implicit)."""
     space = derive_space(stats) if stats else DEFAULT_SPACE
     data = load_space_file(file) if file else {}
     user_ranges: dict[str, Range] = {}
@@ -249,4 +289,12 @@ def build_space(file: str | None = None, ranges: Iterable[str] = (), static: Ite
                     max_parallel=int(max_parallel or data.get("max_parallel") or space.max_parallel))
     if space.max_jobs < 1 or space.max_parallel < 1:
         raise ReviewcatError("--max-jobs and --max-parallel must be at least 1")
-    return space
+    if loss not in LOSSES:
+        raise ReviewcatError(f"unknown --loss {loss!r}: use one of {', '.join(LOSSES)}")
+    if early_stopping and early_stopping.min_epochs > space.max_epochs:
+        raise ReviewcatError(f"--min-epochs is {early_stopping.min_epochs}, above the most epochs the search trains "
+                             f"({space.max_epochs}): give a lower --min-epochs, or search more epochs with "
+                             "--range epochs=MIN:MAX")
+    extra = {**({"loss": loss} if loss != "softmax" else {}),
+             **(early_stopping.hyperparameters() if early_stopping else {})}
+    return replace(space, static={**space.static, **extra}) if extra else space

@@ -14,8 +14,8 @@ OPTIONS = [
     Option("scale-rows", "the larger size of the scale section", positive_int, 10_000_000),
     Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
     Option("seed", "random seed", int, 42),
-    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,predict,scale,e2e,s3 "
-           "(default: all); results of the other sections already in --workdir are kept", name_list),
+    Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,sizes,splits,predict,"
+           "scale,e2e,s3 (default: all); results of the other sections already in --workdir are kept", name_list),
     Option("driver-memory", "Spark driver memory of the scale section's jobs", default="1g"),
 ]
 

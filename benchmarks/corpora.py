@@ -8,7 +8,8 @@ the benchmark's own folder and never committed:
 - ``man``: the one-line description of every manual page (``ls - list directory contents``),
   labelled by its section (user commands, system calls, library functions, file formats, ...);
 - ``docstrings``: the first line of the docstrings of the installed Python packages, labelled by
-  package (numpy, pandas, botocore, ...).
+  package (numpy, pandas, botocore, ...); also as a table with each text's module
+  (``docstring_table``), for ``reviewcat prepare`` and its grouped split.
 
 Each becomes a prepare-style folder (``train/train.txt``, ``validation/...``, ``test/...``,
 ``manifest.json``), tokenized by ``reviewcat.prep.text.normalize`` as prepare does, split by a hash of
@@ -51,14 +52,16 @@ def _man_descriptions(root: Path) -> Iterator[tuple[str, str]]:
                     break
 
 
-def _docstrings(site_packages: Path, packages: int) -> Iterator[tuple[str, str]]:
-    """(package, first docstring line) from the ``packages`` installed packages with most modules."""
+def _docstrings(site_packages: Path, packages: int) -> Iterator[tuple[str, str, str]]:
+    """(package, module, first docstring line) from the ``packages`` installed packages with most modules."""
     roots = [p for p in site_packages.iterdir() if p.is_dir() and (p / "__init__.py").exists()]
     roots = sorted(roots, key=lambda p: (-sum(1 for _ in p.rglob("*.py")), p.name))[:packages]
     for root in sorted(roots):
         for module in sorted(root.rglob("*.py")):
             if "test" in module.parts[-2] or module.name.startswith("test"):
                 continue
+            parts = module.relative_to(root.parent).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
             try:
                 tree = ast.parse(module.read_text(errors="replace"))
             except (SyntaxError, ValueError):
@@ -67,7 +70,7 @@ def _docstrings(site_packages: Path, packages: int) -> Iterator[tuple[str, str]]
                 if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                     doc = ast.get_docstring(node)
                     if doc and doc.strip():
-                        yield root.name, doc.strip().splitlines()[0]
+                        yield root.name, name, doc.strip().splitlines()[0]
 
 
 def _split_of(text: str) -> str:
@@ -116,4 +119,30 @@ def man_corpus(output: Path, root: Path = MAN_ROOT, per_class: int = 1500) -> di
 def docstring_corpus(output: Path, site_packages: Path | None = None, packages: int = 50,
                      per_class: int = 300) -> dict:
     site = site_packages or Path(sysconfig.get_paths()["purelib"])
-    return write_corpus(_docstrings(site, packages), output, per_class, min_class=50)
+    return write_corpus(((package, text) for package, _, text in _docstrings(site, packages)), output, per_class,
+                        min_class=50)
+
+
+def docstring_table(output: Path, site_packages: Path | None = None, packages: int = 30,
+                    per_class: int = 600) -> dict[str, int]:
+    """A review-like table of docstrings for ``reviewcat prepare``: ``review_body`` the first line,
+    partitioned by package as ``product_category``, with its ``module``: texts of one module share
+    its names, the groups a grouped split keeps apart. At most ``per_class`` distinct texts a
+    package, picked by a hash of the text (not the first modules in name order). Returns the rows
+    per package."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    site = site_packages or Path(sysconfig.get_paths()["purelib"])
+    by_package: dict[str, dict[str, str]] = {}
+    for package, module, text in _docstrings(site, packages):
+        by_package.setdefault(package, {}).setdefault(text, module)
+    counts = {}
+    for package, texts in sorted(by_package.items()):
+        chosen = sorted(texts, key=lambda text: hashlib.sha256(text.encode()).digest())[:per_class]
+        folder = output / f"product_category={package}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"review_id": [hashlib.sha256(t.encode()).hexdigest()[:16] for t in chosen],
+                                 "review_body": chosen, "module": [texts[t] for t in chosen]}),
+                       folder / "part-0.parquet")
+        counts[package] = len(chosen)
+    return counts

@@ -104,14 +104,36 @@ def _train(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sizes(section: dict[str, Any]) -> list[str]:
+    rows = [[corpus, r["model"], f"{r['buckets']:,}", r["dim"], f"{r['bytes'] / 1e6:,.1f}", r["validation_accuracy"],
+             r["test_accuracy"]] for corpus, run in section["corpora"].items() for r in run["rows"]]
+    return ["## Model sizes: the chosen configuration with other buckets and dimensions, and quantized", ""] + _table(
+        ["corpus", "model", "buckets", "dim", "MB", "validation accuracy", "test accuracy"], rows)
+
+
+def _splits(section: dict[str, Any]) -> list[str]:
+    rows = [[run["corpus"], run["split"], run["labels"], " / ".join(f"{run['lines'][s]:,}" for s in run["lines"]),
+             f"{run['validation_accuracy']:.4f}",
+             f"{run['test_accuracy']:.4f} ({run['test_ci95'][0]:.3f}-{run['test_ci95'][1]:.3f})",
+             f"{run['train_seconds']:,.0f}"] for run in section["runs"]]
+    return [f"## Grouped splits: test accuracy after a random and a grouped split (search of {section['max_jobs']} "
+            "trainings)", ""] + _table(["corpus", "split", "labels", "train / validation / test lines",
+                                        "best validation accuracy", "test accuracy (95% CI)", "train s"], rows)
+
+
 def _predict(section: dict[str, Any]) -> list[str]:
-    measured = [section["ours"]] + ([section["no_drift"]] if "no_drift" in section else []) + [section["plain"]]
+    measured = [section["ours"]] + [section[key] for key in ("no_drift", "quantized") if key in section] + \
+        [section["plain"]]
     rows = [[m["name"], _seconds(m), _rate(m), f"{m['peak_mb']['total']:,.0f}"] for m in measured]
+    sizes = section.get("model_bytes", {})
     return [f"## Predict: scoring {section['rows']:,} reviews (top {section['k']}), cold processes", ""] + _table(
         ["step", "median s", "rows/s", "peak MB"], rows) + [
         "", f"predict-table against one Python process: **{section['speedup']}x**."] + (
         [f"With the drift summary against without: **{section['drift_cost']}x** the time."]
-        if "drift_cost" in section else [])
+        if "drift_cost" in section else []) + (
+        [f"The quantized model: {sizes['model.ftz'] / 1e6:,.1f} MB against {sizes['model.bin'] / 1e6:,.1f} MB, "
+         f"predict-table **{section['quantized_speedup']}x** the speed of the full model's."]
+        if "quantized" in section else [])
 
 
 def _scale(section: dict[str, Any]) -> list[str]:
@@ -145,8 +167,8 @@ def _s3(section: dict[str, Any]) -> list[str]:
         ["stage", "s", *kinds, "MB copied in S3", "MB of output"], rows)
 
 
-RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train, "predict": _predict, "scale": _scale,
-             "e2e": _end_to_end, "s3": _s3}
+RENDERERS = {"import": _import, "balance": _balance, "pushdown": _pushdown, "prepare": _prepare, "train": _train,
+             "sizes": _sizes, "splits": _splits, "predict": _predict, "scale": _scale, "e2e": _end_to_end, "s3": _s3}
 
 
 def markdown(results: dict[str, Any]) -> str:

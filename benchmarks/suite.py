@@ -35,7 +35,7 @@ from reviewcat.runtime.context import Runtime
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.session import spark_session
 from reviewcat.runtime.storage import json_text
-from reviewcat.schema import LABELS_FILE, SEARCH_FILE
+from reviewcat.schema import LABELS_FILE, METRICS_FILE, SEARCH_FILE, SPLITS
 from reviewcat.synthetic.sample_data import numbered_categories, release_of, write_sample_data
 from reviewcat.tables import sources
 from reviewcat.tables.writers import write_balanced
@@ -47,7 +47,7 @@ PROJECT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks/ and l
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
-SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "predict", "scale", "e2e", "s3")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "sizes", "splits", "predict", "scale", "e2e", "s3")
 PREDICT_SHARE = 10  # predict scores --rows / 10 generated reviews
 E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
 E2E_TARGET = 5.0  # the one-session pipeline against the plain script
@@ -347,52 +347,121 @@ def bench_predict(config: BenchConfig) -> dict[str, Any]:
     cold processes as a user runs them, with a model trained by ``reviewcat train`` on generated reviews."""
     rows, k = config.rows // PREDICT_SHARE, 3
     model, table, out = config.data / "predict-model", config.data / f"predict-{rows}", config.data / "predict-out"
-    if not (model / "model.bin").exists():
+    if not (model / SEARCH_FILE).exists() or "quantized" not in json.loads((model / SEARCH_FILE).read_text()):
         _cli_stage("train", TRAIN_LINES[0], ["train", "--data", str(_generated_corpus(config, TRAIN_LINES[0])),
-                                             "--output-path", str(model), "--max-jobs", "2", "--overwrite"], config)
+                                             "--output-path", str(model), "--max-jobs", "2", "--quantize",
+                                             "--overwrite"], config)
     if not table.exists():
         _cli_stage("generate", rows, ["sample-data", "--rows", str(rows), "--category-count", "10", "--output-path",
                                       str(table), "--seed", str(config.seed + 1)], config)
     # The same model without its drift reference: what the drift summary costs a run.
     bare = config.data / "predict-model-no-drift"
     bare.mkdir(exist_ok=True)
-    for name in ("model.bin", LABELS_FILE, SEARCH_FILE):
-        if not (bare / name).exists():
+    if not (bare / SEARCH_FILE).exists() or (bare / SEARCH_FILE).read_bytes() != (model / SEARCH_FILE).read_bytes():
+        for name in ("model.bin", LABELS_FILE, SEARCH_FILE):  # search.json last: it says the copy is whole
             shutil.copyfile(model / name, bare / name)
 
-    def scoring(name: str, folder: Path) -> Step:
+    def scoring(name: str, path: Path) -> Step:
         return _process_step(name, rows, [
-            ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", folder / "model.bin",
+            ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", path,
              "-k", k, "--output-path", out]], config, _remover(out),
             lambda: {"rows_out": json.loads((out / "_predict.json").read_text())["rows"]})
-    ours, bare_run, plain = measure_in_turn([
-        scoring("reviewcat predict-table (cold process)", model),
-        scoring("reviewcat predict-table without a drift reference (cold process)", bare),
-        _process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
-            ["-m", "benchmarks.baselines", "predict", model / "model.bin", table, "review_body", k]], config)],
-        config.repeats)
+    quantized = model / "model.ftz"  # kept by training only when it lost no accuracy
+    steps = [scoring("reviewcat predict-table (cold process)", model / "model.bin"),
+             scoring("reviewcat predict-table without a drift reference (cold process)", bare / "model.bin"),
+             _process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
+                 ["-m", "benchmarks.baselines", "predict", model / "model.bin", table, "review_body", k]], config)]
+    if quantized.exists():
+        steps.append(scoring("reviewcat predict-table, the quantized model.ftz (cold process)", quantized))
+    ours, bare_run, plain, *small = measure_in_turn(steps, config.repeats)
     shutil.rmtree(out, ignore_errors=True)
+    sizes = {path.name: path.stat().st_size for path in (model / "model.bin", quantized) if path.exists()}
     return {"rows": rows, "k": k, "ours": ours.to_dict(), "no_drift": bare_run.to_dict(), "plain": plain.to_dict(),
-            "speedup": _ratio(plain, ours), "drift_cost": _ratio(ours, bare_run)}
+            **({"quantized": small[0].to_dict(), "quantized_speedup": _ratio(ours, small[0])} if small else {}),
+            "model_bytes": sizes, "speedup": _ratio(plain, ours), "drift_cost": _ratio(ours, bare_run)}
 
 
-def bench_train(config: BenchConfig) -> dict[str, Any]:
-    """Our default search and fastText's autotune per corpus: generated reviews at three sizes and
-    two corpora of real text found on this machine, each with the space derived from its data."""
+def _training_corpora(config: BenchConfig, lines: Sequence[int]) -> dict[str, Path]:
+    """Generated reviews with about each of ``lines`` training lines, and the two real-text corpora."""
     from benchmarks.corpora import docstring_corpus, man_corpus
-    from benchmarks.training import compare_searches
-    corpora = {f"generated reviews, {lines:,} lines": _generated_corpus(config, lines) for lines in TRAIN_LINES}
+    corpora = {f"generated reviews, {n:,} lines": _generated_corpus(config, n) for n in lines}
     for name, build in (("man pages by section", man_corpus), ("docstrings by package", docstring_corpus)):
         folder = config.data / "corpora" / name.split()[0]
         if not (folder / prepare.MANIFEST).exists():
             log.info("building the %s corpus from this machine's text -> %s", name, folder)
             build(folder)
         corpora[name] = folder
+    return corpora
+
+
+def bench_train(config: BenchConfig) -> dict[str, Any]:
+    """Our default search and fastText's autotune per corpus: generated reviews at three sizes and
+    two corpora of real text found on this machine, each with the space derived from its data."""
+    from benchmarks.training import compare_searches
+    corpora = _training_corpora(config, TRAIN_LINES)
     results = {}
     for name, folder in corpora.items():
         log.info("training on %s", name)
         results[name] = compare_searches(folder, config.data / "models" / folder.name, config.seed)
     return {"corpora": results}
+
+
+def bench_sizes(config: BenchConfig) -> dict[str, Any]:
+    """Model size against accuracy: ``reviewcat train --quantize`` as a user runs it (a cold process,
+    default search) on the smallest generated corpus and both real-text ones, then its chosen
+    configuration trained again with BlazingText's 2M buckets, a quarter of the buckets and half the
+    dimension."""
+    from benchmarks.training import size_variants
+    results = {}
+    for name, folder in _training_corpora(config, TRAIN_LINES[:1]).items():
+        model = config.data / "models" / f"sizes-{folder.name}"
+        log.info("model sizes on %s", name)
+        trained = _cli_stage("train", 0, ["train", "--data", str(folder), "--output-path", str(model), "--quantize",
+                                          "--seed", str(config.seed), "--overwrite"], config)
+        results[name] = {**size_variants(folder, model), "train_seconds": round(trained.median, 1)}
+    return {"corpora": results}
+
+
+SPLIT_MAX_JOBS = 6  # the search budget of each model of the splits section
+SPLIT_REVIEWS = 30_000  # generated reviews in the splits section's control table
+
+
+def bench_splits(config: BenchConfig) -> dict[str, Any]:
+    """Test accuracy after a random and a grouped split of the same table, by the same search, all
+    as cold ``reviewcat`` processes: docstrings grouped by module (the texts of a module share its
+    names) and generated reviews grouped by product (their text does not depend on the product:
+    the control, where the two should agree)."""
+    from benchmarks.corpora import docstring_table
+    docstrings = config.data / "corpora" / "docstring-table"
+    if not docstrings.exists():
+        log.info("building a table of this machine's docstrings, with their modules -> %s", docstrings)
+        docstring_table(docstrings)
+    generated = config.data / f"splits-raw-{SPLIT_REVIEWS}"
+    if not generated.exists():
+        _cli_stage("generate", SPLIT_REVIEWS, ["sample-data", "--rows", str(SPLIT_REVIEWS), "--category-count", "10",
+                                               "--output-path", str(generated), "--seed", str(config.seed)], config)
+    runs = []
+    for corpus, table, group in (("docstrings by package", docstrings, "module"),
+                                 ("generated reviews by category", generated, "product_parent")):
+        for grouped in (False, True):
+            prepared = config.data / "splits" / f"{table.name}-{'grouped' if grouped else 'random'}"
+            model = prepared.with_name(f"{prepared.name}-model")
+            log.info("%s: %s split", corpus, f"--group-column {group}" if grouped else "random")
+            _cli_stage("prepare", 0, ["prepare", "--input-path", str(table), "--output-path", str(prepared), "--seed",
+                                      str(config.seed), "--overwrite", *(["--group-column", group] if grouped else [])],
+                       config)
+            trained = _cli_stage("train", 0, ["train", "--data", str(prepared), "--output-path", str(model),
+                                              "--max-jobs", str(SPLIT_MAX_JOBS), "--seed", str(config.seed),
+                                              "--overwrite"], config)
+            manifest = json.loads((prepared / prepare.MANIFEST).read_text())
+            metrics = json.loads((model / METRICS_FILE).read_text())
+            runs.append({"corpus": corpus, "split": f"by {group}" if grouped else "random by text",
+                         "labels": len(manifest["labels"]),
+                         "lines": {split: manifest["files"][split]["rows"] for split in SPLITS},
+                         "validation_accuracy": json.loads((model / SEARCH_FILE).read_text())["best"]["accuracy"],
+                         "test_accuracy": metrics["accuracy"], "test_ci95": metrics["accuracy_ci95"],
+                         "train_seconds": round(trained.median, 1)})
+    return {"max_jobs": SPLIT_MAX_JOBS, "runs": runs}
 
 
 def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:
@@ -509,8 +578,8 @@ def bench_s3(config: BenchConfig) -> dict[str, Any]:
 # Sections that share the benchmark's SparkSession, and those that start their own processes.
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
-PROCESS_SECTIONS = {"train": bench_train, "predict": bench_predict, "scale": bench_scale, "e2e": bench_end_to_end,
-                    "s3": bench_s3}
+PROCESS_SECTIONS = {"train": bench_train, "sizes": bench_sizes, "splits": bench_splits, "predict": bench_predict,
+                    "scale": bench_scale, "e2e": bench_end_to_end, "s3": bench_s3}
 
 
 def _shut_down(spark: SparkSession) -> None:

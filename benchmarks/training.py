@@ -164,3 +164,43 @@ def compare_searches(prepared_dir: Path, output: Path, seed: int, budgets: tuple
     if lines <= RANK_MAX_LINES:
         result["first_rung"] = rung_correlation(prepared, space, seed)
     return result
+
+
+def size_variants(prepared_dir: Path, model_dir: Path) -> dict[str, Any]:
+    """The configuration ``reviewcat train`` chose (its ``search.json`` in ``model_dir``) trained again
+    with other bucket counts and a smaller dimension, each with its file size and accuracies, beside
+    the chosen model and its quantized copy as training wrote them: what the sizing costs in accuracy."""
+    import fasttext
+    import json
+    import tempfile
+    prepared = open_prepared(str(prepared_dir))
+    validation, test = prepared.file("validation"), prepared.file("test")
+    search = json.loads((model_dir / "search.json").read_text())
+    chosen = search["best"]["hyperparameters"]
+    arguments = fasttext_arguments(chosen, {})  # with the trial's seed, as the search trained it
+
+    def row(name: str, path: Path, **changed: Any) -> dict[str, Any]:
+        model = fasttext.load_model(str(path))
+        args = model.f.getArgs()
+        return {"model": name, "buckets": args.bucket, "dim": args.dim, "bytes": path.stat().st_size,
+                "validation_accuracy": _accuracy(model, validation), "test_accuracy": _accuracy(model, test), **changed}
+    rows = [row("as trained (model.bin)", model_dir / "model.bin")]
+    quantized = search.get("quantized")
+    if quantized and quantized["kept"]:
+        rows.append(row("quantized (model.ftz)", model_dir / "model.ftz"))
+    elif quantized:  # training measured it, and left it out for the validation accuracy it lost
+        rows.append({**rows[0], "model": "quantized, not kept (lost too much validation accuracy)",
+                     "bytes": quantized["bytes"], "validation_accuracy": round(quantized["validation_accuracy"], 4),
+                     "test_accuracy": round(quantized["test_accuracy"], 4)})
+    variants = {"BlazingText's 2M buckets": {"bucket": 2_000_000},
+                "a quarter of the buckets": {"bucket": max(10_000, arguments["bucket"] // 4)},
+                "half the dimension": {"dim": max(10, arguments["dim"] // 2)}}
+    with tempfile.TemporaryDirectory(dir=model_dir.parent) as scratch:
+        for name, changed in variants.items():
+            path = Path(scratch) / "variant.bin"
+            model = fasttext.train_supervised(input=str(prepared.file("train")), thread=1, verbose=0,
+                                              seed=search["seed"] + search["best"]["trial"], **{**arguments, **changed})
+            model.save_model(str(path))
+            rows.append(row(name, path))
+            path.unlink()
+    return {"hyperparameters": chosen, "rows": rows}

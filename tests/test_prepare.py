@@ -15,7 +15,9 @@ from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.schema import RUN_FILE, SPLIT_GROUP, SPLITS
 from reviewcat.tables import sources
 from reviewcat.tables.writers import write_split_files
+from reviewcat.train.commands import train
 
+from conftest import FAST
 from helpers import leftovers
 
 LINE = re.compile(r"^__label__[a-z0-9_]+( \S+)+$")
@@ -190,6 +192,37 @@ def test_a_grouped_split_keeps_every_group_in_one_split(rt, prepared, balanced_p
     again = run_prepare(rt, input_path=balanced_path, output_path=str(tmp_path / "again"), seed=9,
                         group_column="product_parent")
     assert again.manifest == grouped.manifest
+
+
+def test_a_label_column_of_lists_gives_lines_of_several_labels(rt, spark, raw_path, tmp_path):
+    tagged = str(tmp_path / "tagged")
+    (spark.read.parquet(raw_path)
+     .withColumn("tags", F.array(F.col("product_category"),
+                                 F.when(F.col("star_rating") >= 4, F.lit("liked")), F.col("product_category")))
+     .write.partitionBy("product_category").parquet(tagged))
+    result = run_prepare(rt, input_path=tagged, output_path=str(tmp_path / "prepared"), label="tags", seed=9)
+    manifest = result.manifest
+    assert manifest["label"] == {"name": "tags", "column": "tags", "several": True}
+    assert manifest["labels"]["__label__liked"] == "liked" and manifest["labels"]["__label__books"] == "Books"
+    several = 0
+    for split in SPLITS:
+        lines = (tmp_path / "prepared" / split / f"{split}.txt").read_text().splitlines()
+        labels = [[w for w in line.split() if w.startswith("__label__")] for line in lines]
+        assert all(line.startswith(" ".join(words) + " ") for line, words in zip(lines, labels))
+        assert all(words == sorted(set(words)) and 1 <= len(words) <= 2 for words in labels)  # distinct, in order
+        several += sum(len(words) == 2 for words in labels)
+        assert manifest["files"][split]["rows"] == len(lines)
+        assert manifest["files"][split]["labels"] == dict(sorted(Counter(w for ws in labels for w in ws).items()))
+    assert several > 1000
+    # Balancing and bias count one class a review: they refuse lists in one line.
+    with pytest.raises(ReviewcatError, match=r"tags in .* holds lists \(several classes a review\).* prepare it "
+                                             r"directly \(reviewcat prepare --label tags\)"):
+        balance.balance(rt, input_path=tagged, output_path=str(tmp_path / "balanced"), label="tags")
+    # The lines train (one-vs-all) and evaluate as several labels.
+    model = train(data=str(tmp_path / "prepared"), output_path=str(tmp_path / "model"), loss="ova", **FAST)
+    metrics = json.loads((model / "metrics.json").read_text())
+    assert metrics["several_labels"]["lines_with_several_labels"] > 0 and metrics["accuracy"] > 0.5
+    assert "test lines carry several labels" in (model / "model_card.md").read_text()
 
 
 def test_catalog_input_and_another_label_column(rt, raw_table, tmp_path):

@@ -7,9 +7,10 @@ rather than guess one (a 0 or a 4.5 says the table is not what the user thinks).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql.types import ArrayType
 
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.schema import CATEGORY, RATING
@@ -24,6 +25,7 @@ class LabelSpec:
     name: str
     column: str
     meaning: dict[str, str] = field(default_factory=dict)
+    several: bool = False  # the column holds lists: several classes a row (prepare only)
 
     @property
     def classes(self) -> list[str] | None:
@@ -35,7 +37,12 @@ class LabelSpec:
         return self.name in ("sentiment", "stars")
 
     def expression(self) -> Column:
-        """Each row's class as a string; null where the row has none."""
+        """Each row's class as a string (its classes as a sorted array of distinct strings, when
+        ``several``); null where the row has none."""
+        if self.several:
+            values = F.filter(F.col(self.column).cast("array<string>"), lambda v: v.isNotNull() & (F.trim(v) != ""))
+            values = F.array_sort(F.array_distinct(values))
+            return F.when(F.size(values) > 0, values)
         if not self.from_rating:
             return F.col(self.column).cast("string")
         rating = F.col(self.column).cast("double")
@@ -48,7 +55,8 @@ class LabelSpec:
         return classes
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "column": self.column, **({"meaning": self.meaning} if self.meaning else {})}
+        return {"name": self.name, "column": self.column, **({"meaning": self.meaning} if self.meaning else {}),
+                **({"several": True} if self.several else {})}
 
 
 def _stars_text(stars: tuple[int, ...]) -> str:
@@ -70,11 +78,20 @@ def label_spec(name: str | None) -> LabelSpec:
     return LabelSpec(name, name)
 
 
-def require_label_column(frame: DataFrame, spec: LabelSpec, source: str) -> None:
+def require_label_column(frame: DataFrame, spec: LabelSpec, source: str, lists: bool = False) -> LabelSpec:
+    """``spec`` once its column is known to be in ``frame``; marked ``several`` when the column holds
+    lists, which only a caller that writes several labels a line (``lists``) takes."""
     if spec.column not in frame.columns:
         need = f"--label {spec.name} needs a {spec.column} column: " if spec.from_rating else ""
         raise ReviewcatError(f"{need}{source} has no column {spec.column} (columns: {', '.join(frame.columns)}): "
                              "check --label")
+    if not isinstance(frame.schema[spec.column].dataType, ArrayType):
+        return spec
+    if not lists:
+        raise ReviewcatError(f"--label {spec.name}: {spec.column} in {source} holds lists (several classes a review), "
+                             "and balancing and bias count one class a review: prepare it directly "
+                             f"(reviewcat prepare --label {spec.name})")
+    return replace(spec, several=True)
 
 
 def refuse_unlabelled(frame: DataFrame, spec: LabelSpec, unlabelled: int, source: str) -> None:

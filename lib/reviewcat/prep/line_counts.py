@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 from pyspark.sql import DataFrame, Observation, SparkSession, functions as F
 
+from reviewcat.prep.text import LABEL_PREFIX
 from reviewcat.tables import code_counts
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,26 @@ def in_files(spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str
     for row in reduce(DataFrame.unionByName, labelled).groupBy("split", "label").count().collect():
         counts[row["split"]][row["label"]] = int(row["count"])
     return counts
+
+
+def every_label_in_files(spark: SparkSession, paths: Mapping[str, str],
+                         splits: Sequence[str]) -> tuple[Counts, dict[str, int]]:
+    """For files whose lines may carry several labels: per split and label the lines that carry it,
+    and the lines per split, read back by two small jobs. Every ``__label__`` word is a label, as
+    fastText reads a line."""
+    counts: Counts = {split: {} for split in splits}
+    rows = {split: 0 for split in splits}
+    if not paths:
+        return counts, rows
+    read = reduce(DataFrame.unionByName, [
+        spark.read.text(path).select(F.lit(split).alias("split"), F.filter(
+            F.split("value", " "), lambda word: word.startswith(LABEL_PREFIX)).alias("labels"))
+        for split, path in paths.items()])
+    for row in read.groupBy("split").count().collect():
+        rows[row["split"]] = int(row["count"])
+    for row in read.select("split", F.explode("labels").alias("label")).groupBy("split", "label").count().collect():
+        counts[row["split"]][row["label"]] = int(row["count"])
+    return counts, rows
 
 
 def written(observation: Observation, spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str],

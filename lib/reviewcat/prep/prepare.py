@@ -8,6 +8,7 @@ from argparse import Namespace
 from typing import Mapping, Sequence
 
 from pyspark.sql import DataFrame, Observation, functions as F
+from pyspark.sql.types import ArrayType
 
 from reviewcat import __version__
 from reviewcat.prep import line_counts
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 OPTIONS = SOURCE + READING + OUTPUT + [
     Option("label", "what becomes __label__<x>: category, sentiment (star_rating 1-2 negative, 3 neutral, 4-5 "
-           "positive), stars or a column name", default="category"),
+           "positive), stars or a column name (a column of lists: several labels a line)", default="category"),
     Option("text-column", "column with the review text", default="review_body"),
     Option("min-chars", "drop reviews shorter than this after cleaning", positive_int, 20),
     Option("split", "train,validation,test fractions", default="0.6,0.2,0.2"),
@@ -52,12 +53,16 @@ def label_names(frame: DataFrame, label: str = "category", categories: Sequence[
     if spec.classes:
         return label_map(spec.classes)
     labelled = _with_label(frame, label)
-    return label_map(r[0] for r in labelled.select(LABEL).where(F.col(LABEL).isNotNull()).distinct().collect())
+    several = isinstance(labelled.schema[LABEL].dataType, ArrayType)  # lists: their values are the classes
+    value = (F.explode(LABEL) if several else F.col(LABEL)).alias("class")
+    return label_map(r[0] for r in labelled.select(value).where(F.col("class").isNotNull()).distinct().collect())
 
 
 def _with_label(frame: DataFrame, label: str) -> DataFrame:
     """``frame`` with each row's class in ``LABEL`` (the job adds it before counting the unlabelled)."""
-    return frame if LABEL in frame.columns else frame.withColumn(LABEL, label_spec(label).expression())
+    if LABEL in frame.columns:
+        return frame
+    return frame.withColumn(LABEL, require_label_column(frame, label_spec(label), "the frame", lists=True).expression())
 
 
 def fasttext_lines(frame: DataFrame, label: str = "category", text_column: str = "review_body",
@@ -117,8 +122,7 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
 
     categories, skipped = sources.readable_categories(rt, source, skip_corrupt_files=skip_corrupt_files)
     frame = sources.read(rt, source, categories)
-    spec = label_spec(label)
-    require_label_column(frame, spec, source.describe())
+    spec = require_label_column(frame, label_spec(label), source.describe(), lists=True)
     sources.require_columns(frame, {"review_id": None, text_column: "--text-column",
                                     **({group_column: "--group-column"} if group_column else {})}, source)
     frame = frame.withColumn(LABEL, spec.expression())
@@ -132,17 +136,22 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
     # A bucket of each split per core: every core orders an equal share of each split.
     parts_per_split = rt.spark.sparkContext.defaultParallelism
     lines = ordered_parts(assign_split(tokenized, fractions, seed), seed, parts_per_split)
-    lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
+    if not spec.several:
+        lines, written = line_counts.observe(lines, SPLITS, list(labels), parts_per_split)
     with rt.storage.staged(claimed) as staging:
         # One Spark job with one shuffle (two with a group column) reads, cleans, tokenizes, splits,
         # de-duplicates, writes and counts; a failed check of the written files deletes them with the staging folder.
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
         paths = write_split_files(rt.storage, lines, PART, part_keys(parts_per_split), staging, SHUFFLE_ORDER)
-        counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
+        if spec.several:  # a line counts for each label it carries: read back from the files
+            counts, rows = line_counts.every_label_in_files(rt.spark, paths, SPLITS)
+        else:
+            counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
+            rows = {name: sum(counts[name].values()) for name in SPLITS}
         rows_in = _rows_read(rt, read, source, categories)
         refuse_unlabelled(frame, spec, int(code_counts.metrics(read).get("unlabelled") or 0), source.describe())
         _check_counts(counts, labels, min_chars, split, group_column)
-        files = {split: {"path": f"{split}/{split}.txt", "rows": sum(counts[split].values()),
+        files = {split: {"path": f"{split}/{split}.txt", "rows": rows[split],
                          "sha256": rt.storage.sha256(paths[split]), "labels": dict(sorted(counts[split].items()))}
                  for split in SPLITS}
         manifest = {

@@ -11,6 +11,7 @@ import re
 from typing import Iterable, Mapping
 
 from pyspark.sql import Column, DataFrame, functions as F
+from pyspark.sql.types import ArrayType
 
 from reviewcat.prep.cleaning import clean
 from reviewcat.runtime.errors import ReviewcatError
@@ -62,10 +63,12 @@ def to_lines(frame: DataFrame, labels: Mapping[str, str], label_column: str, tex
     column before it would send every text through the shuffle twice).
     """
     to_label = {category: label for label, category in labels.items()}
+    value = F.col(label_column)
+    label = (F.array_join(F.array_sort(F.transform(value, lambda v: lookup(to_label, v))), " ")  # __label__a __label__b
+             if isinstance(frame.schema[label_column].dataType, ArrayType) else lookup(to_label, value.cast("string")))
     return (frame
-            .where(F.col(label_column).isNotNull())
-            .select(F.col(id_column).alias("review_id"),
-                    lookup(to_label, F.col(label_column).cast("string")).alias("label"),
+            .where(value.isNotNull())
+            .select(F.col(id_column).alias("review_id"), label.alias("label"),
                     review_tokens(text_column, min_chars).alias("tokens"),
                     *([F.col(group_column).cast("string").alias(SPLIT_GROUP)] if group_column else []))
             .where(F.col("tokens").isNotNull() & (F.col("tokens") != "")))

@@ -110,6 +110,14 @@ def several_labels(gold: Sequence[Sequence[str]], ranked: Sequence[Sequence[str]
     return out
 
 
+def several_labels_line(several: Mapping[str, Any]) -> str:
+    """``several_labels`` in a line, for the report and the model card."""
+    return (f"{several['lines_with_several_labels']:,} test lines carry several labels: an answer among them is "
+            "right (and is the label the matrix counts). Pooled over the lines as fastText's test counts them: "
+            + "; ".join(f"precision@{key[3:]} {value['precision']:.4f}, recall@{key[3:]} {value['recall']:.4f}"
+                        for key, value in several.items() if key.startswith("at_")))
+
+
 def write_predictions(path: Path, true: Sequence[str], texts: Sequence[str],
                       answers: Sequence[Sequence[tuple[str, float]]], categories: Mapping[str, str],
                       all_labels: Sequence[Sequence[str]] | None = None) -> None:

@@ -345,13 +345,8 @@ def write_report(output: Path, metrics: dict[str, Any], categories: dict[str, st
               f"F1 {metrics['macro_f1']:.4f}"]
     if metrics.get("unseen_label_examples"):
         lines.append(f"- {metrics['unseen_label_examples']} test examples have labels never seen in training")
-    several = metrics.get("several_labels")
-    if several:
-        lines.append(f"- {several['lines_with_several_labels']:,} test lines carry several labels: an answer among "
-                     "them is right (and is the label the matrix counts). Pooled over the lines as fastText's test "
-                     "counts them: " + "; ".join(
-                         f"precision@{key[3:]} {value['precision']:.4f}, recall@{key[3:]} {value['recall']:.4f}"
-                         for key, value in several.items() if key.startswith("at_")))
+    if metrics.get("several_labels"):
+        lines.append(f"- {error_analysis.several_labels_line(metrics['several_labels'])}")
     lines += _baseline_lines(metrics)
     lines += ["", "| category | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     for name, m in metrics["per_class"].items():

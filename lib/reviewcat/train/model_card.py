@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from reviewcat import __version__
 from reviewcat.schema import SPLITS
 from reviewcat.train.data import category_name, split_described
+from reviewcat.train.error_analysis import several_labels_line
 from reviewcat.train.space import early_stopping_described
 
 MODEL_CARD = "model_card.md"
@@ -72,6 +73,8 @@ def _evaluation(metrics: Mapping[str, Any]) -> list[str]:
     if top:
         low, high = top["ci95"]
         lines.append(f"- top-{top['k']} accuracy {top['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f})")
+    if metrics.get("several_labels"):
+        lines.append(f"- {several_labels_line(metrics['several_labels'])}")
     base = metrics.get("baselines")
     if base:
         lines.append(f"- against: always {base['majority'].get('category', base['majority']['label'])} "

@@ -197,8 +197,8 @@ def test_a_grouped_split_keeps_every_group_in_one_split(rt, prepared, balanced_p
 def test_a_label_column_of_lists_gives_lines_of_several_labels(rt, spark, raw_path, tmp_path):
     tagged = str(tmp_path / "tagged")
     (spark.read.parquet(raw_path)
-     .withColumn("tags", F.array(F.col("product_category"),
-                                 F.when(F.col("star_rating") >= 4, F.lit("liked")), F.col("product_category")))
+     .withColumn("tags", F.array(F.col("product_category"), F.when(F.col("star_rating") >= 4, F.lit(" liked")),
+                                 F.lit(" "), F.col("product_category")))  # trimmed, blanks and repeats dropped
      .write.partitionBy("product_category").parquet(tagged))
     result = run_prepare(rt, input_path=tagged, output_path=str(tmp_path / "prepared"), label="tags", seed=9)
     manifest = result.manifest
@@ -214,6 +214,13 @@ def test_a_label_column_of_lists_gives_lines_of_several_labels(rt, spark, raw_pa
         assert manifest["files"][split]["rows"] == len(lines)
         assert manifest["files"][split]["labels"] == dict(sorted(Counter(w for ws in labels for w in ws).items()))
     assert several > 1000
+    # A rating label needs one rating a review; lists of them are refused in one line.
+    rated = str(tmp_path / "rated")
+    spark.read.parquet(tagged).withColumn("star_rating", F.array("star_rating")).write \
+        .partitionBy("product_category").parquet(rated)
+    with pytest.raises(ReviewcatError, match="--label sentiment needs one rating a review in star_rating, but in .* "
+                                             "it holds lists"):
+        run_prepare(rt, input_path=rated, output_path=str(tmp_path / "p2"), label="sentiment")
     # Balancing and bias count one class a review: they refuse lists in one line.
     with pytest.raises(ReviewcatError, match=r"tags in .* holds lists \(several classes a review\).* prepare it "
                                              r"directly \(reviewcat prepare --label tags\)"):

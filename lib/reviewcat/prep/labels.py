@@ -40,7 +40,7 @@ class LabelSpec:
         """Each row's class as a string (its classes as a sorted array of distinct strings, when
         ``several``); null where the row has none."""
         if self.several:
-            values = F.filter(F.col(self.column).cast("array<string>"), lambda v: v.isNotNull() & (F.trim(v) != ""))
+            values = F.filter(F.transform(F.col(self.column).cast("array<string>"), F.trim), lambda v: v != "")
             values = F.array_sort(F.array_distinct(values))
             return F.when(F.size(values) > 0, values)
         if not self.from_rating:
@@ -87,6 +87,9 @@ def require_label_column(frame: DataFrame, spec: LabelSpec, source: str, lists: 
                              "check --label")
     if not isinstance(frame.schema[spec.column].dataType, ArrayType):
         return spec
+    if spec.from_rating:
+        raise ReviewcatError(f"--label {spec.name} needs one rating a review in {spec.column}, but in {source} it "
+                             "holds lists: give --label the column itself for several labels a line")
     if not lists:
         raise ReviewcatError(f"--label {spec.name}: {spec.column} in {source} holds lists (several classes a review), "
                              "and balancing and bias count one class a review: prepare it directly "
@@ -99,7 +102,8 @@ def refuse_unlabelled(frame: DataFrame, spec: LabelSpec, unlabelled: int, source
     if not unlabelled:
         return
     if not spec.from_rating:
-        raise ReviewcatError(f"{unlabelled:,} reviews in {source} have no {spec.column}: filter them out first")
+        lists = " (null or empty lists)" if spec.several else ""
+        raise ReviewcatError(f"{unlabelled:,} reviews in {source} have no {spec.column}{lists}: filter them out first")
     seen = [r[0] for r in frame.where(spec.expression().isNull()).select(F.col(spec.column)).distinct()
             .orderBy(F.col(spec.column).asc_nulls_first()).limit(6).collect()]
     shown = ", ".join("none" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in seen[:5])

@@ -55,15 +55,16 @@ def in_files(spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str
 def every_label_in_files(spark: SparkSession, paths: Mapping[str, str],
                          splits: Sequence[str]) -> tuple[Counts, dict[str, int]]:
     """For files whose lines may carry several labels: per split and label the lines that carry it,
-    and the lines per split, read back by two small jobs. Every ``__label__`` word is a label, as
-    fastText reads a line."""
+    and the lines per split, read back by two small jobs. A line's labels are its leading
+    ``__label__`` words, as training and evaluation read them."""
     counts: Counts = {split: {} for split in splits}
     rows = {split: 0 for split in splits}
     if not paths:
         return counts, rows
     read = reduce(DataFrame.unionByName, [
         spark.read.text(path).select(F.lit(split).alias("split"), F.filter(
-            F.split("value", " "), lambda word: word.startswith(LABEL_PREFIX)).alias("labels"))
+            F.split(F.regexp_extract("value", f"^((?:{LABEL_PREFIX}\\S+ )*)", 1), " "),
+            lambda word: word != "").alias("labels"))
         for split, path in paths.items()])
     for row in read.groupBy("split").count().collect():
         rows[row["split"]] = int(row["count"])

@@ -165,6 +165,9 @@ def train(*, data: str, output_path: str = "model", backend: str = "auto", strat
             log.info("search space from the data: %s", space.derived_from["reason"])
         jobs_given = bool(max_jobs or (search_config and load_space_file(search_config).get("max_jobs")))
         budget = time_budget or (None if jobs_given else DEFAULT_TIME_BUDGET)
+        if chosen == "local" and ((prepared.manifest or {}).get("label") or {}).get("several") and loss == "softmax":
+            log.warning("the training lines carry several labels: --loss ova learns each on its own (softmax "
+                        "learns one of a line's labels at random per pass)")
         if chosen == "local":
             result = run_search(prepared, space, staging, seed, strategy, budget,
                                 budget_caps_jobs=jobs_given or not time_budget, refine=not no_refine,

@@ -40,7 +40,9 @@ class LabelSpec:
         """Each row's class as a string (its classes as a sorted array of distinct strings, when
         ``several``); null where the row has none."""
         if self.several:
-            values = F.filter(F.transform(F.col(self.column).cast("array<string>"), F.trim), lambda v: v != "")
+            # A one-argument lambda: Spark 4's trim takes a second argument, which transform would feed the index.
+            values = F.filter(F.transform(F.col(self.column).cast("array<string>"), lambda v: F.trim(v)),
+                              lambda v: v != "")
             values = F.array_sort(F.array_distinct(values))
             return F.when(F.size(values) > 0, values)
         if not self.from_rating:

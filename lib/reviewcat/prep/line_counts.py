@@ -41,22 +41,10 @@ def from_metrics(metrics: Mapping[str, Any], splits: Sequence[str], labels: Sequ
     return counts
 
 
-def in_files(spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str]) -> Counts:
-    """Lines per split and label, read back from the written files by one small job."""
-    counts: Counts = {split: {} for split in splits}
-    labelled = [spark.read.text(path).select(F.lit(split).alias("split"),
-                                             F.substring_index("value", " ", 1).alias("label"))
-                for split, path in paths.items()]
-    for row in reduce(DataFrame.unionByName, labelled).groupBy("split", "label").count().collect():
-        counts[row["split"]][row["label"]] = int(row["count"])
-    return counts
-
-
-def every_label_in_files(spark: SparkSession, paths: Mapping[str, str],
-                         splits: Sequence[str]) -> tuple[Counts, dict[str, int]]:
-    """For files whose lines may carry several labels: per split and label the lines that carry it,
-    and the lines per split, read back by two small jobs. A line's labels are its leading
-    ``__label__`` words, as training and evaluation read them."""
+def in_files(spark: SparkSession, paths: Mapping[str, str], splits: Sequence[str]) -> tuple[Counts, dict[str, int]]:
+    """Per split and label the lines that carry the label, and the lines per split, read back from
+    the written files by two small jobs. A line's labels are its leading ``__label__`` words (one,
+    or several), as training and evaluation read them."""
     counts: Counts = {split: {} for split in splits}
     rows = {split: 0 for split in splits}
     if not paths:
@@ -81,5 +69,5 @@ def written(observation: Observation, spark: SparkSession, paths: Mapping[str, s
     counts = from_metrics(code_counts.metrics(observation), splits, labels)
     if counts is None:
         log.warning("the line counts observed during the write do not add up: counting the written files")
-        return in_files(spark, paths, splits)
+        return in_files(spark, paths, splits)[0]
     return counts

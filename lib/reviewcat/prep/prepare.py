@@ -144,7 +144,7 @@ def prepare(rt: Runtime, *, output_path: str, input_path: str | None = None, dat
         log.info("cleaning, tokenizing and writing shuffled %s files", "/".join(SPLITS))
         paths = write_split_files(rt.storage, lines, PART, part_keys(parts_per_split), staging, SHUFFLE_ORDER)
         if spec.several:  # a line counts for each label it carries: read back from the files
-            counts, rows = line_counts.every_label_in_files(rt.spark, paths, SPLITS)
+            counts, rows = line_counts.in_files(rt.spark, paths, SPLITS)
         else:
             counts = line_counts.written(written, rt.spark, paths, SPLITS, list(labels))
             rows = {name: sum(counts[name].values()) for name in SPLITS}

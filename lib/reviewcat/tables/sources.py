@@ -19,7 +19,7 @@ from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.options import names_of
 from reviewcat.runtime.storage import plain_path
 from reviewcat.schema import CATEGORY
-from reviewcat.tables import schemas
+from reviewcat.tables import schemas, table_files
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +254,7 @@ def require_columns(frame: DataFrame, columns: Mapping[str, str | None], source:
     """Refuse a column the job needs that ``frame`` lacks: ``columns`` maps each to the flag that
     named it (None: a column every review table has)."""
     for column, flag in columns.items():
-        if column not in frame.columns:
-            named = f" (from {flag})" if flag else ""
-            raise ReviewcatError(f"{source.describe()} has no column {column}{named}; its columns: "
-                                 f"{', '.join(frame.columns)}")
+        table_files.require(frame.columns, [column], flag, source.describe())
 
 
 def input_paths(rt: Runtime, source: Source) -> dict[str, str]:

@@ -207,12 +207,14 @@ def quoted(name: str) -> Column:
     return F.col(f"`{name.replace('`', '``')}`")
 
 
-def require(columns: Sequence[str], names: Sequence[str], flag: str) -> None:
-    """Refuse a column ``flag`` names that the table (``columns``) lacks, listing the ones it has."""
+def require(columns: Sequence[str], names: Sequence[str], flag: str | None, what: str = "the table") -> None:
+    """Refuse a column ``flag`` names (None: one every review table has) that ``what`` (its
+    ``columns``) lacks, listing the ones it has."""
     missing = [n for n in names if n not in columns]
     if missing:
         own = ", ".join(c for c in columns if c != CORRUPT)
-        raise ReviewcatError(f"the table has no column {', '.join(missing)} (from {flag}; its columns: {own})")
+        named = f"from {flag}; " if flag else ""
+        raise ReviewcatError(f"{what} has no column {', '.join(missing)} ({named}its columns: {own})")
 
 
 def joined_text(names: Sequence[str]) -> Column:

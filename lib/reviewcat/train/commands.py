@@ -49,8 +49,10 @@ SEARCH_OPTIONS = [
     Option("early-stopping", "stop training when validation accuracy has not improved for --patience epochs after "
            "--min-epochs (SageMaker: BlazingText's own; local: the best configuration trained again for fewer "
            "epochs, see the docs)", switch=True),
-    Option("patience", "--early-stopping: epochs without improvement before it stops (default 4)", positive_int),
-    Option("min-epochs", "--early-stopping: epochs trained before it may stop (default 5)", positive_int),
+    Option("patience", "--early-stopping: epochs without improvement before it stops (default "
+           f"{EarlyStopping.patience})", positive_int),
+    Option("min-epochs", f"--early-stopping: epochs trained before it may stop (default {EarlyStopping.min_epochs})",
+           positive_int),
 ]
 
 TRAIN = [
@@ -194,8 +196,7 @@ def early_stopping_of(on: bool, patience: int | None, min_epochs: int | None) ->
         if given:
             raise ReviewcatError(f"{' and '.join(given)} go with --early-stopping: add it, or leave them out")
         return None
-    defaults = EarlyStopping()
-    return EarlyStopping(patience or defaults.patience, min_epochs or defaults.min_epochs)
+    return EarlyStopping(patience or EarlyStopping.patience, min_epochs or EarlyStopping.min_epochs)
 
 
 def _registered(output: Path | str, group: str | None, s3_output: str | None, region: str | None) -> Path | str:

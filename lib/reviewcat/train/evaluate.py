@@ -131,19 +131,18 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     answers = top_k(model, data.texts, k)
     ranked = [[label for label, _ in pairs] for pairs in answers]
     predicted = [r[0] if r else "" for r in ranked]
+    gold = [data.gold(i) for i in range(len(data.labels))]
     # A line of several labels is answered right by any of them, and counts against that one (else its first).
-    true = [p if p in data.gold(i) else t for i, (t, p) in enumerate(zip(data.labels, predicted))] \
-        if data.others else data.labels
+    true = [p if p in own else t for t, p, own in zip(data.labels, predicted, gold)]
     metrics, labels, matrix = classification_metrics(true, predicted)
     named = lambda label: category_name(label, categories)  # noqa: E731
     # Keyed by the names a reader knows; the label as fastText wrote it stays beside.
     metrics["per_class"] = {named(label): {"label": label, **values} for label, values in metrics["per_class"].items()}
-    metrics["top_k"] = top_k_accuracy([next((r for r in ranked[i][:k] if r in data.gold(i)), t) for i, t in
-                                       enumerate(true)] if data.others else true, ranked, k)
+    metrics["top_k"] = top_k_accuracy([next((r for r in answer[:k] if r in own), t)
+                                       for t, answer, own in zip(true, ranked, gold)], ranked, k)
     if data.others:
-        metrics["several_labels"] = error_analysis.several_labels([data.gold(i) for i in range(len(true))], ranked,
-                                                                  k)
-    metrics["baselines"] = error_analysis.baselines([data.gold(i) for i in range(len(true))], train_counts, k)
+        metrics["several_labels"] = error_analysis.several_labels(gold, ranked, k)
+    metrics["baselines"] = error_analysis.baselines(gold, train_counts, k)
     metrics["baselines"]["majority"]["category"] = named(metrics["baselines"]["majority"]["label"])
     metrics["calibration"] = error_analysis.calibration([pairs[0][1] if pairs else 0.0 for pairs in answers],
                                                         [p == t for p, t in zip(predicted, true)])
@@ -165,7 +164,7 @@ def evaluate(model_path: str, test_file: Path, output: Path, categories: dict[st
     _plot(matrix, names, metrics["accuracy"], output / MATRIX_PNG)
     error_analysis.plot_reliability(metrics["calibration"], output / error_analysis.RELIABILITY_PNG)
     error_analysis.write_predictions(output / error_analysis.PREDICTIONS_FILE, true, data.texts, answers,
-                                     categories, [data.gold(i) for i in range(len(true))] if data.others else None)
+                                     categories, gold if data.others else None)
     (output / METRICS_FILE).write_text(json_text(metrics))
     low, high = metrics["accuracy_ci95"]
     log.info("test accuracy %.4f (95%% CI %.4f-%.4f), top-%d %.4f, macro F1 %.4f on %d examples",

@@ -32,9 +32,6 @@ TUNABLE = [*FASTTEXT_NAMES, *LOCAL_ONLY]
 # (it trains a softmax), so only the local backend takes another. ``ova`` (one-vs-all) scores every
 # label on its own, for texts that belong to several.
 LOSSES = ("softmax", "ova", "hs")
-# BlazingText's early stopping (``train --early-stopping``): static, never tuned; the local
-# backend's equivalent is ``early_stopping.stop_early``.
-EARLY_STOPPING = ("early_stopping", "patience", "min_epochs")
 INTEGER = {"vector_dim", "word_ngrams", "epochs", "min_count", "buckets", "subwords"}
 # BlazingText's documented defaults for supervised mode: what SageMaker uses for anything not tuned.
 BLAZINGTEXT_DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "vector_dim": 100, "word_ngrams": 2, "epochs": 5,

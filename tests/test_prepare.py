@@ -214,6 +214,15 @@ def test_a_label_column_of_lists_gives_lines_of_several_labels(rt, spark, raw_pa
         assert manifest["files"][split]["rows"] == len(lines)
         assert manifest["files"][split]["labels"] == dict(sorted(Counter(w for ws in labels for w in ws).items()))
     assert several > 1000
+    # A row whose list holds no label (empty, or blanks only) is unlabelled: refused, nothing written.
+    emptied = str(tmp_path / "emptied")
+    spark.read.parquet(tagged).withColumn("tags", F.when(F.col("star_rating") == 1, F.array(F.lit(" ")))
+                                          .otherwise(F.col("tags"))).write.partitionBy("product_category") \
+        .parquet(emptied)
+    with pytest.raises(ReviewcatError, match=r"reviews in .* have no tags \(null or empty lists\): filter them out "
+                                             "first"):
+        run_prepare(rt, input_path=emptied, output_path=str(tmp_path / "p1"), label="tags")
+    assert not (tmp_path / "p1").exists() and leftovers(str(tmp_path / "p1")) == []
     # A rating label needs one rating a review; lists of them are refused in one line.
     rated = str(tmp_path / "rated")
     spark.read.parquet(tagged).withColumn("star_rating", F.array("star_rating")).write \
@@ -247,6 +256,9 @@ def test_bad_inputs_give_clear_errors_and_write_nothing(rt, balanced_path, tmp_p
         (dict(text_column="body"), r"has no column body \(from --text-column; its columns: .*review_body"),
         (dict(label="stars_given"), "has no column stars_given"),
         (dict(group_column="parent"), r"has no column parent \(from --group-column; its columns: "),
+        # One marketplace: every line in the one split its hash picks.
+        (dict(group_column="marketplace"), r"split \w+ is empty: the input is too small for --split 0.6,0.2,0.2 "
+                                           r"\(or has too few values of --group-column marketplace\)"),
         (dict(min_chars=100_000), "no reviews left for Books, Camera, Kitchen, Watches, Wireless after cleaning"),
         (dict(input_path=str(tmp_path / "nope")), "does not exist"),
         # Nothing hashes into a 0.01% split: the split files written so far go with the staging folder.

@@ -40,6 +40,13 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return cpu.user + cpu.system
 
 
+def _usage(process: psutil.Process) -> tuple[float, int, int]:
+    """CPU seconds, and bytes read and written through system calls (cached pages, shuffle and spill
+    files included: what the process asked of its files, not only what the disk served)."""
+    io = process.io_counters()
+    return _cpu_seconds(process), io.read_chars, io.write_chars
+
+
 class MemorySampler:
     """Peak resident memory of this process and its descendants while the ``with`` block runs.
 
@@ -54,17 +61,27 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
         self._cpu_before: dict[int, float] = {}  # pid -> CPU seconds of the workers there when the step began
+        self._usage_before: dict[int, tuple[float, int, int]] = {}  # every process there when the step began
+        self._usage_now: dict[int, tuple[float, int, int]] = {}  # each counted process at its last sample
 
     def _worked(self, process: psutil.Process) -> bool:
         return process.pid not in self._cpu_before or _cpu_seconds(process) > self._cpu_before[process.pid]
 
     def _note_workers(self) -> None:
-        for process in psutil.Process().children(recursive=True):
+        root = psutil.Process()
+        for process in [root, *root.children(recursive=True)]:
             try:
-                if not _is_jvm(process):
+                self._usage_before[process.pid] = _usage(process)
+                if process is not root and not _is_jvm(process):
                     self._cpu_before[process.pid] = _cpu_seconds(process)
             except psutil.Error:
                 continue
+
+    def _count(self, process: psutil.Process) -> int:
+        """``process``'s resident bytes, its usage noted."""
+        rss = process.memory_info().rss
+        self._usage_now[process.pid] = _usage(process)
+        return rss
 
     def _sample(self) -> None:
         root = psutil.Process()
@@ -76,7 +93,7 @@ class MemorySampler:
             drivers = [root]
         for driver in drivers:
             try:
-                now["driver"] += driver.memory_info().rss
+                now["driver"] += self._count(driver)
                 descendants = driver.children(recursive=True)
             except psutil.Error:
                 continue  # ended between the listing and the reading
@@ -88,9 +105,9 @@ class MemorySampler:
                             # Hadoop's local file system runs `ls` and `chmod`: until it execs, the
                             # JVM's fork shows the JVM's resident pages, which it only shares.
                             continue
-                        now["jvm"] += process.memory_info().rss
+                        now["jvm"] += self._count(process)
                     elif self._worked(process):
-                        now["workers"] += process.memory_info().rss
+                        now["workers"] += self._count(process)
                 except psutil.Error:
                     continue
         now["total"] = sum(now.values())
@@ -116,6 +133,15 @@ class MemorySampler:
     def peaks_mb(self) -> dict[str, float]:
         return {key: round(value / MB, 1) for key, value in self.peaks.items()}
 
+    def usage(self) -> dict[str, float]:
+        """CPU seconds and MB read and written by the processes counted, during the step."""
+        totals = [0.0, 0.0, 0.0]
+        for pid, now in self._usage_now.items():
+            before = self._usage_before.get(pid, (0.0, 0, 0))
+            totals = [t + n - b for t, n, b in zip(totals, now, before)]
+        return {"cpu_seconds": round(totals[0], 1), "read_mb": round(totals[1] / MB, 1),
+                "written_mb": round(totals[2] / MB, 1)}
+
 
 @dataclass
 class Measurement:
@@ -126,6 +152,7 @@ class Measurement:
     seconds: list[float] = field(default_factory=list)
     peak_mb: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, float] = field(default_factory=dict)  # the last run's
 
     @property
     def median(self) -> float:
@@ -138,7 +165,7 @@ class Measurement:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "rows": self.rows, "median_seconds": round(self.median, 3),
                 "rows_per_second": round(self.rows_per_second, 1), "seconds": [round(s, 3) for s in self.seconds],
-                "peak_mb": self.peak_mb, **({"details": self.details} if self.details else {})}
+                "peak_mb": self.peak_mb, "usage": self.usage, **({"details": self.details} if self.details else {})}
 
 
 @dataclass
@@ -168,6 +195,7 @@ def _run_once(step: Step, result: Measurement, attempt: int, repeats: int) -> No
         elapsed = details.pop("seconds", time.perf_counter() - started)
     result.seconds.append(elapsed)
     result.details = details
+    result.usage = sampler.usage()
     result.peak_mb = {k: max(v, result.peak_mb.get(k, 0.0)) for k, v in sampler.peaks_mb().items()}
     log.info("%s: run %d/%d took %.1f s (%s rows/s)", step.name, attempt, repeats, elapsed,
              f"{step.rows / elapsed:,.0f}" if elapsed else "-")

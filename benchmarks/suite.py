@@ -12,7 +12,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,9 @@ from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
 from benchmarks import baselines
+from benchmarks.fullscale import FULLSCALE_ROWS, bench_fullscale
 from benchmarks.measure import Measurement, Step, measure_in_turn
+from benchmarks.processes import child_env, pipeline_outcome, process_step, remover
 from benchmarks.report import markdown
 from reviewcat import __version__
 from reviewcat.ingest import importer
@@ -42,12 +43,14 @@ from reviewcat.tables.writers import write_balanced
 
 log = logging.getLogger(__name__)
 
-PROJECT = Path(__file__).resolve().parents[1]  # the checkout: benchmarks/ and lib/ sit in it
 
 CATEGORY_COUNTS = (10, 43, 200)
 PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43 categories
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
-SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "sizes", "splits", "predict", "scale", "e2e", "s3")
+SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "sizes", "splits", "predict", "scale", "e2e", "s3",
+            "fullscale")
+# What `make bench` runs unless --sections says otherwise: fullscale alone takes an hour and 20 GB.
+DEFAULT_SECTIONS = tuple(s for s in SECTIONS if s != "fullscale")
 PREDICT_SHARE = 10  # predict scores --rows / 10 generated reviews
 E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
 E2E_TARGET = 5.0  # the one-session pipeline against the plain script
@@ -66,8 +69,9 @@ class BenchConfig:
     scale_rows: int
     repeats: int
     seed: int
-    sections: tuple[str, ...] = SECTIONS
+    sections: tuple[str, ...] = DEFAULT_SECTIONS
     driver_memory: str = "1g"
+    fullscale_rows: tuple[int, ...] = FULLSCALE_ROWS
 
     @property
     def data(self) -> Path:
@@ -85,13 +89,6 @@ def _quiet(*names: str) -> None:
     """The jobs' per-run INFO lines would bury the benchmark's own progress."""
     for name in names:
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def _remover(path: Path) -> Callable[[], None]:
-    """A setup step: every timed run writes into a fresh output folder."""
-    def remove() -> None:
-        shutil.rmtree(path, ignore_errors=True)
-    return remove
 
 
 def _generate(config: BenchConfig, categories: int) -> Path:
@@ -131,10 +128,10 @@ def bench_balance(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
         path = _generate(config, count)
         ours, plain = measure_in_turn([
             Step(f"reviewcat balance, {count} categories", config.rows,
-                 lambda: _our_balance(rt, path, out, config.seed), _remover(out), warmup=count == CATEGORY_COUNTS[0]),
+                 lambda: _our_balance(rt, path, out, config.seed), remover(out), warmup=count == CATEGORY_COUNTS[0]),
             Step(f"straightforward balance, {count} categories", config.rows,
                  lambda: {"categories": baselines.straightforward_balance(rt.spark, str(path), str(out), config.seed)},
-                 _remover(out))], config.repeats)
+                 remover(out))], config.repeats)
         plain.details["rows_out"] = _written_rows(rt, out)
         rows.append({"categories": count, "ours": ours.to_dict(), "straightforward": plain.to_dict(),
                      "speedup": _ratio(plain, ours)})
@@ -164,9 +161,9 @@ def bench_pushdown(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
                 "bytes_read": _file_bytes_read(rt) - before, "files_read": len(frame.inputFiles())}
 
     ours, plain = measure_in_turn([
-        Step("with predicate (reviewcat balance --categories)", config.rows, with_predicate, _remover(out),
+        Step("with predicate (reviewcat balance --categories)", config.rows, with_predicate, remover(out),
              warmup=True),
-        Step("without predicate (read all, then filter)", config.rows, without_predicate, _remover(out))],
+        Step("without predicate (read all, then filter)", config.rows, without_predicate, remover(out))],
         config.repeats)
     shutil.rmtree(out, ignore_errors=True)
     table_bytes = sum(f.stat().st_size for f in path.rglob("*.parquet"))
@@ -264,35 +261,6 @@ def _dump(config: BenchConfig, fmt: str) -> Path:
     return path
 
 
-def _child_env(config: BenchConfig) -> dict[str, str]:
-    """The environment of a job the bench runs as its own process: a catalog of the bench's own, never
-    the user's default one (a run there may hold it)."""
-    return {"PYSPARK_PYTHON": sys.executable,  # a plain script's Python workers: this venv's, as its author's would be
-            **os.environ, "REVIEWCAT_DRIVER_MEMORY": config.driver_memory, "REVIEWCAT_LOG_LEVEL": "WARNING",
-            "REVIEWCAT_WAREHOUSE": str(config.data / "process-warehouse"),
-            # the baselines run as ``-m benchmarks.baselines``, wherever the bench was started from
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT), os.environ.get("PYTHONPATH")]))}
-
-
-def _process_step(name: str, rows: int, argvs: Sequence[list[str]], config: BenchConfig,
-                  setup: Callable[[], None] | None = None, details: Callable[[], dict] | None = None) -> Step:
-    """A step that runs ``python argv`` for each of ``argvs``, each its own process: a cold start, as
-    a user runs a job. ``details`` reports on the outcome."""
-    env = _child_env(config)
-
-    def run() -> dict | None:
-        for argv in argvs:
-            # Timed to the process's exit, when a shell gives the prompt back: its output goes to a
-            # file, as a pipe would also wait for a JVM that outlives it and holds the pipe.
-            with tempfile.TemporaryFile() as output:
-                code = subprocess.call([sys.executable, *map(str, argv)], env=env, stdout=output, stderr=output)
-                if code != 0:
-                    output.seek(0)
-                    raise ReviewcatError(f"{name} failed: {output.read().decode(errors='replace').strip()[-500:]}")
-        return details() if details else None
-    return Step(name, rows, run, setup, child_driver=True)
-
-
 def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
     """Each dump format imported by reviewcat and by the hand-written read, in this session and as
     cold processes (JVM start included), with the rows each wrote."""
@@ -313,11 +281,11 @@ def bench_import(rt: Runtime, config: BenchConfig) -> dict[str, Any]:
         cli = ["-m", "reviewcat.cli", "import", "--format", fmt, "--input-path", str(dump), "--output-path", str(out)]
         script = ["-m", "benchmarks.baselines", "import", fmt, str(dump), str(out)]
         session_ours, session_plain, cold_ours, cold_plain = measure_in_turn([
-            Step(f"reviewcat import --format {fmt}", config.rows, ours, _remover(out), warmup=True),
+            Step(f"reviewcat import --format {fmt}", config.rows, ours, remover(out), warmup=True),
             Step(f"hand-written {'spark.read.csv' if fmt == 'amazon-tsv' else 'spark.read.json'} + casts",
-                 config.rows, plain, _remover(out)),
-            _process_step(f"reviewcat import --format {fmt} (cold process)", config.rows, [cli], config, _remover(out)),
-            _process_step("hand-written script (cold process)", config.rows, [script], config, _remover(out)),
+                 config.rows, plain, remover(out)),
+            process_step(f"reviewcat import --format {fmt} (cold process)", config.rows, [cli], config, remover(out)),
+            process_step("hand-written script (cold process)", config.rows, [script], config, remover(out)),
         ], config.repeats)
         runs.append({"format": fmt, "dump_bytes": dump_bytes, "ours": session_ours.to_dict(),
                      "plain": session_plain.to_dict(), "cold_ours": cold_ours.to_dict(),
@@ -362,14 +330,14 @@ def bench_predict(config: BenchConfig) -> dict[str, Any]:
             shutil.copyfile(model / name, bare / name)
 
     def scoring(name: str, path: Path) -> Step:
-        return _process_step(name, rows, [
+        return process_step(name, rows, [
             ["-m", "reviewcat.cli", "predict-table", "--input-path", table, "--model", path,
-             "-k", k, "--output-path", out]], config, _remover(out),
+             "-k", k, "--output-path", out]], config, remover(out),
             lambda: {"rows_out": json.loads((out / "_predict.json").read_text())["rows"]})
     quantized = model / "model.ftz"  # kept by training only when it lost no accuracy
     steps = [scoring("reviewcat predict-table (cold process)", model / "model.bin"),
              scoring("reviewcat predict-table without a drift reference (cold process)", bare / "model.bin"),
-             _process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
+             process_step("one Python process: clean, tokenize, fastText top-k per text (cold)", rows, [
                  ["-m", "benchmarks.baselines", "predict", model / "model.bin", table, "review_body", k]], config)]
     if quantized.exists():
         steps.append(scoring("reviewcat predict-table, the quantized model.ftz (cold process)", quantized))
@@ -466,7 +434,7 @@ def bench_splits(config: BenchConfig) -> dict[str, Any]:
 
 def _cli_stage(name: str, rows: int, argv: list[str], config: BenchConfig) -> Measurement:
     """``reviewcat argv`` once, as its own process, timed."""
-    return measure_in_turn([_process_step(name, rows, [["-m", "reviewcat.cli", *argv]], config)], 1)[0]
+    return measure_in_turn([process_step(name, rows, [["-m", "reviewcat.cli", *argv]], config)], 1)[0]
 
 
 def bench_scale(config: BenchConfig) -> dict[str, Any]:
@@ -498,13 +466,6 @@ def _e2e_input(config: BenchConfig, rows: int) -> Path:
     return raw
 
 
-def _kept(out: Path) -> Callable[[], dict]:
-    def read() -> dict:
-        manifest = json.loads((out / "prepared" / prepare.MANIFEST).read_text())
-        return {"balanced": manifest["rows_in"], "lines": manifest["rows_out"]}
-    return read
-
-
 def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
     """Balance and prepare as a user runs them, every step a cold process, taking turns: the one-session
     pipeline, the two commands, the talk's plain script, and a scan of every column of the input."""
@@ -518,13 +479,13 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
         # The two commands one after the other, as a user runs them: the balance step's output is what
         # the prepare step (next in every turn) reads, so their sum is the pair's time.
         pipeline, balance_alone, prepare_alone, plain, scan = measure_in_turn([
-            _process_step("reviewcat pipeline --no-train", rows, [[*cli, "pipeline", "--input-path", raw,
-                          "--output-path", out, "--no-train", "--seed", seed]], config, _remover(out), _kept(out)),
-            _process_step("reviewcat balance", rows, [balance_argv], config, _remover(out)),
-            _process_step("reviewcat prepare", rows, [prepare_argv], config, _remover(out / "prepared"), _kept(out)),
-            _process_step("plain PySpark script", rows, [["-m", "benchmarks.baselines", "pipeline", raw, out, seed]],
-                          config, _remover(out)),
-            _process_step("full scan of the input (every column hashed)", rows,
+            process_step("reviewcat pipeline --no-train", rows, [[*cli, "pipeline", "--input-path", raw,
+                          "--output-path", out, "--no-train", "--seed", seed]], config, remover(out), pipeline_outcome(out)),
+            process_step("reviewcat balance", rows, [balance_argv], config, remover(out)),
+            process_step("reviewcat prepare", rows, [prepare_argv], config, remover(out / "prepared"), pipeline_outcome(out)),
+            process_step("plain PySpark script", rows, [["-m", "benchmarks.baselines", "pipeline", raw, out, seed]],
+                          config, remover(out)),
+            process_step("full scan of the input (every column hashed)", rows,
                           [["-m", "benchmarks.baselines", "scan", raw]], config),
         ], config.repeats)
         both = Measurement("reviewcat balance + reviewcat prepare", rows,
@@ -552,7 +513,7 @@ def bench_s3(config: BenchConfig) -> dict[str, Any]:
     keys = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     runs = []
     with CountingS3() as server:
-        env = {**_child_env(config), **keys, "AWS_ENDPOINT_URL_S3": server.endpoint}
+        env = {**child_env(config), **keys, "AWS_ENDPOINT_URL_S3": server.endpoint}
         client = boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
                               aws_access_key_id="bench", aws_secret_access_key="bench")
         client.create_bucket(Bucket="bench")
@@ -583,7 +544,8 @@ def bench_s3(config: BenchConfig) -> dict[str, Any]:
 SPARK_SECTIONS = {"import": bench_import, "balance": bench_balance, "pushdown": bench_pushdown,
                   "prepare": bench_prepare}
 PROCESS_SECTIONS = {"train": bench_train, "sizes": bench_sizes, "splits": bench_splits, "predict": bench_predict,
-                    "scale": bench_scale, "e2e": bench_end_to_end, "s3": bench_s3}
+                    "scale": bench_scale, "e2e": bench_end_to_end, "s3": bench_s3,
+                    "fullscale": lambda config: bench_fullscale(config, os.cpu_count() or 1)}
 
 
 def _shut_down(spark: SparkSession) -> None:

@@ -320,10 +320,14 @@ def test_each_generated_dump_imports_balances_and_prepares(rt, spark, tmp_path, 
     assert all(manifest["files"][split]["rows"] > 0 for split in ("train", "validation", "test"))
 
 
-def test_the_generated_dumps_carry_the_generated_reviews(rt, spark, tmp_path):
+@pytest.mark.parametrize("chunk_rows", [250_000, 150])
+def test_the_generated_dumps_carry_the_generated_reviews(rt, spark, tmp_path, chunk_rows):
+    """Also when a category is written in chunks: gzip members one after the other, the header row
+    only in the first, which Spark reads as one file."""
     from reviewcat.synthetic.sample_data import write_sample_data
-    write_sample_data(str(tmp_path / "parquet"), 500, seed=9, categories=["Camera"])
-    write_sample_data(str(tmp_path / "tsv"), 500, seed=9, categories=["Camera"], fmt="amazon-tsv")
+    write_sample_data(str(tmp_path / "parquet"), 500, seed=9, categories=["Camera"], chunk_rows=chunk_rows)
+    write_sample_data(str(tmp_path / "tsv"), 500, seed=9, categories=["Camera"], fmt="amazon-tsv",
+                      chunk_rows=chunk_rows, workers=2)
     run_import(rt, format="amazon-tsv", input_path=str(tmp_path / "tsv"), output_path=str(tmp_path / "t"))
     columns = ["review_id", "star_rating", "review_date", "review_headline"]
     assert sorted(table(spark, tmp_path / "parquet").select(columns).collect()) == \

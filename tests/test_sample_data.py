@@ -130,3 +130,60 @@ def test_a_2023_dump_has_the_2023_datasets_categories_in_their_proportions(tmp_p
     with pytest.raises(ReviewcatError, match="unknown categories: Camera .known: Home_and_Kitchen"):
         write_sample_data(str(tmp_path / "e"), 1000, categories=["Camera"], fmt="amazon-2023")
     assert numbered_categories(36, "2023")[-2:] == ["Home_and_Kitchen_2", "Clothing_Shoes_and_Jewelry_2"]
+
+
+def _content(folder):
+    """What a generated table or dump holds, file by file: rows, not bytes (a parquet file names the
+    pyarrow that wrote it)."""
+    import gzip
+    import hashlib
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != RUN_FILE):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(repr(pq.read_table(path).to_pylist()).encode() if path.suffix == ".parquet"
+                      else gzip.decompress(path.read_bytes()))
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("fmt,expected", [("parquet", "b515462286d65975"), ("amazon-tsv", "a686de5d16f3fb28")])
+def test_a_table_of_whole_categories_is_what_earlier_releases_wrote(tmp_path, fmt, expected):
+    """Chunked generation left tables whose categories fit one piece as they were: the same seed
+    gives the data earlier results (and users' saved tables) were measured on."""
+    write_sample_data(str(tmp_path / "t"), 3000, seed=5, categories=["Books", "Gift_Card", "Health_&_Personal_Care"],
+                      fmt=fmt)
+    assert _content(tmp_path / "t") == expected
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "amazon-2018"])
+def test_a_large_category_is_written_in_chunks_the_same_on_any_number_of_workers(tmp_path, fmt):
+    from reviewcat.synthetic.sample_data import plan_pieces
+    categories = ["Books", "Gift_Card"]
+    sizes = category_sizes(2000, categories)
+    pieces = plan_pieces(sizes, chunk_rows=400)
+    assert sizes == {"Books": 1980, "Gift_Card": 20}
+    assert [(p.category, p.rows, p.chunk) for p in pieces] == [("Books", 396, chunk) for chunk in range(5)] + [
+        ("Gift_Card", 20, None)]
+    one = write_sample_data(str(tmp_path / "one"), 2000, seed=3, categories=categories, fmt=fmt, workers=1,
+                            chunk_rows=400)
+    two = write_sample_data(str(tmp_path / "two"), 2000, seed=3, categories=categories, fmt=fmt, workers=2,
+                            chunk_rows=400)
+    assert one == two == sizes and _content(tmp_path / "one") == _content(tmp_path / "two")
+    whole = write_sample_data(str(tmp_path / "whole"), 2000, seed=3, categories=categories, fmt=fmt)
+    if fmt == "parquet":
+        chunks = sorted(p.name for p in (tmp_path / "two" / "product_category=Books").iterdir())
+        assert chunks == [f"part-{i:05d}.snappy.parquet" for i in range(len(chunks))] and len(chunks) > 2
+        counts = {c: ds.dataset(str(tmp_path / name / f"product_category={c}")).count_rows()
+                  for name in ("two", "whole") for c in categories}
+        assert counts == whole
+        # Gift_Card fits one piece: the same reviews as a table generated whole; Books' chunks are new draws.
+        read = {name: {c: pq.read_table(tmp_path / name / f"product_category={c}") for c in categories}
+                for name in ("two", "whole")}
+        assert read["two"]["Gift_Card"].equals(read["whole"]["Gift_Card"])
+        assert read["two"]["Books"].num_rows == read["whole"]["Books"].num_rows
+        assert not read["two"]["Books"].equals(read["whole"]["Books"])
+        assert len(set(read["two"]["Books"].column("review_id").to_pylist())) > 0.95 * sizes["Books"]
+    else:  # one file per category, its chunks as gzip members: readable whole, no chunk left beside it
+        import gzip
+        assert sorted(p.name for p in (tmp_path / "two").iterdir() if p.name != RUN_FILE) == [
+            "Books.json.gz", "Gift_Card.json.gz"]
+        assert len(gzip.decompress((tmp_path / "two" / "Books.json.gz").read_bytes()).splitlines()) == sizes["Books"]

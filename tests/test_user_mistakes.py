@@ -458,6 +458,22 @@ def test_an_interrupt_ends_the_jvm_and_its_workers_and_removes_the_staging_folde
     assert gone(out) and checksums(raw_path) == before
 
 
+def test_an_interrupted_sample_data_ends_its_workers_and_leaves_nothing(tmp_path):
+    """Ctrl-C reaches the workers too: they leave it to the main process, which stops handing out
+    pieces, waits for the ones under way and removes the staging folder."""
+    out = tmp_path / "reviews"
+    proc = subprocess.Popen([*REVIEWCAT, "sample-data", "--rows", "3000000", "--workers", "2", "--output-path", out],
+                            cwd=tmp_path, env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    _wait_for(lambda: list(tmp_path.glob("reviews.__tmp-*/*/*.parquet")))
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and [line for line in err.splitlines() if not line[:2].isdigit()] == [
+        "reviewcat sample-data: error: interrupted by SIGINT: stopped, and nothing was written"], err[-3000:]
+    _wait_for(lambda: _group(proc.pid) == [], timeout=5)
+    assert gone(out)
+
+
 def test_an_interrupted_training_ends_its_trials_quietly(prepared_dir, tmp_path):
     out = tmp_path / "model"
     before = checksums(prepared_dir)

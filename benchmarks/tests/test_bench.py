@@ -25,6 +25,14 @@ def test_memory_sampler_sees_a_child_process_and_measure_keeps_step_details():
     assert sampler.peaks["workers"] >= 250 * MB
     assert sampler.peaks["total"] >= sampler.peaks["driver"] + 250 * MB
 
+    # CPU time and bytes written are the step's processes', counted from the step's start.
+    work = ("import os, time; t = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
+            "f = open(os.devnull, 'wb'); [f.write(bytes(2 ** 20)) for _ in range(20)]; time.sleep(0.4)")
+    with MemorySampler(child_driver=True) as sampler:
+        subprocess.run([sys.executable, "-c", work], check=True)
+    usage = sampler.usage()
+    assert 0.5 <= usage["cpu_seconds"] < 5 and 20 <= usage["written_mb"] < 30, usage
+
     # A process that sits idle through the step (an idle Spark worker) is not the step's.
     idle = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(300 * 2 ** 20); "
                              "print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)

@@ -40,6 +40,8 @@ SAMPLE_DATA = [
            "(a helpdesk's CSV export: tickets.csv)", default="parquet",
            choices=("parquet", "amazon-2023", "amazon-2018", "amazon-tsv", "tickets")),
     Option("no-label", "--format tickets: leave the Queue column out (new tickets, to score)", switch=True),
+    Option("workers", "processes that generate a table of more than 250,000 reviews (default: one per core); "
+           "each holds at most 250,000 reviews, about 0.5 GB, at a time", positive_int),
 ]
 
 
@@ -49,6 +51,8 @@ def _sample_data(args: argparse.Namespace) -> None:
         from reviewcat.synthetic.sample_tickets import write_sample_tickets
         if args.categories or args.category_count:
             raise ReviewcatError("--format tickets has its own queues: leave out --categories and --category-count")
+        if args.workers:
+            raise ReviewcatError("--workers goes with generated reviews: tickets are written by one process")
         write_sample_tickets(args.output_path, args.rows, args.seed, args.overwrite, labelled=not args.no_label)
         return
     if args.no_label:
@@ -57,7 +61,7 @@ def _sample_data(args: argparse.Namespace) -> None:
         raise ReviewcatError("give --categories or --category-count, not both")
     categories = numbered_categories(args.category_count, release_of(args.format)) if args.category_count \
         else args.categories
-    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories, args.format)
+    write_sample_data(args.output_path, args.rows, args.seed, args.overwrite, categories, args.format, args.workers)
 
 
 def _demo(args: argparse.Namespace) -> None:

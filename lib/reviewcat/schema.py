@@ -15,6 +15,10 @@ REVIEW_TABLE = (
 )
 CATEGORY = "product_category"  # the partition column, and the default label
 RATING = "star_rating"  # 1-5 stars, what sentiment labels come from
+# The retired TSV dump's header row: the table's columns in its order, CATEGORY among them, no year.
+TSV_HEADER = ["marketplace", "customer_id", "review_id", "product_id", "product_parent", "product_title",
+              CATEGORY, RATING, "helpful_votes", "total_votes", "vine", "verified_purchase",
+              "review_headline", "review_body", "review_date"]
 # Columns a job adds while it works: each row's class, and its rank within its class in the sample.
 LABEL = "__reviewcat_label"
 SAMPLE_ORDER = "sample_order"

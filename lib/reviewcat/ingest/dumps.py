@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 from pyspark.sql import Column, DataFrame, SparkSession, functions as F
 
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.schema import CATEGORY, RATING, REVIEW_TABLE
+from reviewcat.schema import CATEGORY, RATING, REVIEW_TABLE, TSV_HEADER
 from reviewcat.tables import table_files
 from reviewcat.tables.columns import lookup
 from reviewcat.tables.encodings import decoded
@@ -44,9 +44,6 @@ HINTS = {"malformed record": "check --format", "wrong number of fields": "check 
 
 # Reviews before Amazon's (1995) or after 2100 come from a timestamp in the wrong unit.
 _FIRST_SECOND, _LAST_SECOND = 788_918_400, 4_102_444_800
-TSV_HEADER = ["marketplace", "customer_id", "review_id", "product_id", "product_parent", "product_title",
-              CATEGORY, "star_rating", "helpful_votes", "total_votes", "vine", "verified_purchase",
-              "review_headline", "review_body", "review_date"]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from reviewcat.runtime import class_archive, failures, interrupts, s3a, warehous
 from reviewcat.runtime.jvm import start_jvm
 
 log = logging.getLogger(__name__)
+# The JVM's heap unless REVIEWCAT_DRIVER_MEMORY says otherwise: locally it holds the executors too.
+DRIVER_MEMORY = "4g"
 
 _LOG4J = Path(__file__).parents[1] / "data" / "log4j2.properties"
 
@@ -80,7 +82,7 @@ def spark_session(warehouse: str | None = None, app_name: str = "reviewcat",
             # command-line run never shows (REVIEWCAT_SPARK_UI=1 keeps it).
             settings["spark.sql.sources.parallelPartitionDiscovery.threshold"] = "100000"
             settings["spark.ui.enabled"] = "true" if os.environ.get("REVIEWCAT_SPARK_UI") == "1" else "false"
-        settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", "4g")
+        settings["spark.driver.memory"] = os.environ.get("REVIEWCAT_DRIVER_MEMORY", DRIVER_MEMORY)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         if master.startswith("local") and os.environ["PYSPARK_PYTHON"] == sys.executable and _stdlib_distutils():
             # PySpark 3.5's Arrow type mapping imports distutils, which setuptools' shim serves by

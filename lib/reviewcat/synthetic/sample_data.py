@@ -8,14 +8,22 @@ from numpy generators seeded per category, in whole-column operations.
 """
 from __future__ import annotations
 
+import collections
 import csv
 import functools
 import logging
 import math
+import multiprocessing
+import os
+import shutil
+import signal
+import time
 import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -26,11 +34,16 @@ from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.publishing import staged_locally
 from reviewcat.schema import REVIEW_TABLE
 from reviewcat.synthetic import vocabulary as V
+from reviewcat.synthetic.sample_dumps import dump_file_name, write_dump
 
 log = logging.getLogger(__name__)
 
 MIN_ROWS_PER_CATEGORY = 20
 ROWS_PER_FILE = 50_000
+# The most rows generated at once: a category up to this size is drawn whole, as it always was; a
+# larger one in chunks of at most this many. A piece's generation peaks at about 2 KB a row, so two
+# workers stay well within 1.5 GB together (docs/performance.md).
+CHUNK_ROWS = 250_000
 _MAX_SENTENCES = 6
 _ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 _FIRST_DAY = np.datetime64("1999-06-01")
@@ -213,9 +226,18 @@ def _with_sentiment(rng: np.random.Generator, body: np.ndarray, stars: np.ndarra
     return out
 
 
-def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
-    """``n`` reviews of one category; the same (seed, index) always gives the same table."""
-    rng = np.random.default_rng([seed, index])
+def _seed_key(seed: int, index: int, chunk: int | None) -> list[int]:
+    """What a category's (or a chunk's) generators are seeded with. A whole category keeps the key it
+    always had; a chunk's key is longer and ends in ``chunk + 1`` (never 0: numpy's seed sequences
+    ignore trailing zeros, so ``[s, i, 0]`` would draw what ``[s, i]`` draws)."""
+    return [seed, index] if chunk is None else [seed, index, 2, chunk + 1]
+
+
+def generate_category(category: str, n: int, seed: int, index: int, chunk: int | None = None) -> pa.Table:
+    """``n`` reviews of one category (or of one chunk of it); the same (seed, index, chunk) always
+    gives the same table."""
+    key = _seed_key(seed, index, chunk)
+    rng = np.random.default_rng(key)
     body = _add_quirks(rng, _bodies(rng, category, n), category)
     products = max(1, n // 6)
     product = rng.integers(0, products, n)
@@ -243,7 +265,7 @@ def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
         "review_date": dates,
         "year": dates.astype("datetime64[Y]").astype(int) + 1970,
     }
-    columns["review_body"] = _with_sentiment(np.random.default_rng([seed, index, 1]), columns["review_body"],
+    columns["review_body"] = _with_sentiment(np.random.default_rng([*key, 1]), columns["review_body"],
                                              columns["star_rating"])
     # Duplicates as in the real data: whole rows posted twice, and the same text under a new id.
     copies = np.flatnonzero(rng.random(n) < 0.015)
@@ -258,9 +280,45 @@ def generate_category(category: str, n: int, seed: int, index: int) -> pa.Table:
 SAMPLE_FORMATS = ("parquet", "amazon-2023", "amazon-2018", "amazon-tsv")
 
 
-def _write_parquet(table: pa.Table, folder: Path, category: str) -> Path:
-    """The public parquet layout: ``product_category=<name>/part-*.parquet``, several files per category."""
-    target = folder / f"product_category={category}"
+@dataclass(frozen=True)
+class Piece:
+    """One unit of generation: a whole category drawn at once, or one chunk of a large category
+    (``chunk`` counts from 0), drawn from generators of its own."""
+
+    category: str  # the name written
+    words_of: str  # the retired category whose words it is written with
+    index: int  # the category's place in the catalog, numbered copies after it: part of the seed
+    rows: int
+    chunk: int | None = None
+
+
+def plan_pieces(sizes: Mapping[str, int], release: str = "pds", chunk_rows: int = CHUNK_ROWS) -> list[Piece]:
+    """The pieces of a table with ``sizes`` rows per category, in that order. A category of at most
+    ``chunk_rows`` is one piece, generated exactly as it always was; a larger one is cut into as few
+    near-equal chunks as keep each within ``chunk_rows``, so memory stays bounded at any size."""
+    catalog = category_catalog(release)
+    order = list(catalog)
+    pieces = []
+    for category, n in sizes.items():
+        base, copy = _template(category, catalog)
+        index = order.index(base) + copy * len(order)
+        if n <= chunk_rows:
+            pieces.append(Piece(category, catalog[base][1], index, n))
+            continue
+        bounds = np.linspace(0, n, math.ceil(n / chunk_rows) + 1).astype(int)
+        pieces += [Piece(category, catalog[base][1], index, int(stop - start), chunk)
+                   for chunk, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:]))]
+    return pieces
+
+
+def _write_parquet(table: pa.Table, folder: Path, piece: Piece) -> None:
+    """The public parquet layout: ``product_category=<name>/part-*.parquet``. A whole category is
+    sliced into several files, a chunk is one file named by its number."""
+    target = folder / f"product_category={piece.category}"
+    if piece.chunk is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, target / f"part-{piece.chunk:05d}.snappy.parquet", compression="snappy")
+        return
     target.mkdir(parents=True)
     n = table.num_rows
     files = 1 if n < 2 else min(8, max(2, math.ceil(n / ROWS_PER_FILE)))
@@ -268,29 +326,120 @@ def _write_parquet(table: pa.Table, folder: Path, category: str) -> Path:
     for part, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
         pq.write_table(table.slice(start, stop - start), target / f"part-{part:05d}.snappy.parquet",
                        compression="snappy")
-    return target
+
+
+def _written_name(fmt: str, category: str) -> str:
+    return f"product_category={category}" if fmt == "parquet" else dump_file_name(fmt, category)
+
+
+def _chunk_file(fmt: str, piece: Piece) -> str:
+    """Where a dump's chunk waits until its category is complete and the chunks are joined."""
+    return f".{dump_file_name(fmt, piece.category)}.{piece.chunk:05d}"
+
+
+def make_piece(piece: Piece, seed: int, fmt: str, folder: Path) -> None:
+    """Generate ``piece`` and write it into ``folder`` (in a worker process, for large tables)."""
+    table = generate_category(piece.words_of, piece.rows, seed, piece.index, piece.chunk)
+    if fmt == "parquet":
+        _write_parquet(table, folder, piece)
+    elif piece.chunk is None:
+        write_dump(fmt, table, folder / dump_file_name(fmt, piece.category), piece.category)
+    else:
+        write_dump(fmt, table, folder / _chunk_file(fmt, piece), piece.category, first=piece.chunk == 0)
+
+
+def _join_chunks(fmt: str, pieces: Sequence[Piece], folder: Path) -> None:
+    """A dump's chunks, in order, as its one file: gzip members laid end to end."""
+    with (folder / dump_file_name(fmt, pieces[0].category)).open("wb") as out:
+        for piece in pieces:
+            part = folder / _chunk_file(fmt, piece)
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out, 1 << 20)
+            part.unlink()
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops handing out pieces and cleans up: a
+    worker interrupted while it waits for work would print a stack trace."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _generated(pieces: Sequence[Piece], seed: int, fmt: str, folder: Path, workers: int) -> Iterator[Piece]:
+    """Make every piece, yielding each as it is written: in this process, or on ``workers`` processes."""
+    if workers <= 1:
+        for piece in pieces:
+            make_piece(piece, seed, fmt, folder)
+            yield piece
+        return
+    # spawn, not fork: a notebook's driver holds the JVM's gateway threads, which a fork would copy.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_ignore_interrupts) as pool:
+        futures = {pool.submit(make_piece, piece, seed, fmt, folder): piece for piece in pieces}
+        try:
+            for future in as_completed(futures):
+                future.result()
+                yield futures[future]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class _Progress:
+    """One line per finished category, and between them, on large tables, the rows written so far."""
+
+    def __init__(self, sizes: Mapping[str, int], pieces: Sequence[Piece], every: float = 30.0) -> None:
+        self.sizes, self.every = sizes, every
+        self.left = collections.Counter(piece.category for piece in pieces)
+        self.total, self.rows, self.categories = sum(sizes.values()), 0, 0
+        self.started = self.reported = time.monotonic()
+
+    def done(self, piece: Piece, name: str) -> bool:
+        """Note ``piece`` written; true when it was its category's last."""
+        self.rows += piece.rows
+        self.left[piece.category] -= 1
+        now = time.monotonic()
+        if not self.left[piece.category]:
+            self.categories += 1
+            log.info("[%d/%d] %s: %d reviews in %s", self.categories, len(self.sizes), piece.category,
+                     self.sizes[piece.category], name)
+        elif now - self.reported >= self.every:
+            log.info("%s of %s reviews written (%s a second)", f"{self.rows:,}", f"{self.total:,}",
+                     f"{self.rows / (now - self.started):,.0f}")
+        else:
+            return False
+        self.reported = now
+        return not self.left[piece.category]
 
 
 def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bool = False,
-                      categories: Sequence[str] | None = None, fmt: str = "parquet") -> dict[str, int]:
+                      categories: Sequence[str] | None = None, fmt: str = "parquet",
+                      workers: int | None = None, chunk_rows: int = CHUNK_ROWS) -> dict[str, int]:
     """Write the sample reviews under ``output_path`` (a local folder) as the parquet table or as
-    one of the dumps ``reviewcat import`` reads; returns rows per category."""
-    from reviewcat.synthetic.sample_dumps import WRITERS
+    one of the dumps ``reviewcat import`` reads; returns rows per category.
+
+    Tables larger than one piece are generated on ``workers`` processes (default: every core
+    this process may use), each holding one piece of at most ``chunk_rows`` rows at a time.
+    """
     if fmt not in SAMPLE_FORMATS:
         raise ReviewcatError(f"unknown --format {fmt!r}: use one of {', '.join(SAMPLE_FORMATS)}")
-    writer = WRITERS.get(fmt, _write_parquet)
     if "://" in output_path and not output_path.startswith("file://"):
         raise ReviewcatError(f"sample-data writes local folders only, not {output_path}: "
                              "generate locally, then upload (e.g. aws s3 sync)")
+    if workers is not None and workers < 1:
+        raise ReviewcatError(f"--workers {workers}: need at least 1")
     final = Path(output_path.removeprefix("file://")).resolve()
-    catalog = category_catalog(release_of(fmt))
     sizes = category_sizes(rows, categories, release_of(fmt))
-    order = list(catalog)
+    pieces = plan_pieces(sizes, release_of(fmt), chunk_rows)
+    workers = 1 if len(pieces) == 1 or rows <= chunk_rows else min(workers or default_workers(), len(pieces))
+    progress = _Progress(sizes, pieces)
     with staged_locally(final, overwrite) as staging:
-        for done, (category, n) in enumerate(sizes.items(), 1):
-            base, copy = _template(category, catalog)
-            table = generate_category(catalog[base][1], n, seed, order.index(base) + copy * len(order))
-            written = writer(table, staging, category)
-            log.info("[%d/%d] %s: %d reviews in %s", done, len(sizes), category, n, written.name)
+        for piece in _generated(pieces, seed, fmt, staging, workers):
+            if progress.done(piece, _written_name(fmt, piece.category)) and piece.chunk is not None \
+                    and fmt != "parquet":
+                _join_chunks(fmt, [p for p in pieces if p.category == piece.category], staging)
     log.info("wrote %d reviews in %d categories to %s (%s)", sum(sizes.values()), len(sizes), final, fmt)
     return sizes

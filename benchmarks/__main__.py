@@ -21,8 +21,8 @@ OPTIONS = [
     Option("repeats", "runs of each measured step; the table shows medians", positive_int, 3),
     Option("seed", "random seed", int, 42),
     Option("sections", "comma-separated subset of import,balance,pushdown,prepare,train,sizes,splits,predict,"
-           "scale,e2e,s3 (default: all of them), or fullscale (only when asked for: about an hour and 20 GB of "
-           "disk); results of the other sections already in --workdir are kept", name_list),
+           "scale,e2e,s3 (default: all of them), or fullscale (only when asked for: about 45 minutes and 20 GB "
+           "of disk); results of the other sections already in --workdir are kept", name_list),
     Option("driver-memory", "Spark driver memory of the scale and e2e sections' jobs", default="1g"),
     Option("fullscale-rows", "comma-separated table sizes of the fullscale section (default: 1M, 10M, 40M "
            "and 160M reviews)", row_counts),

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 FULLSCALE_ROWS = (1_000_000, 10_000_000, 40_000_000, 160_000_000)
 REPEATED_UP_TO = 10_000_000  # larger sizes run once: a 160M run takes minutes, not seconds
+REFERENCE_ROWS = 10_000_000  # the largest size the other sections measure: growth is counted from it
 # Disk: a generated table takes 83 bytes a review; the pipeline's balanced sample, splits and
 # Spark's scratch files stay under a tenth of its input (the results show what each run wrote).
 TABLE_BYTES_PER_ROW = 90
@@ -44,12 +45,14 @@ CLI = ["-m", "reviewcat.cli"]
 
 
 def _table_path(config: BenchConfig, rows: int) -> Path:
-    return config.data / f"full-{rows}-raw"
+    """Named by size and seed, so a later run reuses only the same table (a generator that changed
+    in between is not noticed: remove bench/data then)."""
+    return config.data / f"full-{rows}-seed{config.seed}-raw"
 
 
 def _generation_file(config: BenchConfig, rows: int) -> Path:
     """Beside the table, not in it: how long its generation took, kept for runs that reuse it."""
-    return config.data / f"full-{rows}-generate.json"
+    return config.data / f"full-{rows}-seed{config.seed}-generate.json"
 
 
 def disk_needed(config: BenchConfig, sizes: Sequence[int]) -> int:
@@ -166,7 +169,7 @@ def bench_fullscale(config: BenchConfig, cpus: int) -> dict[str, Any]:
         runs.append(_run(config, user, rows))
     plot(runs, config.workdir / "fullscale.png")
     by_rows = {run["rows"]: run for run in runs}
-    reference = by_rows.get(10_000_000, runs[0])
+    reference = by_rows.get(REFERENCE_ROWS, runs[0])
     largest = runs[-1]
     return {"runs": runs, "plot": "fullscale.png", "driver_memory": DRIVER_MEMORY, "targets": TARGETS,
             "reference_rows": reference["rows"],

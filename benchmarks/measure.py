@@ -11,12 +11,15 @@ row-at-a-time step starts extra ones, 250 MB each) would otherwise be charged to
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import resource
 import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import psutil
@@ -24,6 +27,7 @@ import psutil
 log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
+_PR_SET_CHILD_SUBREAPER = 36  # prctl(2)
 _PARTS = ("driver", "jvm", "workers")
 
 
@@ -40,18 +44,56 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return cpu.user + cpu.system
 
 
-def _usage(process: psutil.Process) -> tuple[float, int, int]:
-    """CPU seconds, and bytes read and written through system calls (cached pages, shuffle and spill
-    files included: what the process asked of its files, not only what the disk served)."""
-    io = process.io_counters()
-    return _cpu_seconds(process), io.read_chars, io.write_chars
+def _io_counters(path: Path) -> tuple[int, int]:
+    fields = dict(line.split(": ") for line in path.read_text().splitlines())
+    return int(fields["rchar"]), int(fields["wchar"])
+
+
+def _descendants_usage() -> tuple[float, int, int]:
+    """CPU seconds and bytes read and written by the processes this one has reaped, and theirs in
+    turn: the kernel adds a reaped child's accounting to its parent's. Bytes are what the processes
+    read and wrote through system calls (cached pages, shuffle and spill files included), not only
+    what the disk served; this process's own threads are left out."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    read, written = _io_counters(Path("/proc/self/io"))
+    for thread in Path("/proc/self/task").iterdir():
+        try:
+            own_read, own_written = _io_counters(thread / "io")
+        except OSError:
+            continue  # a thread that ended meanwhile: the kernel moved its count to the process's
+        read, written = read - own_read, written - own_written
+    return children.ru_utime + children.ru_stime, read, written
+
+
+def _adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans: a JVM that outlives the driver that
+    started it would otherwise be reaped by init, its CPU time and bytes lost to the step."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_new_children(before: set[int], timeout: float = 60.0) -> None:
+    """Wait for the step's orphans (children this process adopted) to end, and reap them."""
+    deadline = time.monotonic() + timeout
+    for child in psutil.Process().children():
+        if child.pid in before:
+            continue
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(child.pid, os.WNOHANG) != (0, 0):
+                    break
+            except ChildProcessError:
+                break  # reaped already (a subprocess call's own child)
+            time.sleep(0.05)
 
 
 class MemorySampler:
     """Peak resident memory of this process and its descendants while the ``with`` block runs.
 
     With ``child_driver`` the step runs the driver as a child process (a CLI job): that child is the
-    driver and this process, idle meanwhile, is left out.
+    driver and this process, idle meanwhile, is left out. Such a step also gets ``usage``: the CPU
+    time and bytes of everything it started, counted by the kernel as each process is reaped, so
+    none is missed between samples or counted twice; the block ends once the step's orphans (a JVM
+    outliving its driver) have ended.
     """
 
     def __init__(self, child_driver: bool = False, interval: float = 0.1) -> None:
@@ -61,27 +103,20 @@ class MemorySampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
         self._cpu_before: dict[int, float] = {}  # pid -> CPU seconds of the workers there when the step began
-        self._usage_before: dict[int, tuple[float, int, int]] = {}  # every process there when the step began
-        self._usage_now: dict[int, tuple[float, int, int]] = {}  # each counted process at its last sample
+        self._children_before: set[int] = set()
+        self._usage_before = (0.0, 0, 0)
+        self.usage: dict[str, float] = {}  # a child driver's step: its CPU seconds, MB read and written
 
     def _worked(self, process: psutil.Process) -> bool:
         return process.pid not in self._cpu_before or _cpu_seconds(process) > self._cpu_before[process.pid]
 
     def _note_workers(self) -> None:
-        root = psutil.Process()
-        for process in [root, *root.children(recursive=True)]:
+        for process in psutil.Process().children(recursive=True):
             try:
-                self._usage_before[process.pid] = _usage(process)
-                if process is not root and not _is_jvm(process):
+                if not _is_jvm(process):
                     self._cpu_before[process.pid] = _cpu_seconds(process)
             except psutil.Error:
                 continue
-
-    def _count(self, process: psutil.Process) -> int:
-        """``process``'s resident bytes, its usage noted."""
-        rss = process.memory_info().rss
-        self._usage_now[process.pid] = _usage(process)
-        return rss
 
     def _sample(self) -> None:
         root = psutil.Process()
@@ -93,7 +128,7 @@ class MemorySampler:
             drivers = [root]
         for driver in drivers:
             try:
-                now["driver"] += self._count(driver)
+                now["driver"] += driver.memory_info().rss
                 descendants = driver.children(recursive=True)
             except psutil.Error:
                 continue  # ended between the listing and the reading
@@ -105,9 +140,9 @@ class MemorySampler:
                             # Hadoop's local file system runs `ls` and `chmod`: until it execs, the
                             # JVM's fork shows the JVM's resident pages, which it only shares.
                             continue
-                        now["jvm"] += self._count(process)
+                        now["jvm"] += process.memory_info().rss
                     elif self._worked(process):
-                        now["workers"] += self._count(process)
+                        now["workers"] += process.memory_info().rss
                 except psutil.Error:
                     continue
         now["total"] = sum(now.values())
@@ -120,6 +155,10 @@ class MemorySampler:
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "MemorySampler":
+        if self.child_driver:
+            _adopt_orphans()
+            self._children_before = {child.pid for child in psutil.Process().children()}
+            self._usage_before = _descendants_usage()
         self._note_workers()
         self._sample()
         self._thread.start()
@@ -129,18 +168,14 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
         self._sample()
+        if self.child_driver:
+            _reap_new_children(self._children_before)
+            cpu, read, written = (now - before for now, before in zip(_descendants_usage(), self._usage_before))
+            self.usage = {"cpu_seconds": round(cpu, 1), "read_mb": round(read / MB, 1),
+                          "written_mb": round(written / MB, 1)}
 
     def peaks_mb(self) -> dict[str, float]:
         return {key: round(value / MB, 1) for key, value in self.peaks.items()}
-
-    def usage(self) -> dict[str, float]:
-        """CPU seconds and MB read and written by the processes counted, during the step."""
-        totals = [0.0, 0.0, 0.0]
-        for pid, now in self._usage_now.items():
-            before = self._usage_before.get(pid, (0.0, 0, 0))
-            totals = [t + n - b for t, n, b in zip(totals, now, before)]
-        return {"cpu_seconds": round(totals[0], 1), "read_mb": round(totals[1] / MB, 1),
-                "written_mb": round(totals[2] / MB, 1)}
 
 
 @dataclass
@@ -195,7 +230,7 @@ def _run_once(step: Step, result: Measurement, attempt: int, repeats: int) -> No
         elapsed = details.pop("seconds", time.perf_counter() - started)
     result.seconds.append(elapsed)
     result.details = details
-    result.usage = sampler.usage()
+    result.usage = sampler.usage
     result.peak_mb = {k: max(v, result.peak_mb.get(k, 0.0)) for k, v in sampler.peaks_mb().items()}
     log.info("%s: run %d/%d took %.1f s (%s rows/s)", step.name, attempt, repeats, elapsed,
              f"{step.rows / elapsed:,.0f}" if elapsed else "-")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 MB_COLUMNS = ("driver", "jvm", "workers", "total")
+MB, GB = 1024 ** 2, 1024 ** 3
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -23,12 +24,10 @@ def _memory(m: dict[str, Any]) -> list[str]:
     return [f"{m['peak_mb'].get(part, 0):,.0f}" for part in MB_COLUMNS]
 
 
-def _verdict(value: float, target: float) -> str:
-    return f"**{value:g}** (target {target:g}: {'met' if value >= target else 'missed'})"
-
-
-def _at_most(value: float, target: float) -> str:
-    return f"**{value:g}** (target at most {target:g}: {'met' if value <= target else 'missed'})"
+def _verdict(value: float, target: float, at_most: bool = False, unit: str = "") -> str:
+    met = value <= target if at_most else value >= target
+    bound = "at most " if at_most else ""
+    return f"**{value:g}{unit}** (target {bound}{target:g}{unit}: {'met' if met else 'missed'})"
 
 
 def _import(section: dict[str, Any]) -> list[str]:
@@ -178,24 +177,30 @@ def _fullscale(section: dict[str, Any]) -> list[str]:
         generated = (f"{made['median_seconds']:,.0f} s, {made['rows_per_second']:,.0f}/s, "
                      f"{made['peak_mb']['total']:,.0f} MB" if made else "earlier run")
         for key in ("pipeline", "scan"):
-            m = run[key]
-            usage = m.get("usage", {})
-            rows.append([f"{run['rows']:,}", f"{run['table_bytes'] / 1e9:,.1f}", generated if key == "pipeline" else "",
-                         m["name"], _seconds(m), f"{run[key + '_per_million']:,.1f}", f"{usage.get('cpu_seconds', 0):,.0f}",
-                         f"{usage.get('read_mb', 0) / 1e3:,.1f}", f"{usage.get('written_mb', 0) / 1e3:,.1f}", *_memory(m)])
-    largest, talk = section["runs"][-1], section["talk"]
-    notes = [f"- time per million reviews at {largest['rows']:,} / at {section['reference_rows']:,}: "
-             + _at_most(section["per_million_growth"], targets["per_million_growth"])]
-    notes += [f"- pipeline / full scan at {run['rows']:,}: " + _at_most(run["pipeline_vs_scan"], targets["pipeline_vs_scan"])
+            m, usage = run[key], run[key].get("usage", {})
+            rows.append([f"{run['rows']:,}", f"{run['table_bytes'] / GB:,.1f}",
+                         generated if key == "pipeline" else "", m["name"], _seconds(m),
+                         f"{run[key + '_per_million']:,.1f}",
+                         f"{usage.get('cpu_seconds', 0):,.0f}", f"{usage.get('read_mb', 0) * MB / GB:,.1f}",
+                         f"{usage.get('written_mb', 0) * MB / GB:,.1f}", *_memory(m)])
+    talk = section["talk"]
+    notes = [f"- time per million reviews at {section['runs'][-1]['rows']:,} / at {section['reference_rows']:,}: "
+             + _verdict(section["per_million_growth"], targets["per_million_growth"], at_most=True)]
+    notes += [f"- pipeline / full scan at {run['rows']:,}: "
+              + _verdict(run["pipeline_vs_scan"], targets["pipeline_vs_scan"], at_most=True)
               for run in section["runs"]]
     driver = max(run["pipeline"]["peak_mb"].get("driver", 0) for run in section["runs"])
-    notes.append(f"- the driver's Python process at its largest: {_at_most(driver, targets['driver_mb'])} MB; the JVM "
-                 f"ran in a {section['driver_memory']} heap (Spark's driver memory, reviewcat's default)")
+    notes.append(f"- the driver's Python process at its largest: "
+                 f"{_verdict(driver, targets['driver_mb'], True, ' MB')}; the JVM ran in a "
+                 f"{section['driver_memory']} heap (Spark's driver memory, reviewcat's default)")
     notes.append(f"- {talk['rows']:,} reviews balanced and prepared in **{talk['minutes']:g} min** on this machine "
-                 f"({talk['vcpu_minutes']:g} vCPU-minutes held, {talk['cpu_minutes_used']:g} CPU-minutes used; the same "
-                 f"core-seconds on Glue: ${talk['glue_usd']:g}); the talk's sampling and preparation: "
-                 f"{talk['talk_minutes']:g} min, {talk['talk_vcpu_minutes']:,.0f} vCPU-minutes, ${talk['talk_glue_usd']:g}")
-    return ["## Full scale: the whole dataset's size, cold processes as a user runs them", ""] + _table(
+                 f"({talk['vcpu_minutes']:g} vCPU-minutes held, {talk['cpu_minutes_used']:g} CPU-minutes used; "
+                 f"the same core-seconds on Glue: ${talk['glue_usd']:g}); the talk's sampling and preparation: "
+                 f"{talk['talk_minutes']:g} min, {talk['talk_vcpu_minutes']:,.0f} vCPU-minutes, "
+                 f"${talk['talk_glue_usd']:g}")
+    return ["## Full scale: the whole dataset's size, cold processes as a user runs them", "",
+            "GB are 2^30 bytes; read and written: what the step's processes read and wrote through system calls "
+            "(input, shuffle, spill and output files, cached or not)", ""] + _table(
         ["reviews", "table GB", "generated (time, rate, peak)", "step", "median s", "s per million", "CPU s",
          "GB read", "GB written", "driver MB", "JVM MB", "workers MB", "total MB"], rows) + [""] + notes + [
         "", f"![seconds per million reviews against the table's size]({section['plot']})"]

@@ -49,7 +49,7 @@ PUSHDOWN_PICKS = (0, 21, 42)  # the largest, a middle and the smallest of the 43
 TRAIN_LINES = (20_000, 200_000, 2_000_000)  # generated training corpora
 SECTIONS = ("import", "balance", "pushdown", "prepare", "train", "sizes", "splits", "predict", "scale", "e2e", "s3",
             "fullscale")
-# What `make bench` runs unless --sections says otherwise: fullscale alone takes an hour and 20 GB.
+# What `make bench` runs unless --sections says otherwise: fullscale alone takes 45 minutes and 20 GB.
 DEFAULT_SECTIONS = tuple(s for s in SECTIONS if s != "fullscale")
 PREDICT_SHARE = 10  # predict scores --rows / 10 generated reviews
 E2E_ROWS = 1_000_000  # the end-to-end section's smaller size (and --scale-rows the larger)
@@ -480,13 +480,15 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
         # the prepare step (next in every turn) reads, so their sum is the pair's time.
         pipeline, balance_alone, prepare_alone, plain, scan = measure_in_turn([
             process_step("reviewcat pipeline --no-train", rows, [[*cli, "pipeline", "--input-path", raw,
-                          "--output-path", out, "--no-train", "--seed", seed]], config, remover(out), pipeline_outcome(out)),
+                         "--output-path", out, "--no-train", "--seed", seed]], config, remover(out),
+                         pipeline_outcome(out)),
             process_step("reviewcat balance", rows, [balance_argv], config, remover(out)),
-            process_step("reviewcat prepare", rows, [prepare_argv], config, remover(out / "prepared"), pipeline_outcome(out)),
+            process_step("reviewcat prepare", rows, [prepare_argv], config, remover(out / "prepared"),
+                         pipeline_outcome(out)),
             process_step("plain PySpark script", rows, [["-m", "benchmarks.baselines", "pipeline", raw, out, seed]],
-                          config, remover(out)),
+                         config, remover(out)),
             process_step("full scan of the input (every column hashed)", rows,
-                          [["-m", "benchmarks.baselines", "scan", raw]], config),
+                         [["-m", "benchmarks.baselines", "scan", raw]], config),
         ], config.repeats)
         both = Measurement("reviewcat balance + reviewcat prepare", rows,
                            [b + p for b, p in zip(balance_alone.seconds, prepare_alone.seconds)],

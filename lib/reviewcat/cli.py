@@ -41,7 +41,7 @@ SAMPLE_DATA = [
            choices=("parquet", "amazon-2023", "amazon-2018", "amazon-tsv", "tickets")),
     Option("no-label", "--format tickets: leave the Queue column out (new tickets, to score)", switch=True),
     Option("workers", "processes that generate a table of more than 250,000 reviews (default: one per core); "
-           "each holds at most 250,000 reviews, about 0.5 GB, at a time", positive_int),
+           "each holds at most 250,000 reviews, about 0.6 GB, at a time", positive_int),
 ]
 
 

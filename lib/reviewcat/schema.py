@@ -15,6 +15,7 @@ REVIEW_TABLE = (
 )
 CATEGORY = "product_category"  # the partition column, and the default label
 RATING = "star_rating"  # 1-5 stars, what sentiment labels come from
+SENTIMENT = {"negative": (1, 2), "neutral": (3,), "positive": (4, 5)}  # each sentiment's stars
 # The retired TSV dump's header row: the table's columns in its order, CATEGORY among them, no year.
 TSV_HEADER = ["marketplace", "customer_id", "review_id", "product_id", "product_parent", "product_title",
               CATEGORY, RATING, "helpful_votes", "total_votes", "vine", "verified_purchase",

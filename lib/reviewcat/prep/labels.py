@@ -13,9 +13,7 @@ from pyspark.sql import Column, DataFrame, functions as F
 from pyspark.sql.types import ArrayType
 
 from reviewcat.runtime.errors import ReviewcatError
-from reviewcat.schema import CATEGORY, RATING
-
-SENTIMENT = {"negative": (1, 2), "neutral": (3,), "positive": (4, 5)}
+from reviewcat.schema import CATEGORY, RATING, SENTIMENT
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import signal
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,10 +30,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reviewcat.prep.labels import SENTIMENT
+from reviewcat.runtime import interrupts
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.publishing import staged_locally
-from reviewcat.schema import REVIEW_TABLE
+from reviewcat.schema import REVIEW_TABLE, SENTIMENT
 from reviewcat.synthetic import vocabulary as V
 from reviewcat.synthetic.sample_dumps import dump_file_name, write_dump
 
@@ -41,9 +42,10 @@ log = logging.getLogger(__name__)
 MIN_ROWS_PER_CATEGORY = 20
 ROWS_PER_FILE = 50_000
 # The most rows generated at once: a category up to this size is drawn whole, as it always was; a
-# larger one in chunks of at most this many. A piece's generation peaks at about 2 KB a row, so two
-# workers stay well within 1.5 GB together (docs/performance.md).
+# larger one in chunks of at most this many. A worker holding a piece this size peaks near
+# _PIECE_GB (two workers and the main process: 1.3 GB at 160M reviews, docs/performance.md).
 CHUNK_ROWS = 250_000
+_PIECE_GB = 0.6
 _MAX_SENTENCES = 6
 _ALPHABET = np.array(list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 _FIRST_DAY = np.datetime64("1999-06-01")
@@ -169,8 +171,10 @@ def _bodies(rng: np.random.Generator, category: str, n: int) -> np.ndarray:
         sentence = np.where(source == 0, own_pool[rng.integers(0, len(own_pool), n)],
                             np.where(source == 1, sibling_pool[rng.integers(0, len(sibling_pool), n)],
                                      generic_pool[rng.integers(0, len(generic_pool), n)]))
-        joiner = np.where(slot == 0, "", separator)
-        body = np.where(slot < lengths, body + joiner + sentence, body)
+        # Only the reviews this long get the sentence: joining it to every body and keeping some
+        # would build n strings a slot, the generator's peak memory.
+        active = slot < lengths
+        body[active] = body[active] + (separator[active] if slot else "") + sentence[active]
     return body
 
 
@@ -265,6 +269,7 @@ def generate_category(category: str, n: int, seed: int, index: int, chunk: int |
         "review_date": dates,
         "year": dates.astype("datetime64[Y]").astype(int) + 1970,
     }
+    del body  # the text before its closing sentence: the column below replaces it
     columns["review_body"] = _with_sentiment(np.random.default_rng([*key, 1]), columns["review_body"],
                                              columns["star_rating"])
     # Duplicates as in the real data: whole rows posted twice, and the same text under a new id.
@@ -274,7 +279,8 @@ def generate_category(category: str, n: int, seed: int, index: int, chunk: int |
         values[copies] = values[originals]
     reposts = np.flatnonzero(rng.random(n) < 0.01)
     columns["review_body"][reposts] = columns["review_body"][rng.integers(0, n, len(reposts))]
-    return pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names})
+    # Each column leaves numpy as it enters Arrow: both copies of every column at once would double the peak.
+    return pa.table({name: pa.array(columns.pop(name), type=SCHEMA.field(name).type) for name in SCHEMA.names})
 
 
 SAMPLE_FORMATS = ("parquet", "amazon-2023", "amazon-2018", "amazon-tsv")
@@ -316,7 +322,7 @@ def _write_parquet(table: pa.Table, folder: Path, piece: Piece) -> None:
     sliced into several files, a chunk is one file named by its number."""
     target = folder / f"product_category={piece.category}"
     if piece.chunk is not None:
-        target.mkdir(parents=True, exist_ok=True)
+        target.mkdir(exist_ok=True)  # not parents: a chunk finished after its staging folder was removed fails
         pq.write_table(table, target / f"part-{piece.chunk:05d}.snappy.parquet", compression="snappy")
         return
     target.mkdir(parents=True)
@@ -342,10 +348,10 @@ def make_piece(piece: Piece, seed: int, fmt: str, folder: Path) -> None:
     table = generate_category(piece.words_of, piece.rows, seed, piece.index, piece.chunk)
     if fmt == "parquet":
         _write_parquet(table, folder, piece)
-    elif piece.chunk is None:
-        write_dump(fmt, table, folder / dump_file_name(fmt, piece.category), piece.category)
     else:
-        write_dump(fmt, table, folder / _chunk_file(fmt, piece), piece.category, first=piece.chunk == 0)
+        name = dump_file_name(fmt, piece.category)
+        write_dump(fmt, table, folder / (name if piece.chunk is None else _chunk_file(fmt, piece)), name,
+                   piece.category, first=piece.chunk in (None, 0))
 
 
 def _join_chunks(fmt: str, pieces: Sequence[Piece], folder: Path) -> None:
@@ -379,13 +385,26 @@ def _generated(pieces: Sequence[Piece], seed: int, fmt: str, folder: Path, worke
             for future in as_completed(futures):
                 future.result()
                 yield futures[future]
+        except BrokenProcessPool:
+            raise ReviewcatError(f"a process generating the reviews died (out of memory?): each holds up to "
+                                 f"{CHUNK_ROWS:,} reviews, about {_PIECE_GB} GB; pass fewer --workers") from None
         except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # The pieces under way finish (a few seconds) before the staging folder goes: a second
+            # Ctrl-C must not cut that wait short and leave a worker writing into a removed folder.
+            with interrupts.deferred(raise_after=False):
+                pool.shutdown(wait=True, cancel_futures=True)
             raise
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """One per core this process may use, as many as memory holds (a piece peaks near ``_PIECE_GB``)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as meminfo:
+            available_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return cores
+    return max(1, min(cores, int(available_kb / 1024 ** 2 / (2 * _PIECE_GB))))
 
 
 class _Progress:

@@ -11,6 +11,7 @@ whole.
 from __future__ import annotations
 
 import gzip
+import io
 import itertools
 import json
 from dataclasses import dataclass
@@ -101,12 +102,14 @@ def dump_file_name(fmt: str, category: str) -> str:
     return DUMPS[fmt].file_name.format(category)
 
 
-def write_dump(fmt: str, table: pa.Table, path: Path, category: str, first: bool = True) -> None:
-    """``table`` as ``fmt``'s lines of ``category``, gzipped into ``path``; ``first`` is false for a
-    chunk that continues a category (no header row)."""
+def write_dump(fmt: str, table: pa.Table, path: Path, name: str, category: str, first: bool = True) -> None:
+    """``table`` as ``fmt``'s lines of ``category``, gzipped into ``path`` under the file ``name`` (the
+    name gzip's header keeps, also for a chunk written under another); ``first`` is false for a chunk
+    that continues a category (no header row)."""
     dump = DUMPS[fmt]
     head = [dump.header] if first and dump.header else []
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=_GZIP_LEVEL, newline="\n") as out:
+    with path.open("wb") as raw, gzip.GzipFile(name, "wb", _GZIP_LEVEL, raw, mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as out:
         for line in itertools.chain(head, dump.lines(table, category)):
             out.write(line)
             out.write("\n")

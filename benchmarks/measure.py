@@ -72,18 +72,19 @@ def _adopt_orphans() -> None:
 
 
 def _reap_new_children(before: set[int], timeout: float = 60.0) -> None:
-    """Wait for the step's orphans (children this process adopted) to end, and reap them."""
+    """Wait for the step's orphans to end, and reap them. They come in waves: the driver's JVM once
+    the driver has gone, then the Python daemon the JVM started once the JVM has gone."""
     deadline = time.monotonic() + timeout
-    for child in psutil.Process().children():
-        if child.pid in before:
-            continue
-        while time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        orphans = [child.pid for child in psutil.Process().children() if child.pid not in before]
+        if not orphans:
+            return
+        for pid in orphans:
             try:
-                if os.waitpid(child.pid, os.WNOHANG) != (0, 0):
-                    break
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
-                break  # reaped already (a subprocess call's own child)
-            time.sleep(0.05)
+                pass  # reaped already (a subprocess call's own child)
+        time.sleep(0.05)
 
 
 class MemorySampler:

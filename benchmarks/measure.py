@@ -51,9 +51,10 @@ def _io_counters(path: Path) -> tuple[int, int]:
 
 def _descendants_usage() -> tuple[float, int, int]:
     """CPU seconds and bytes read and written by the processes this one has reaped, and theirs in
-    turn: the kernel adds a reaped child's accounting to its parent's. Bytes are what the processes
-    read and wrote through system calls (cached pages, shuffle and spill files included), not only
-    what the disk served; this process's own threads are left out."""
+    turn: the kernel adds a reaped child's accounting to its parent's (not that of a child reaped
+    automatically, by a parent ignoring SIGCHLD). Bytes are what the processes read and wrote
+    through system calls (cached pages, shuffle and spill files included), not only what the disk
+    served; this process's own threads are left out."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     read, written = _io_counters(Path("/proc/self/io"))
     for thread in Path("/proc/self/task").iterdir():
@@ -91,10 +92,12 @@ class MemorySampler:
     """Peak resident memory of this process and its descendants while the ``with`` block runs.
 
     With ``child_driver`` the step runs the driver as a child process (a CLI job): that child is the
-    driver and this process, idle meanwhile, is left out. Such a step also gets ``usage``: the CPU
-    time and bytes of everything it started, counted by the kernel as each process is reaped, so
-    none is missed between samples or counted twice; the block ends once the step's orphans (a JVM
-    outliving its driver) have ended.
+    driver and this process, idle meanwhile, is left out. Such a step also gets ``usage``: CPU
+    seconds, each process's own at its last sample (a process's CPU time leaves out its children's,
+    so none counts twice), and bytes read and written, the kernel's count for every process reaped
+    along the way (the block ends once the step's orphans, such as a JVM outliving its driver, have
+    ended). Spark's Python workers are not in the bytes: their daemon ignores SIGCHLD, so the kernel
+    drops their accounting; they only exchange batches with the JVM over a socket.
     """
 
     def __init__(self, child_driver: bool = False, interval: float = 0.1) -> None:
@@ -107,6 +110,7 @@ class MemorySampler:
         self._children_before: set[int] = set()
         self._usage_before = (0.0, 0, 0)
         self.usage: dict[str, float] = {}  # a child driver's step: its CPU seconds, MB read and written
+        self._cpu_seen: dict[int, float] = {}  # pid -> its own CPU seconds at its last sample (child driver)
 
     def _worked(self, process: psutil.Process) -> bool:
         return process.pid not in self._cpu_before or _cpu_seconds(process) > self._cpu_before[process.pid]
@@ -119,6 +123,10 @@ class MemorySampler:
             except psutil.Error:
                 continue
 
+    def _note_cpu(self, process: psutil.Process) -> None:
+        if self.child_driver:
+            self._cpu_seen[process.pid] = _cpu_seconds(process)
+
     def _sample(self) -> None:
         root = psutil.Process()
         now = {"driver": 0, "jvm": 0, "workers": 0}
@@ -130,6 +138,7 @@ class MemorySampler:
         for driver in drivers:
             try:
                 now["driver"] += driver.memory_info().rss
+                self._note_cpu(driver)
                 descendants = driver.children(recursive=True)
             except psutil.Error:
                 continue  # ended between the listing and the reading
@@ -144,6 +153,7 @@ class MemorySampler:
                         now["jvm"] += process.memory_info().rss
                     elif self._worked(process):
                         now["workers"] += process.memory_info().rss
+                    self._note_cpu(process)
                 except psutil.Error:
                     continue
         now["total"] = sum(now.values())
@@ -166,13 +176,14 @@ class MemorySampler:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.child_driver:
+            _reap_new_children(self._children_before)  # still sampled meanwhile: their CPU time counts
         self._stop.set()
         self._thread.join()
         self._sample()
         if self.child_driver:
-            _reap_new_children(self._children_before)
-            cpu, read, written = (now - before for now, before in zip(_descendants_usage(), self._usage_before))
-            self.usage = {"cpu_seconds": round(cpu, 1), "read_mb": round(read / MB, 1),
+            _, read, written = (now - before for now, before in zip(_descendants_usage(), self._usage_before))
+            self.usage = {"cpu_seconds": round(sum(self._cpu_seen.values()), 1), "read_mb": round(read / MB, 1),
                           "written_mb": round(written / MB, 1)}
 
     def peaks_mb(self) -> dict[str, float]:

@@ -27,9 +27,10 @@ def test_memory_sampler_sees_a_child_process_and_measure_keeps_step_details():
     assert sampler.peaks["total"] >= sampler.peaks["driver"] + 250 * MB
 
     # CPU time and bytes written are those of everything the step started, counted once, an orphan's
-    # too: here the work is done by a grandchild that outlives the child that started it.
+    # too: here the work is done by a grandchild that outlives the child that started it (CPU time is
+    # sampled: the grandchild stays a moment after its work).
     work = ("import os, time; t = time.process_time()\nwhile time.process_time() - t < 0.5: pass\n"
-            "f = open(os.devnull, 'wb'); [f.write(bytes(2 ** 20)) for _ in range(20)]")
+            "f = open(os.devnull, 'wb'); [f.write(bytes(2 ** 20)) for _ in range(20)]; time.sleep(0.4)")
     start = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {work!r}])"
     with MemorySampler(child_driver=True) as sampler:
         subprocess.run([sys.executable, "-c", start], check=True)

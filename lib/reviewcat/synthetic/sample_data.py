@@ -366,8 +366,10 @@ def _join_chunks(fmt: str, pieces: Sequence[Piece], folder: Path) -> None:
 
 def _ignore_interrupts() -> None:
     """Workers leave Ctrl-C to the main process, which stops handing out pieces and cleans up: a
-    worker interrupted while it waits for work would print a stack trace."""
+    worker interrupted while it waits for work would print a stack trace. They start with SIGINT
+    blocked (``_generated``), so one that arrives while they start waits for this, and is ignored."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _generated(pieces: Sequence[Piece], seed: int, fmt: str, folder: Path, workers: int) -> Iterator[Piece]:
@@ -380,7 +382,13 @@ def _generated(pieces: Sequence[Piece], seed: int, fmt: str, folder: Path, worke
     # spawn, not fork: a notebook's driver holds the JVM's gateway threads, which a fork would copy.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_ignore_interrupts) as pool:
-        futures = {pool.submit(make_piece, piece, seed, fmt, folder): piece for piece in pieces}
+        # The workers start as the pieces are handed out, with this thread's signal mask: SIGINT
+        # blocked until they ignore it; a Ctrl-C meanwhile reaches this process once unblocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            futures = {pool.submit(make_piece, piece, seed, fmt, folder): piece for piece in pieces}
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         try:
             for future in as_completed(futures):
                 future.result()

@@ -189,3 +189,12 @@ def test_a_large_category_is_written_in_chunks_the_same_on_any_number_of_workers
         packed = (tmp_path / "two" / "Books.json.gz").read_bytes()
         assert len(gzip.decompress(packed).splitlines()) == sizes["Books"]
         assert packed[3] & 8 and packed[10:packed.index(b"\0", 10)] == b"Books.json"  # what gzip -N restores
+
+
+def test_workers_go_with_generated_reviews(tmp_path, capsys):
+    from reviewcat import cli
+    assert cli.main(["sample-data", "--format", "tickets", "--workers", "2", "--rows", "10",
+                     "--output-path", str(tmp_path / "t")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "reviewcat sample-data: error: --workers goes with generated reviews: tickets are written by one process")
+    assert not (tmp_path / "t").exists()

@@ -66,10 +66,12 @@ def _descendants_usage() -> tuple[float, int, int]:
     return children.ru_utime + children.ru_stime, read, written
 
 
-def _adopt_orphans() -> None:
-    """Make this process the reaper of its descendants' orphans: a JVM that outlives the driver that
-    started it would otherwise be reaped by init, its CPU time and bytes lost to the step."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+def _adopt_orphans(adopt: bool = True) -> None:
+    """Make this process the reaper of its descendants' orphans (or stop): a JVM that outlives the
+    driver that started it would otherwise be reaped by init, its CPU time and bytes lost to the
+    step. Only for the step: a long-lived process (a test runner) would collect every later
+    test's orphans as zombies."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(adopt), 0, 0, 0)
 
 
 def _reap_new_children(before: set[int], timeout: float = 60.0) -> None:
@@ -178,6 +180,7 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         if self.child_driver:
             _reap_new_children(self._children_before)  # still sampled meanwhile: their CPU time counts
+            _adopt_orphans(False)
         self._stop.set()
         self._thread.join()
         self._sample()

@@ -233,7 +233,8 @@ def _with_sentiment(rng: np.random.Generator, body: np.ndarray, stars: np.ndarra
 def _seed_key(seed: int, index: int, chunk: int | None) -> list[int]:
     """What a category's (or a chunk's) generators are seeded with. A whole category keeps the key it
     always had; a chunk's key is longer and ends in ``chunk + 1`` (never 0: numpy's seed sequences
-    ignore trailing zeros, so ``[s, i, 0]`` would draw what ``[s, i]`` draws)."""
+    ignore trailing zeros, so ``[s, i, 0]`` would draw what ``[s, i]`` draws). The 2 keeps chunk 0's
+    key apart from a whole category's sentiment key ``[s, i, 1]``."""
     return [seed, index] if chunk is None else [seed, index, 2, chunk + 1]
 
 
@@ -334,10 +335,6 @@ def _write_parquet(table: pa.Table, folder: Path, piece: Piece) -> None:
                        compression="snappy")
 
 
-def _written_name(fmt: str, category: str) -> str:
-    return f"product_category={category}" if fmt == "parquet" else dump_file_name(fmt, category)
-
-
 def _chunk_file(fmt: str, piece: Piece) -> str:
     """Where a dump's chunk waits until its category is complete and the chunks are joined."""
     return f".{dump_file_name(fmt, piece.category)}.{piece.chunk:05d}"
@@ -418,28 +415,30 @@ def default_workers() -> int:
 class _Progress:
     """One line per finished category, and between them, on large tables, the rows written so far."""
 
-    def __init__(self, sizes: Mapping[str, int], pieces: Sequence[Piece], every: float = 30.0) -> None:
-        self.sizes, self.every = sizes, every
+    def __init__(self, sizes: Mapping[str, int], pieces: Sequence[Piece], fmt: str, every: float = 30.0) -> None:
+        self.sizes, self.fmt, self.every = sizes, fmt, every
         self.left = collections.Counter(piece.category for piece in pieces)
         self.total, self.rows, self.categories = sum(sizes.values()), 0, 0
         self.started = self.reported = time.monotonic()
 
-    def done(self, piece: Piece, name: str) -> bool:
+    def done(self, piece: Piece) -> bool:
         """Note ``piece`` written; true when it was its category's last."""
         self.rows += piece.rows
         self.left[piece.category] -= 1
+        complete = not self.left[piece.category]
         now = time.monotonic()
-        if not self.left[piece.category]:
+        if complete:
             self.categories += 1
+            name = f"product_category={piece.category}" if self.fmt == "parquet" else \
+                dump_file_name(self.fmt, piece.category)
             log.info("[%d/%d] %s: %d reviews in %s", self.categories, len(self.sizes), piece.category,
                      self.sizes[piece.category], name)
+            self.reported = now
         elif now - self.reported >= self.every:
             log.info("%s of %s reviews written (%s a second)", f"{self.rows:,}", f"{self.total:,}",
                      f"{self.rows / (now - self.started):,.0f}")
-        else:
-            return False
-        self.reported = now
-        return not self.left[piece.category]
+            self.reported = now
+        return complete
 
 
 def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bool = False,
@@ -462,11 +461,10 @@ def write_sample_data(output_path: str, rows: int, seed: int = 42, overwrite: bo
     sizes = category_sizes(rows, categories, release_of(fmt))
     pieces = plan_pieces(sizes, release_of(fmt), chunk_rows)
     workers = 1 if len(pieces) == 1 or rows <= chunk_rows else min(workers or default_workers(), len(pieces))
-    progress = _Progress(sizes, pieces)
+    progress = _Progress(sizes, pieces, fmt)
     with staged_locally(final, overwrite) as staging:
         for piece in _generated(pieces, seed, fmt, staging, workers):
-            if progress.done(piece, _written_name(fmt, piece.category)) and piece.chunk is not None \
-                    and fmt != "parquet":
+            if progress.done(piece) and piece.chunk is not None and fmt != "parquet":
                 _join_chunks(fmt, [p for p in pieces if p.category == piece.category], staging)
     log.info("wrote %d reviews in %d categories to %s (%s)", sum(sizes.values()), len(sizes), final, fmt)
     return sizes

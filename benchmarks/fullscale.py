@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from benchmarks.measure import Measurement, measure_in_turn
-from benchmarks.processes import pipeline_outcome, process_step, remover
+from benchmarks.processes import pipeline_outcome, process_step, remover, scan_step
 from reviewcat.runtime.errors import ReviewcatError
 from reviewcat.runtime.session import DRIVER_MEMORY
 
@@ -62,7 +62,7 @@ def disk_needed(config: BenchConfig, sizes: Sequence[int]) -> int:
 
 
 def require_disk(config: BenchConfig, sizes: Sequence[int], free: Callable[[Path], int]) -> None:
-    """Refuse to start a run of an hour that would fill the disk part way through."""
+    """Refuse to start a run of most of an hour that would fill the disk part way through."""
     config.data.mkdir(parents=True, exist_ok=True)
     need, have = disk_needed(config, sizes), free(config.data)
     if have < need:
@@ -108,8 +108,7 @@ def _run(config: BenchConfig, user: BenchConfig, rows: int) -> dict[str, Any]:
     pipeline, scan = measure_in_turn([
         process_step("reviewcat pipeline --no-train", rows, [[*CLI, "pipeline", "--input-path", raw, "--output-path",
                      out, "--no-train", "--seed", seed]], user, remover(out), _outcome(out)),
-        process_step("full scan of the input (every column hashed)", rows,
-                     [["-m", "benchmarks.baselines", "scan", raw]], user),
+        scan_step(rows, raw, user),
     ], config.repeats if rows <= REPEATED_UP_TO else 1)
     shutil.rmtree(out, ignore_errors=True)
     return {"rows": rows, "table_bytes": table_bytes, "table_files": table_files, "generate": generated,

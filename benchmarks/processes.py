@@ -62,3 +62,10 @@ def pipeline_outcome(out: Path) -> Callable[[], dict]:
         manifest = json.loads((out / "prepared" / prepare.MANIFEST).read_text())
         return {"balanced": manifest["rows_in"], "lines": manifest["rows_out"]}
     return read
+
+
+def scan_step(rows: int, table: Path, config: BenchConfig) -> Step:
+    """A cold process that reads every column of every row of ``table`` and hashes it: what reading
+    the input costs at all, the floor under any job on it (``baselines.full_scan``)."""
+    return process_step("full scan of the input (every column hashed)", rows,
+                        [["-m", "benchmarks.baselines", "scan", table]], config)

@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from benchmarks import baselines
 from benchmarks.fullscale import FULLSCALE_ROWS, bench_fullscale
 from benchmarks.measure import Measurement, Step, measure_in_turn
-from benchmarks.processes import child_env, pipeline_outcome, process_step, remover
+from benchmarks.processes import child_env, pipeline_outcome, process_step, remover, scan_step
 from benchmarks.report import markdown
 from reviewcat import __version__
 from reviewcat.ingest import importer
@@ -487,8 +487,7 @@ def bench_end_to_end(config: BenchConfig) -> dict[str, Any]:
                          pipeline_outcome(out)),
             process_step("plain PySpark script", rows, [["-m", "benchmarks.baselines", "pipeline", raw, out, seed]],
                          config, remover(out)),
-            process_step("full scan of the input (every column hashed)", rows,
-                         [["-m", "benchmarks.baselines", "scan", raw]], config),
+            scan_step(rows, raw, config),
         ], config.repeats)
         both = Measurement("reviewcat balance + reviewcat prepare", rows,
                            [b + p for b, p in zip(balance_alone.seconds, prepare_alone.seconds)],

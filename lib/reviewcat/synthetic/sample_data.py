@@ -43,7 +43,7 @@ MIN_ROWS_PER_CATEGORY = 20
 ROWS_PER_FILE = 50_000
 # The most rows generated at once: a category up to this size is drawn whole, as it always was; a
 # larger one in chunks of at most this many. A worker holding a piece this size peaks near
-# _PIECE_GB (two workers and the main process: 1.3 GB at 160M reviews, docs/performance.md).
+# _PIECE_GB (the measured peaks: docs/performance.md, Full scale).
 CHUNK_ROWS = 250_000
 _PIECE_GB = 0.6
 _MAX_SENTENCES = 6
